@@ -1,0 +1,131 @@
+/*
+ * CPU detection and ISA dispatch. The detected level needs the CPU feature bits (cpuid, cross-checked with
+ * __builtin_cpu_supports) *and* the OS saving the registers (XCR0 via xgetbv), so no unsupported
+ * instruction can run. The cap (MOEKIT_MAX_ISA, ck_set_max_isa) lowers the active level for tests.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+static const char *const isa_names[CK_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512bf16"};
+
+const char *ck_isa_name(ck_isa isa) {
+    return (unsigned)isa < CK_ISA_COUNT ? isa_names[isa] : "unknown";
+}
+
+ck_status ck_isa_from_name(const char *name, ck_isa *isa) {
+    if (name == NULL || isa == NULL) return ck_fail(CK_ERR_NULL_POINTER, name ? "isa" : "name", "NULL argument");
+    for (int i = 0; i < CK_ISA_COUNT; i++)
+        if (strcmp(name, isa_names[i]) == 0) {
+            *isa = (ck_isa)i;
+            return CK_OK;
+        }
+    return ck_fail(CK_ERR_INVALID_VALUE, "name", "unknown ISA '%s' (scalar, avx2, avx512, avx512bf16)", name);
+}
+
+#if defined(__x86_64__)
+static uint64_t read_xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static ck_isa detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return CK_ISA_SCALAR;
+    const bool osxsave = c & (1u << 27), fma = c & (1u << 12), f16c = c & (1u << 29), avx = c & (1u << 28);
+    if (!osxsave || !avx) return CK_ISA_SCALAR;
+    const uint64_t xcr0 = read_xcr0();
+    const bool os_ymm = (xcr0 & 0x6) == 0x6;    /* SSE + AVX state */
+    const bool os_zmm = (xcr0 & 0xE6) == 0xE6;  /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    if (__get_cpuid_max(0, NULL) < 7) return CK_ISA_SCALAR;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512dq = b & (1u << 17),
+               avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    __cpuid_count(7, 1, a, b, c, d);
+    const bool avx512bf16 = a & (1u << 5);
+
+    __builtin_cpu_init();
+    if (!(os_ymm && avx2 && fma && f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return CK_ISA_SCALAR;
+    if (!(os_zmm && avx512f && avx512dq && avx512bw && avx512vl && __builtin_cpu_supports("avx512f") &&
+          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("avx512vl")))
+        return CK_ISA_AVX2;
+    return avx512bf16 ? CK_ISA_AVX512BF16 : CK_ISA_AVX512;
+}
+
+const char *ck_cpu_name(void) {
+    static char name[49];
+    static atomic_int done;
+    if (!atomic_load(&done)) {
+        unsigned regs[12] = {0};
+        char local[49] = "unknown";
+        if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
+            for (unsigned i = 0; i < 3; i++)
+                __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+            memcpy(local, regs, 48);
+            local[48] = 0;
+        }
+        const char *start = local;
+        while (*start == ' ') start++;
+        memmove(name, start, strlen(start) + 1);
+        atomic_store(&done, 1);
+    }
+    return name;
+}
+#else
+static ck_isa detect(void) { return CK_ISA_SCALAR; }
+const char *ck_cpu_name(void) { return "unknown"; }
+#endif
+
+/* -1: not read yet. */
+static atomic_int detected = -1;
+static atomic_int cap = -1;
+
+ck_isa ck_detected_isa(void) {
+    int isa = atomic_load_explicit(&detected, memory_order_relaxed);
+    if (isa < 0) {
+        isa = detect();
+        atomic_store(&detected, isa);
+    }
+    return (ck_isa)isa;
+}
+
+ck_isa ck_max_isa(void) {
+    int value = atomic_load_explicit(&cap, memory_order_relaxed);
+    if (value < 0) {
+        ck_isa parsed = CK_ISA_AVX512BF16;
+        const char *env = getenv("MOEKIT_MAX_ISA");
+        if (env && *env && ck_isa_from_name(env, &parsed) != CK_OK) parsed = CK_ISA_AVX512BF16;
+        int expected = -1;
+        atomic_compare_exchange_strong(&cap, &expected, (int)parsed);
+        value = atomic_load(&cap);
+    }
+    return (ck_isa)value;
+}
+
+ck_status ck_set_max_isa(ck_isa isa) {
+    if ((unsigned)isa >= CK_ISA_COUNT) return ck_fail(CK_ERR_INVALID_VALUE, "isa", "ISA level %d is out of range", (int)isa);
+    atomic_store(&cap, (int)isa);
+    return CK_OK;
+}
+
+ck_isa ck_active_isa(void) {
+    const ck_isa d = ck_detected_isa(), c = ck_max_isa();
+    return d < c ? d : c;
+}
+
+#define CK_FORMATS_ENTRY(level, formats, probe) [level] = &formats,
+#define CK_PROBE_ENTRY(level, formats, probe) [level] = &probe,
+static const ck_formats_kernels *const formats_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_FORMATS_ENTRY)};
+static const ck_probe_kernels *const probe_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_PROBE_ENTRY)};
+
+const ck_formats_kernels *ck_formats_dispatch(void) { return formats_table[ck_active_isa()]; }
+const ck_probe_kernels *ck_probe_dispatch(void) { return probe_table[ck_active_isa()]; }

@@ -1,0 +1,111 @@
+/*
+ * Per-element format conversions: the definition of every cast MoEKit performs. The scalar reference uses
+ * them for everything and the SIMD kernels for their tails, so all ISAs agree to the bit.
+ * Only integer operations and one float addition (exact rounding by the FPU's default round-to-nearest-even)
+ * are used, so the results do not depend on FP contraction, and input denormals are handled without relying
+ * on DAZ being off.
+ */
+#ifndef CK_FORMATS_ELEMENT_H
+#define CK_FORMATS_ELEMENT_H
+
+#include "internal.h"
+
+#include <string.h>
+
+static inline uint32_t ck_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float ck_bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Constants of one fp8 format; see ck_formats.h for the formats. */
+typedef struct ck_fp8_spec {
+    uint32_t mant_bits;     /* 3 or 2 */
+    uint32_t rebias;        /* (127 - bias) << mant_bits: f32 exponent/mantissa field -> fp8 field */
+    uint32_t min_normal;    /* f32 bits of the smallest fp8 normal */
+    uint32_t sub_magic;     /* f32 bits of 2^(emin - mant_bits + 23): adding it rounds to the subnormal step */
+    uint32_t max_code;      /* largest finite magnitude code */
+    uint32_t nan_code;      /* magnitude code written for NaN */
+    uint32_t overflow_code; /* magnitude code for overflow in CK_OVERFLOW_NAN mode (NaN or inf) */
+    uint32_t inf_code;      /* magnitude code that decodes to inf (0x100: none) */
+    uint32_t nan_above;     /* magnitude codes above this decode to NaN */
+    float min_subnormal;    /* 2^(emin - mant_bits) */
+    float max_value;        /* 448 or 57344 */
+} ck_fp8_spec;
+
+static const ck_fp8_spec ck_fp8_specs[2] = {
+    [CK_FP8_E4M3FN] = {3, 120u << 3, 121u << 23, 141u << 23, 0x7E, 0x7F, 0x7F, 0x100, 0x7E, 0x1p-9f, 448.0f},
+    [CK_FP8_E5M2] = {2, 112u << 2, 113u << 23, 134u << 23, 0x7B, 0x7E, 0x7C, 0x7C, 0x7C, 0x1p-16f, 57344.0f},
+};
+
+/* f32 bit pattern -> bf16 (round to nearest even, NaN -> sign|0x7FC0). */
+static inline uint16_t ck_bf16_from_bits(uint32_t u) {
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)(((u >> 16) & 0x8000u) | 0x7FC0u);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* f32 bit pattern -> fp8 code (round to nearest even with subnormals). */
+static inline uint8_t ck_fp8_from_bits(uint32_t u, const ck_fp8_spec *f, ck_overflow overflow) {
+    const uint32_t sign = (u >> 24) & 0x80u, a = u & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return (uint8_t)(sign | f->nan_code);
+    uint32_t code;
+    if (a < f->min_normal) {
+        code = ck_f32_bits(ck_bits_f32(a) + ck_bits_f32(f->sub_magic)) - f->sub_magic;
+    } else {
+        const uint32_t shift = 23 - f->mant_bits;
+        code = ((a + ((1u << (shift - 1)) - 1) + ((a >> shift) & 1u)) >> shift) - f->rebias;
+    }
+    if (code > f->max_code) code = overflow == CK_OVERFLOW_SATURATE ? f->max_code : f->overflow_code;
+    return (uint8_t)(sign | code);
+}
+
+/* fp8 code -> f32 bit pattern (exact; NaN -> sign|0x7FC00000). */
+static inline uint32_t ck_fp8_to_bits(uint8_t c, const ck_fp8_spec *f) {
+    const uint32_t sign = (uint32_t)(c & 0x80u) << 24, m = c & 0x7Fu;
+    uint32_t bits;
+    if (m > f->nan_above) bits = 0x7FC00000u;
+    else if (m == f->inf_code) bits = 0x7F800000u;
+    else if (m < (1u << f->mant_bits)) bits = ck_f32_bits((float)m * f->min_subnormal);
+    else bits = (m << (23 - f->mant_bits)) + (f->rebias << (23 - f->mant_bits));
+    return sign | bits;
+}
+
+/* Loads element i of an f32 or bf16 array as f32 bits. */
+static inline uint32_t ck_load_bits(const void *x, ck_dtype t, size_t i) {
+    if (t == CK_DTYPE_F32) {
+        uint32_t u;
+        memcpy(&u, (const char *)x + 4 * i, 4);
+        return u;
+    }
+    uint16_t h;
+    memcpy(&h, (const char *)x + 2 * i, 2);
+    return (uint32_t)h << 16;
+}
+
+/* Stores f32 bits as element i of an f32 or bf16 array. */
+static inline void ck_store_bits(void *y, ck_dtype t, size_t i, uint32_t u) {
+    if (t == CK_DTYPE_F32) {
+        memcpy((char *)y + 4 * i, &u, 4);
+    } else {
+        uint16_t h = ck_bf16_from_bits(u);
+        memcpy((char *)y + 2 * i, &h, 2);
+    }
+}
+
+/* The quantizers' scaling of one element, then a saturating encode (finite groups cannot overflow). */
+static inline uint8_t ck_quant_element(uint32_t u, float s, ck_scaling sc, const ck_fp8_spec *f) {
+    const float x = ck_bits_f32(u);
+    const float y = sc == CK_SCALING_DIVIDE ? x / s : x * (1.0f / s);
+    return ck_fp8_from_bits(ck_f32_bits(y), f, CK_OVERFLOW_SATURATE);
+}
+
+static inline uint32_t ck_dequant_element(uint8_t c, float s, const ck_fp8_spec *f) {
+    return ck_f32_bits(ck_bits_f32(ck_fp8_to_bits(c, f)) * s);
+}
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * Internal interfaces shared by the C layers: error reporting, argument checks, the executor and the
+ * kernel tables. Nothing here is public API.
+ */
+#ifndef CK_INTERNAL_H
+#define CK_INTERNAL_H
+
+#include "../include/CKernels.h"
+
+#include <stdbool.h>
+
+/* ---- errors and argument checks (core/status.c) ---- */
+/* Records `argument` and a printf-style reason for ck_last_error_*, then returns `status`. */
+ck_status ck_fail(ck_status status, const char *argument, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Checks a row-major [rows, cols] tensor of `elem_size`-byte elements with row stride ld: non-NULL unless
+ * empty, ld >= cols, and the byte extent fits in the address space. */
+ck_status ck_check_matrix(const void *ptr, const char *name, size_t rows, size_t cols, size_t ld,
+                          size_t elem_size);
+static inline size_t ck_div_up(size_t a, size_t b) { return a / b + (a % b != 0); }
+
+/* ---- executor (core/parallel.c) ----
+ * A region runs fn(ctx, tid, nthreads) once on each of nthreads participants (tid 0 is the caller). The
+ * runtime may give fewer participants than asked (nested or concurrent calls run with 1). */
+typedef void (*ck_region_fn)(void *ctx, int tid, int nthreads);
+void ck_parallel_region(ck_region_fn fn, void *ctx, int max_threads);
+/* Runs task(ctx, i) for i in [0, ntasks), claimed dynamically; tasks must write disjoint outputs. */
+typedef void (*ck_task_fn)(void *ctx, size_t task);
+void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx);
+/* How many tasks to cut `work` units of work into, each at least `grain` units (1 for small work). */
+size_t ck_task_count(size_t work, size_t grain);
+
+/* ---- format kernels (ref/, x86_*) ----
+ * Contract of every entry:
+ *   - no allocation, no threads, pointers valid for the stated lengths, no alignment required;
+ *   - results are bit-identical across ISAs (the scalar reference defines them);
+ *   - "groups" split a row segment of n elements into ceil(n/group) runs, the last one partial. */
+typedef struct ck_formats_kernels {
+    void (*f32_to_bf16)(const float *x, uint16_t *y, size_t n);
+    void (*bf16_to_f32)(const uint16_t *x, float *y, size_t n);
+    void (*to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_format f, ck_overflow o);
+    void (*from_fp8)(const uint8_t *x, ck_fp8_format f, void *y, ck_dtype yt, size_t n);
+    /* amax_bits[g] = max over group g of the absolute value's f32 bit pattern (NaN sorts above inf). */
+    void (*amax_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax_bits);
+    /* amax_bits[c] = max over rows r < rows of |x[r*ldx + c]| bit patterns, for c < cols. */
+    void (*amax_cols)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax_bits);
+    /* q[i] = fp8(x[i] / s[i/group]) or fp8(x[i] * (1/s[i/group])), saturating, for i < n. */
+    void (*quant_groups)(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, ck_scaling sc,
+                         ck_fp8_format f, uint8_t *q);
+    /* q[c*ldq + r] = fp8(x[r*ldx + c] scaled by s[c]) for r < rows, c < cols (transposing store). */
+    void (*quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
+                         ck_scaling sc, ck_fp8_format f, uint8_t *q, size_t ldq);
+    /* y[i] = decode(q[i]) * s[i/group], for i < n. */
+    void (*dequant_groups)(const uint8_t *q, ck_fp8_format f, size_t n, size_t group, const float *s, void *y,
+                           ck_dtype yt);
+} ck_formats_kernels;
+
+/* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.
+ * X(level, formats table, probe table) */
+extern const ck_formats_kernels ck_formats_scalar, ck_formats_avx2, ck_formats_avx512;
+
+typedef struct ck_probe_kernels {
+    double (*fma_f32)(uint64_t iterations);  /* one thread; returns flops */
+    double (*dot_bf16)(uint64_t iterations); /* one thread; NULL if unsupported */
+} ck_probe_kernels;
+extern const ck_probe_kernels ck_probe_scalar, ck_probe_avx2, ck_probe_avx512, ck_probe_avx512bf16;
+
+#if defined(__x86_64__)
+#define CK_ISA_VARIANTS(X)                                                                                  \
+    X(CK_ISA_SCALAR, ck_formats_scalar, ck_probe_scalar)                                          \
+    X(CK_ISA_AVX2, ck_formats_avx2, ck_probe_avx2)                                                  \
+    X(CK_ISA_AVX512, ck_formats_avx512, ck_probe_avx512)                                          \
+    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_probe_avx512bf16)
+#else
+#define CK_ISA_VARIANTS(X) X(CK_ISA_SCALAR, ck_formats_scalar, ck_probe_scalar)
+#endif
+
+const ck_formats_kernels *ck_formats_dispatch(void);
+const ck_probe_kernels *ck_probe_dispatch(void);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * MoEKit C runtime: status codes, error details, ISA dispatch and threads.
+ *
+ * Every public ck_* function validates all its arguments first and returns a ck_status; on any status but
+ * CK_OK it has written nothing to its outputs. ck_last_error_argument() / ck_last_error_message() then
+ * describe the failure (thread-local, valid until the next failing call on the same thread).
+ */
+#ifndef CK_RUNTIME_H
+#define CK_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ck_status {
+    CK_OK = 0,
+    CK_ERR_NULL_POINTER = 1,   /* a required pointer is NULL */
+    CK_ERR_INVALID_SHAPE = 2,  /* a dimension or group size is not allowed */
+    CK_ERR_INVALID_STRIDE = 3, /* a leading dimension is smaller than the row it must hold */
+    CK_ERR_INVALID_VALUE = 4,  /* an enum or option is out of range */
+    CK_ERR_SIZE_OVERFLOW = 5,  /* the sizes overflow the address space */
+    CK_ERR_UNSUPPORTED = 6,    /* the request needs an ISA or feature this machine lacks */
+    CK_ERR_OUT_OF_MEMORY = 7,
+} ck_status;
+
+/* Name of the argument the last failing call on this thread rejected ("" if none). */
+const char *ck_last_error_argument(void);
+/* Human-readable reason for the last failure on this thread ("" if none). */
+const char *ck_last_error_message(void);
+/* Stable name of a status ("CK_ERR_INVALID_SHAPE", ...). */
+const char *ck_status_name(ck_status status);
+
+/* ---- ISA dispatch -------------------------------------------------------------------------------------
+ * The ISA levels form a lattice: scalar < avx2 (AVX2+FMA+F16C) < avx512 (F/BW/DQ/VL) < avx512bf16.
+ * The detected level requires both the CPU feature bits and OS support for the registers (XCR0).
+ * The active level is min(detected, cap); the cap comes from MOEKIT_MAX_ISA (read once) or ck_set_max_isa. */
+typedef enum ck_isa {
+    CK_ISA_SCALAR = 0,
+    CK_ISA_AVX2 = 1,
+    CK_ISA_AVX512 = 2,
+    CK_ISA_AVX512BF16 = 3,
+} ck_isa;
+#define CK_ISA_COUNT 4
+
+ck_isa ck_detected_isa(void);
+ck_isa ck_active_isa(void);
+/* Caps the active ISA (a cap above the detected level is allowed and means "no cap"). */
+ck_status ck_set_max_isa(ck_isa cap);
+ck_isa ck_max_isa(void);
+/* "scalar", "avx2", "avx512", "avx512bf16". */
+const char *ck_isa_name(ck_isa isa);
+/* Parses an ISA name as MOEKIT_MAX_ISA does; CK_ERR_INVALID_VALUE for unknown names. */
+ck_status ck_isa_from_name(const char *name, ck_isa *isa);
+/* The CPU's brand string (cpuid), or "unknown". */
+const char *ck_cpu_name(void);
+
+/* ---- Threads ------------------------------------------------------------------------------------------
+ * Kernels split work along outputs, so results are bitwise identical for every thread count.
+ * The count comes from MOEKIT_NUM_THREADS (read once) or ck_set_num_threads; default: the CPUs this
+ * process may run on. A call made from inside a MoEKit task, or while another thread is using the pool,
+ * runs on the calling thread. */
+int ck_num_threads(void);
+/* 1 ... 1024. */
+ck_status ck_set_num_threads(int threads);
+/* "pthreads" (MoEKit's pool) or "openmp" (package trait OpenMP). */
+const char *ck_executor_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

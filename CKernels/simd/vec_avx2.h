@@ -1,0 +1,63 @@
+/*
+ * The small vector vocabulary the generic SIMD kernels (formats_simd.h) are written in, for AVX2 (+FMA,
+ * F16C): 8 lanes of 32 bits. Include inside a target("avx2,fma,f16c") region.
+ */
+#ifndef CK_VEC_AVX2_H
+#define CK_VEC_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define CK_VW 8
+#define CK_SIMD(name) name##_avx2
+
+typedef __m256i vu32;
+typedef __m256 vf32;
+typedef __m256i vmask;
+
+static inline vu32 v_set(uint32_t x) { return _mm256_set1_epi32((int)x); }
+static inline vf32 v_setf(float x) { return _mm256_set1_ps(x); }
+static inline vf32 v_as_f32(vu32 a) { return _mm256_castsi256_ps(a); }
+static inline vu32 v_as_u32(vf32 a) { return _mm256_castps_si256(a); }
+static inline vu32 v_and(vu32 a, vu32 b) { return _mm256_and_si256(a, b); }
+static inline vu32 v_or(vu32 a, vu32 b) { return _mm256_or_si256(a, b); }
+static inline vu32 v_add(vu32 a, vu32 b) { return _mm256_add_epi32(a, b); }
+static inline vu32 v_sub(vu32 a, vu32 b) { return _mm256_sub_epi32(a, b); }
+#define v_srl(a, n) _mm256_srli_epi32((a), (n))
+#define v_sll(a, n) _mm256_slli_epi32((a), (n))
+static inline vu32 v_max(vu32 a, vu32 b) { return _mm256_max_epu32(a, b); }
+static inline vu32 v_min(vu32 a, vu32 b) { return _mm256_min_epu32(a, b); }
+/* Comparisons of values below 2^31. */
+static inline vmask v_gt(vu32 a, vu32 b) { return _mm256_cmpgt_epi32(a, b); }
+static inline vmask v_eq(vu32 a, vu32 b) { return _mm256_cmpeq_epi32(a, b); }
+/* m ? a : b */
+static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm256_blendv_epi8(b, a, m); }
+static inline vf32 v_addf(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
+static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
+static inline vf32 v_divf(vf32 a, vf32 b) { return _mm256_div_ps(a, b); }
+static inline vf32 v_cvtf(vu32 a) { return _mm256_cvtepi32_ps(a); }
+static inline uint32_t v_hmax(vu32 a) {
+    __m128i m = _mm_max_epu32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (uint32_t)_mm_cvtsi128_si32(m);
+}
+
+static inline vu32 v_load_f32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline vu32 v_load_bf16(const void *p) {
+    return _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16);
+}
+static inline vu32 v_load_u8(const void *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline vu32 v_load_u32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline void v_store_u32(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, a); }
+/* Lanes hold values below 2^16 (u16 stores) or 2^8 (u8 stores). */
+static inline void v_store_u16(void *p, vu32 a) {
+    __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    _mm_storeu_si128((__m128i *)p, packed);
+}
+static inline void v_store_u8(void *p, vu32 a) {
+    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
+
+#endif

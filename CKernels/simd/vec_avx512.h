@@ -1,0 +1,51 @@
+/*
+ * The small vector vocabulary the generic SIMD kernels (formats_simd.h) are written in, for AVX-512
+ * (F/BW/DQ/VL): 16 lanes of 32 bits. Include inside a target("avx512f,avx512bw,avx512dq,avx512vl") region.
+ */
+#ifndef CK_VEC_AVX512_H
+#define CK_VEC_AVX512_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define CK_VW 16
+#define CK_SIMD(name) name##_avx512
+
+typedef __m512i vu32;
+typedef __m512 vf32;
+typedef __mmask16 vmask;
+
+static inline vu32 v_set(uint32_t x) { return _mm512_set1_epi32((int)x); }
+static inline vf32 v_setf(float x) { return _mm512_set1_ps(x); }
+static inline vf32 v_as_f32(vu32 a) { return _mm512_castsi512_ps(a); }
+static inline vu32 v_as_u32(vf32 a) { return _mm512_castps_si512(a); }
+static inline vu32 v_and(vu32 a, vu32 b) { return _mm512_and_si512(a, b); }
+static inline vu32 v_or(vu32 a, vu32 b) { return _mm512_or_si512(a, b); }
+static inline vu32 v_add(vu32 a, vu32 b) { return _mm512_add_epi32(a, b); }
+static inline vu32 v_sub(vu32 a, vu32 b) { return _mm512_sub_epi32(a, b); }
+#define v_srl(a, n) _mm512_srli_epi32((a), (n))
+#define v_sll(a, n) _mm512_slli_epi32((a), (n))
+static inline vu32 v_max(vu32 a, vu32 b) { return _mm512_max_epu32(a, b); }
+static inline vu32 v_min(vu32 a, vu32 b) { return _mm512_min_epu32(a, b); }
+/* Comparisons of values below 2^31. */
+static inline vmask v_gt(vu32 a, vu32 b) { return _mm512_cmpgt_epi32_mask(a, b); }
+static inline vmask v_eq(vu32 a, vu32 b) { return _mm512_cmpeq_epi32_mask(a, b); }
+/* m ? a : b */
+static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm512_mask_blend_epi32(m, b, a); }
+static inline vf32 v_addf(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
+static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
+static inline vf32 v_divf(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
+static inline vf32 v_cvtf(vu32 a) { return _mm512_cvtepi32_ps(a); }
+static inline uint32_t v_hmax(vu32 a) { return (uint32_t)_mm512_reduce_max_epu32(a); }
+
+static inline vu32 v_load_f32(const void *p) { return _mm512_loadu_si512(p); }
+static inline vu32 v_load_bf16(const void *p) {
+    return _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16);
+}
+static inline vu32 v_load_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
+static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
+static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
+static inline void v_store_u8(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(a)); }
+
+#endif

@@ -1,0 +1,64 @@
+import CKernels
+
+/// Instruction-set levels of MoEKit's kernels, ordered: each level includes the ones below it.
+public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
+    /// Portable C, always available; the reference every other level matches bit for bit.
+    case scalar = 0
+    /// AVX2 with FMA and F16C.
+    case avx2 = 1
+    /// AVX-512 F, BW, DQ and VL.
+    case avx512 = 2
+    /// AVX-512 plus AVX512_BF16.
+    case avx512bf16 = 3
+
+    public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
+
+    /// The name `MOEKIT_MAX_ISA` accepts: `scalar`, `avx2`, `avx512`, `avx512bf16`.
+    public var description: String { String(cString: ck_isa_name(ck_isa(UInt32(rawValue)))) }
+
+    /// Parses a name as `MOEKIT_MAX_ISA` does.
+    public init?(name: String) {
+        var isa = CK_ISA_SCALAR
+        guard ck_isa_from_name(name, &isa) == CK_OK else { return nil }
+        self.init(rawValue: Int(isa.rawValue))
+    }
+
+    init(_ isa: ck_isa) { self = ISA(rawValue: Int(isa.rawValue)) ?? .scalar }
+    var c: ck_isa { ck_isa(UInt32(rawValue)) }
+}
+
+/// Process-wide settings of the kernels: instruction set and threads.
+///
+/// The detected ISA requires both the CPU's feature bits and the operating system's support for the
+/// registers. The active ISA is the lower of the detected one and the cap, which starts at
+/// `MOEKIT_MAX_ISA` (if set) and can be changed with ``setMaxISA(_:)``. The thread count starts at
+/// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. Results never depend on
+/// either setting: every ISA and thread count produces the same bits.
+public enum Runtime {
+    /// The highest level this CPU and OS support.
+    public static var detectedISA: ISA { ISA(ck_detected_isa()) }
+    /// The level kernels run at now.
+    public static var activeISA: ISA { ISA(ck_active_isa()) }
+    /// The current cap.
+    public static var maxISA: ISA { ISA(ck_max_isa()) }
+    /// Caps the ISA kernels may use (a cap above ``detectedISA`` means no cap).
+    public static func setMaxISA(_ isa: ISA) {
+        precondition(ck_set_max_isa(isa.c) == CK_OK)
+    }
+    /// Every level this machine can run, lowest first: the paths tests must cover here.
+    public static var availableISAs: [ISA] { ISA.allCases.filter { $0 <= detectedISA } }
+
+    /// Threads used by parallel kernels.
+    public static var threadCount: Int { Int(ck_num_threads()) }
+    /// Sets the thread count (1...1024).
+    public static func setThreadCount(_ count: Int) throws(MoEKitError) {
+        guard let c = Int32(exactly: count) else {
+            throw .invalidValue(argument: "count", reason: "thread count \(count) is outside 1...1024")
+        }
+        try check(ck_set_num_threads(c))
+    }
+    /// `pthreads` (MoEKit's own pool) or `openmp` (package trait `OpenMP`).
+    public static var executor: String { String(cString: ck_executor_name()) }
+    /// The CPU's brand string.
+    public static var cpuName: String { String(cString: ck_cpu_name()) }
+}
