@@ -1,1 +1,71 @@
-print("todo")
+// `swift run -c release benchmarks`: measures this machine's peaks, then every case of the default suite
+// against its baselines, printing a table as it goes (progress on stderr) and optionally a JSON report.
+import Glibc
+import MoEKit
+
+func log(_ s: String) {
+    var line = s + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+let options: Options
+do {
+    options = try Options(arguments: Array(CommandLine.arguments.dropFirst()))
+} catch {
+    if !error.message.isEmpty { log("error: \(error.message)") }
+    log(Options.usage)
+    exit(error.message.isEmpty ? 0 : 2)
+}
+
+let llc = lastLevelCacheBytes()
+let allCases = quantSuite(llcBytes: llc)
+let cases = allCases.filter { options.filter.map($0.id.contains) ?? true }
+if options.list {
+    for c in allCases { print("\(c.id)  [\(c.impls.joined(separator: ", "))]  \(c.shapeText)") }
+    exit(0)
+}
+if cases.isEmpty {
+    log("no case matches --filter \(options.filter ?? "")")
+    exit(2)
+}
+if let t = options.threads {
+    do { try Runtime.setThreadCount(t) } catch { log("error: \(error)"); exit(2) }
+}
+if let isa = options.isa { Runtime.setMaxISA(isa) }
+
+let machine = Machine.measure(quick: options.quick, log: log)
+print(Report.header(machine))
+print("")
+print(Report.tableHeader())
+
+let timing = options.quick ? Timing.quick : Timing.standard
+var results: [BenchResult] = []
+for (index, c) in cases.enumerated() {
+    log("[\(index + 1)/\(cases.count)] \(c.id) (\(c.shapeText)) ...")
+    let runner = c.prepare()
+    var rows: [BenchResult] = []
+    for impl in c.impls {
+        rows.append(measure(c, impl: impl, run: runner(impl), timing: timing, machine: machine))
+    }
+    for r in rows {
+        let speedup = r.impl == c.impls[0] && rows.count > 1
+            ? (rows.dropFirst().map(\.seconds).min()! / r.seconds, "baseline") : nil
+        print(Report.row(r, speedup: speedup))
+    }
+    results += rows
+}
+
+print("""
+
+    of peak: GB/s over the DRAM copy bandwidth above for memory cases (L2 cases exceed 100%), GFLOP/s over the
+    FP32 FMA peak for compute cases. speedup: MoEKit's time over the fastest baseline's in the same run.
+    repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
+    """)
+
+if let path = options.jsonPath {
+    let text = Report.json(machine: machine, results: results)
+    guard let f = fopen(path, "w") else { log("error: cannot write \(path)"); exit(1) }
+    fputs(text, f)
+    fclose(f)
+    log("wrote \(path)")
+}

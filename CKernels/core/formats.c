@@ -11,6 +11,8 @@
 #define CK_FORMATS_GRAIN ((size_t)1 << 16)
 /* Scale groups handled per kernel call (bounded so scale scratch lives on the stack). */
 #define CK_PIECE_GROUPS 256
+/* Elements of one row handled per kernel call, so a row piece stays in L1 between its two passes. */
+#define CK_PIECE_ELEMS 4096
 
 static size_t dtype_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : 2; }
 
@@ -51,27 +53,27 @@ float ck_ue8m0_to_f32(uint8_t e) {
 }
 
 float ck_quant_scale_f32(float amax, ck_fp8_format format) {
-    if (isnan(amax)) return NAN;
-    return fmaxf(amax, 1e-4f) / ck_fp8_specs[format & 1].max_value;
+    return ck_scale_f32(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format & 1]);
 }
 
 uint8_t ck_quant_scale_ue8m0(float amax, ck_fp8_format format) {
-    if (!isfinite(amax)) return 0xFF;
-    const uint32_t b = ck_f32_bits(ck_quant_scale_f32(amax, format));
-    uint32_t e = (b >> 23) + ((b & 0x007FFFFFu) != 0); /* smallest power of two >= s */
-    return (uint8_t)(e < 1 ? 1 : e > 254 ? 254 : e);
+    return ck_scale_ue8m0(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format & 1]);
 }
 
-/* Stores the scale of group amax `amax_bits` at scales[index]; returns the scale to quantize with. */
-static float put_scale(uint32_t amax_bits, ck_fp8_format f, ck_scale_format sf, void *scales, size_t index) {
-    const float amax = ck_bits_f32(amax_bits), s = ck_quant_scale_f32(amax, f);
-    if (sf == CK_SCALE_F32) {
-        ((float *)scales)[index] = s;
-        return s;
-    }
-    const uint8_t e = ck_quant_scale_ue8m0(amax, f);
-    ((uint8_t *)scales)[index] = e;
-    return isfinite(amax) ? ck_ue8m0_to_f32(e) : s; /* NaN groups quantize with NaN, inf groups with inf */
+/* Scales of n groups from their amaxes: the kernel computes them, this stores them at
+ * scales[first + i * stride] in the caller's format. */
+typedef struct {
+    float s[CK_PIECE_GROUPS], rcp[CK_PIECE_GROUPS];
+    uint8_t e8[CK_PIECE_GROUPS];
+} scale_scratch;
+
+static void make_scales(const ck_formats_kernels *k, const uint32_t *amax, size_t n, const ck_quant_params *p,
+                        scale_scratch *out, void *scales, size_t first, size_t stride) {
+    k->scales(amax, n, p->format, p->scale_format, out->s, out->rcp, out->e8);
+    if (p->scale_format == CK_SCALE_F32)
+        for (size_t i = 0; i < n; i++) ((float *)scales)[first + i * stride] = out->s[i];
+    else
+        for (size_t i = 0; i < n; i++) ((uint8_t *)scales)[first + i * stride] = out->e8[i];
 }
 
 static float get_scale(const void *scales, ck_scale_format sf, size_t index) {
@@ -156,11 +158,12 @@ typedef struct {
 
 static void plan_rows(rows_job *j, size_t *ntasks) {
     const size_t groups = ck_div_up(j->cols, j->group), blocks = ck_div_up(j->rows, j->row_block);
-    size_t piece = CK_FORMATS_GRAIN / j->group;
+    size_t piece = CK_PIECE_ELEMS / j->group;
     j->piece_groups = piece < 1 ? 1 : piece > CK_PIECE_GROUPS ? CK_PIECE_GROUPS : piece;
     j->col_pieces = ck_div_up(groups, j->piece_groups);
     const size_t piece_cols = j->piece_groups * j->group < j->cols ? j->piece_groups * j->group : j->cols;
-    const size_t unit = j->row_block * piece_cols;
+    size_t unit; /* elements of one row block x piece; a product past SIZE_MAX (huge blocks) counts as large */
+    if (__builtin_mul_overflow(j->row_block, piece_cols, &unit)) unit = SIZE_MAX;
     j->blocks_per_task = unit >= CK_FORMATS_GRAIN ? 1 : CK_FORMATS_GRAIN / unit;
     *ntasks = ck_div_up(blocks, j->blocks_per_task) * j->col_pieces;
 }
@@ -173,20 +176,22 @@ static void quant_rows_task(void *arg, size_t task) {
     const size_t ng = ck_div_up(len, j->group);
     const size_t b0 = task / j->col_pieces * j->blocks_per_task, nblocks = ck_div_up(j->rows, j->row_block);
     const size_t b1 = b0 + j->blocks_per_task < nblocks ? b0 + j->blocks_per_task : nblocks;
-    uint32_t amax[CK_PIECE_GROUPS], part[CK_PIECE_GROUPS];
-    float s[CK_PIECE_GROUPS];
+    uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS], row_max[CK_PIECE_GROUPS], row_min[CK_PIECE_GROUPS];
+    scale_scratch sc;
     for (size_t b = b0; b < b1; b++) {
         const size_t r0 = b * j->row_block, r1 = r0 + j->row_block < j->rows ? r0 + j->row_block : j->rows;
-        j->k->amax_groups((const char *)j->x + (r0 * j->ldx + c0) * es, j->xt, len, j->group, amax);
+        j->k->range_groups((const char *)j->x + (r0 * j->ldx + c0) * es, j->xt, len, j->group, amax, amin);
         for (size_t r = r0 + 1; r < r1; r++) {
-            j->k->amax_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, part);
-            for (size_t g = 0; g < ng; g++) amax[g] = part[g] > amax[g] ? part[g] : amax[g];
+            j->k->range_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, row_max, row_min);
+            for (size_t g = 0; g < ng; g++) {
+                amax[g] = row_max[g] > amax[g] ? row_max[g] : amax[g];
+                amin[g] = row_min[g] < amin[g] ? row_min[g] : amin[g];
+            }
         }
-        for (size_t g = 0; g < ng; g++)
-            s[g] = put_scale(amax[g], j->p.format, j->p.scale_format, j->scales, b * j->lds + g0 + g);
+        make_scales(j->k, amax, ng, &j->p, &sc, j->scales, b * j->lds + g0, 1);
         for (size_t r = r0; r < r1; r++)
-            j->k->quant_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, s, j->p.scaling,
-                               j->p.format, j->q + r * j->ldq + c0);
+            j->k->quant_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, sc.s, sc.rcp, amin,
+                               j->p.scaling, j->p.format, j->q + r * j->ldq + c0);
     }
 }
 
@@ -295,11 +300,11 @@ static void quant_channels_task(void *arg, size_t task) {
     const size_t t0 = tg * j->group, nt = j->tokens - t0 < j->group ? j->tokens - t0 : j->group;
     const size_t nc = j->channels - c0 < CK_PIECE_GROUPS ? j->channels - c0 : CK_PIECE_GROUPS;
     const char *x = (const char *)j->x + (t0 * j->ldx + c0) * dtype_size(j->xt);
-    uint32_t amax[CK_PIECE_GROUPS];
-    float s[CK_PIECE_GROUPS];
-    j->k->amax_cols(x, j->xt, nt, nc, j->ldx, amax);
-    for (size_t c = 0; c < nc; c++) s[c] = put_scale(amax[c], j->p.format, j->p.scale_format, j->scales, (c0 + c) * j->lds + tg);
-    j->k->quant_cols_t(x, j->xt, nt, nc, j->ldx, s, j->p.scaling, j->p.format, j->q + c0 * j->ldq + t0, j->ldq);
+    uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS];
+    scale_scratch sc;
+    j->k->range_cols(x, j->xt, nt, nc, j->ldx, amax, amin);
+    make_scales(j->k, amax, nc, &j->p, &sc, j->scales, c0 * j->lds + tg, j->lds);
+    j->k->quant_cols_t(x, j->xt, nt, nc, j->ldx, sc.s, sc.rcp, amin, j->p.scaling, j->p.format, j->q + c0 * j->ldq + t0, j->ldq);
 }
 
 ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t tokens, size_t channels,

@@ -97,6 +97,29 @@ static inline void ck_store_bits(void *y, ck_dtype t, size_t i, uint32_t u) {
     }
 }
 
+/* The scale of a group with amax bit pattern `amax_bits` (ck_formats.h): max(amax, 1e-4) / max_fmt, NaN for
+ * NaN groups. Integer max on the bit patterns keeps NaN (its bits sort above every number). */
+static inline float ck_scale_f32(uint32_t amax_bits, const ck_fp8_spec *f) {
+    const uint32_t floor_bits = 0x38D1B717u; /* 1e-4f */
+    if (amax_bits > 0x7F800000u) return ck_bits_f32(0x7FC00000u); /* one NaN, whatever the input's payload */
+    return ck_bits_f32(amax_bits > floor_bits ? amax_bits : floor_bits) / f->max_value;
+}
+
+/* True when every element of a group whose smallest magnitude is amin scales (x / s or x * rcp, rcp = 1/s)
+ * into fp8's normal range, so the SIMD kernels may skip subnormal rounding. Conservative: rcp is within
+ * 2^-24 of 1/s, and the margin covers it. */
+static inline bool ck_scaled_all_normal(uint32_t amin_bits, float rcp, const ck_fp8_spec *f) {
+    return (double)ck_bits_f32(amin_bits) * (double)rcp * (1.0 - 0x1p-22) >= (double)ck_bits_f32(f->min_normal);
+}
+
+/* The UE8M0 exponent of a group: the smallest power of two >= its f32 scale, 0xFF for non-finite groups. */
+static inline uint8_t ck_scale_ue8m0(uint32_t amax_bits, const ck_fp8_spec *f) {
+    if (amax_bits >= 0x7F800000u) return 0xFF;
+    const uint32_t b = ck_f32_bits(ck_scale_f32(amax_bits, f));
+    const uint32_t e = (b >> 23) + ((b & 0x007FFFFFu) != 0);
+    return (uint8_t)(e < 1 ? 1 : e > 254 ? 254 : e);
+}
+
 /* The quantizers' scaling of one element, then a saturating encode (finite groups cannot overflow). */
 static inline uint8_t ck_quant_element(uint32_t u, float s, ck_scaling sc, const ck_fp8_spec *f) {
     const float x = ck_bits_f32(u);

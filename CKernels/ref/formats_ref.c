@@ -18,29 +18,48 @@ static void from_fp8_ref(const uint8_t *x, ck_fp8_format format, void *y, ck_dty
     for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_fp8_to_bits(x[i], &ck_fp8_specs[format]));
 }
 
-static void amax_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax_bits) {
+static void range_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, uint32_t *amin) {
     for (size_t i = 0; i < n; i++) {
-        const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu;
-        if (i % group == 0 || a > amax_bits[i / group]) amax_bits[i / group] = a;
+        const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu, g = i / group;
+        if (i % group == 0 || a > amax[g]) amax[g] = a;
+        if (i % group == 0 || a < amin[g]) amin[g] = a;
     }
 }
 
-static void amax_cols_ref(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax_bits) {
-    for (size_t c = 0; c < cols; c++) amax_bits[c] = 0;
+static void range_cols_ref(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax,
+                           uint32_t *amin) {
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) {
             const uint32_t a = ck_load_bits(x, xt, r * ldx + c) & 0x7FFFFFFFu;
-            if (a > amax_bits[c]) amax_bits[c] = a;
+            if (r == 0 || a > amax[c]) amax[c] = a;
+            if (r == 0 || a < amin[c]) amin[c] = a;
         }
 }
 
-static void quant_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, ck_scaling sc,
-                             ck_fp8_format format, uint8_t *q) {
+static void scales_ref(const uint32_t *amax_bits, size_t n, ck_fp8_format format, ck_scale_format sf, float *s,
+                       float *rcp, uint8_t *e8) {
+    const ck_fp8_spec *f = &ck_fp8_specs[format];
+    for (size_t i = 0; i < n; i++) {
+        s[i] = ck_scale_f32(amax_bits[i], f);
+        if (sf == CK_SCALE_UE8M0) {
+            e8[i] = ck_scale_ue8m0(amax_bits[i], f);
+            if (e8[i] != 0xFF) s[i] = ck_bits_f32((uint32_t)e8[i] << 23);
+        }
+        rcp[i] = 1.0f / s[i];
+    }
+}
+
+/* The definition: a true division (or the product with 1/s) per element. */
+static void quant_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
+                             const uint32_t *amin, ck_scaling sc, ck_fp8_format format, uint8_t *q) {
+    (void)rcp, (void)amin;
     for (size_t i = 0; i < n; i++) q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[i / group], sc, &ck_fp8_specs[format]);
 }
 
 static void quant_cols_t_ref(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
-                             ck_scaling sc, ck_fp8_format format, uint8_t *q, size_t ldq) {
+                             const float *rcp, const uint32_t *amin, ck_scaling sc, ck_fp8_format format, uint8_t *q,
+                             size_t ldq) {
+    (void)rcp, (void)amin;
     for (size_t c = 0; c < cols; c++)
         for (size_t r = 0; r < rows; r++)
             q[c * ldq + r] = ck_quant_element(ck_load_bits(x, xt, r * ldx + c), s[c], sc, &ck_fp8_specs[format]);
@@ -56,8 +75,9 @@ const ck_formats_kernels ck_formats_scalar = {
     .bf16_to_f32 = bf16_to_f32_ref,
     .to_fp8 = to_fp8_ref,
     .from_fp8 = from_fp8_ref,
-    .amax_groups = amax_groups_ref,
-    .amax_cols = amax_cols_ref,
+    .range_groups = range_groups_ref,
+    .range_cols = range_cols_ref,
+    .scales = scales_ref,
     .quant_groups = quant_groups_ref,
     .quant_cols_t = quant_cols_t_ref,
     .dequant_groups = dequant_groups_ref,

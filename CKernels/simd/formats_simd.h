@@ -6,6 +6,8 @@
  */
 #include "../core/formats_element.h"
 
+#include <math.h>
+
 /* Element i of an f32 or bf16 array as a vector of f32 bit patterns. */
 static inline vu32 v_load_x(const void *x, ck_dtype t, size_t i) {
     return t == CK_DTYPE_F32 ? v_load_f32((const float *)x + i) : v_load_bf16((const uint16_t *)x + i);
@@ -23,20 +25,44 @@ static inline void v_store_y(void *y, ck_dtype t, size_t i, vu32 bits) {
     else v_store_u16((uint16_t *)y + i, v_bf16_from_bits(bits));
 }
 
-static inline vu32 v_fp8_from_bits(vu32 u, const ck_fp8_spec *f, ck_overflow overflow) {
-    const vu32 sign = v_srl(v_and(u, v_set(0x80000000u)), 24);
-    const vu32 a = v_and(u, v_set(0x7FFFFFFFu));
-    const vu32 sub = v_sub(v_as_u32(v_addf(v_as_f32(a), v_as_f32(v_set(f->sub_magic)))), v_set(f->sub_magic));
-    vu32 norm;
+/* Rounds magnitudes a >= the format's smallest normal to their code (garbage below it). */
+static inline vu32 v_fp8_normal(vu32 a, const ck_fp8_spec *f) {
+    /* (a + half - 1 + lsb) >> shift - rebias, with the rebias folded into the constant */
     switch (f->mant_bits) { /* shifts take immediates */
-    case 3: norm = v_sub(v_srl(v_add(a, v_add(v_set((1u << 19) - 1), v_and(v_srl(a, 20), v_set(1)))), 20), v_set(f->rebias)); break;
-    default: norm = v_sub(v_srl(v_add(a, v_add(v_set((1u << 20) - 1), v_and(v_srl(a, 21), v_set(1)))), 21), v_set(f->rebias)); break;
+    case 3: return v_srl(v_add(v_add_bit(a, 20), v_set((1u << 19) - 1 - (f->rebias << 20))), 20);
+    default: return v_srl(v_add(v_add_bit(a, 21), v_set((1u << 20) - 1 - (f->rebias << 21))), 21);
     }
-    vu32 code = v_select(v_gt(v_set(f->min_normal), a), sub, norm);
+}
+
+/* Rounds magnitudes a below the format's smallest normal to their (subnormal or zero) code. */
+static inline vu32 v_fp8_subnormal(vu32 a, const ck_fp8_spec *f) {
+    return v_sub(v_as_u32(v_addf(v_as_f32(a), v_as_f32(v_set(f->sub_magic)))), v_set(f->sub_magic));
+}
+
+/* code | the sign of the f32 bit pattern u */
+static inline vu32 v_with_sign(vu32 code, vu32 u) { return v_or(code, v_and(v_srl(u, 24), v_set(0x80u))); }
+
+static inline vu32 v_fp8_from_bits(vu32 u, const ck_fp8_spec *f, ck_overflow overflow) {
+    const vu32 a = v_and(u, v_set(0x7FFFFFFFu));
+    vu32 code = v_select(v_gt(v_set(f->min_normal), a), v_fp8_subnormal(a, f), v_fp8_normal(a, f));
     if (overflow == CK_OVERFLOW_SATURATE) code = v_min(code, v_set(f->max_code));
     else code = v_select(v_gt(code, v_set(f->max_code)), v_set(f->overflow_code), code);
     code = v_select(v_gt(a, v_set(0x7F800000u)), v_set(f->nan_code), code);
-    return v_or(code, sign);
+    return v_with_sign(code, u);
+}
+
+/* The same for values known to be finite and at most the format's max (the quantizers' finite groups):
+ * no NaN or overflow handling, the subnormal rounding only when `subnormals` allows a lane to need it, and
+ * the sign taken from `sign` (the unscaled input, whose sign the quotient shares). */
+static inline __attribute__((always_inline)) vu32 v_fp8_from_bits_finite(vu32 u, vu32 sign, bool subnormals,
+                                                                         const ck_fp8_spec *f) {
+    const vu32 a = v_and(u, v_set(0x7FFFFFFFu));
+    vu32 code = v_fp8_normal(a, f);
+    if (subnormals) {
+        const vmask sub = v_gt(v_set(f->min_normal), a);
+        if (v_any(sub)) code = v_select(sub, v_fp8_subnormal(a, f), code);
+    }
+    return v_with_sign(code, sign);
 }
 
 static inline vu32 v_fp8_to_bits(vu32 c, const ck_fp8_spec *f) {
@@ -54,6 +80,22 @@ static inline vu32 v_fp8_to_bits(vu32 c, const ck_fp8_spec *f) {
     return v_or(bits, sign);
 }
 
+#define CK_INLINE static inline __attribute__((always_inline))
+
+/* Expands BODY(type, spec) with the element type and the fp8 format as compile-time constants, so every
+ * loop below is specialised (immediate shifts, folded constants, no per-element type tests). */
+#define CK_SPECIALIZE(t, format, BODY)                                                                      \
+    do {                                                                                                    \
+        const bool e4m3_ = (format) == CK_FP8_E4M3FN;                                                        \
+        if ((t) == CK_DTYPE_F32) {                                                                          \
+            if (e4m3_) BODY(CK_DTYPE_F32, &ck_fp8_specs[CK_FP8_E4M3FN]);                                     \
+            else BODY(CK_DTYPE_F32, &ck_fp8_specs[CK_FP8_E5M2]);                                             \
+        } else {                                                                                            \
+            if (e4m3_) BODY(CK_DTYPE_BF16, &ck_fp8_specs[CK_FP8_E4M3FN]);                                    \
+            else BODY(CK_DTYPE_BF16, &ck_fp8_specs[CK_FP8_E5M2]);                                            \
+        }                                                                                                   \
+    } while (0)
+
 static void CK_SIMD(f32_to_bf16)(const float *x, uint16_t *y, size_t n) {
     size_t i = 0;
     for (; i + CK_VW <= n; i += CK_VW) v_store_u16(y + i, v_bf16_from_bits(v_load_f32(x + i)));
@@ -66,101 +108,224 @@ static void CK_SIMD(bf16_to_f32)(const uint16_t *x, float *y, size_t n) {
     for (; i < n; i++) y[i] = ck_bits_f32((uint32_t)x[i] << 16);
 }
 
-static void CK_SIMD(to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_format format,
-                            ck_overflow overflow) {
-    const ck_fp8_spec *f = &ck_fp8_specs[format];
+CK_INLINE void to_fp8_body(const void *x, ck_dtype xt, uint8_t *y, size_t n, const ck_fp8_spec *f, ck_overflow o) {
     size_t i = 0;
-    for (; i + CK_VW <= n; i += CK_VW) v_store_u8(y + i, v_fp8_from_bits(v_load_x(x, xt, i), f, overflow));
-    for (; i < n; i++) y[i] = ck_fp8_from_bits(ck_load_bits(x, xt, i), f, overflow);
+    for (; i + CK_VW <= n; i += CK_VW) v_store_u8(y + i, v_fp8_from_bits(v_load_x(x, xt, i), f, o));
+    for (; i < n; i++) y[i] = ck_fp8_from_bits(ck_load_bits(x, xt, i), f, o);
 }
 
-static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype yt, size_t n) {
-    const ck_fp8_spec *f = &ck_fp8_specs[format];
+static void CK_SIMD(to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_format format,
+                            ck_overflow overflow) {
+#define BODY(T, F)                                                                                          \
+    do {                                                                                                    \
+        if (overflow == CK_OVERFLOW_SATURATE) to_fp8_body(x, T, y, n, F, CK_OVERFLOW_SATURATE);              \
+        else to_fp8_body(x, T, y, n, F, CK_OVERFLOW_NAN);                                                   \
+    } while (0)
+    CK_SPECIALIZE(xt, format, BODY);
+#undef BODY
+}
+
+CK_INLINE void from_fp8_body(const uint8_t *x, void *y, ck_dtype yt, size_t n, const ck_fp8_spec *f) {
     size_t i = 0;
     for (; i + CK_VW <= n; i += CK_VW) v_store_y(y, yt, i, v_fp8_to_bits(v_load_u8(x + i), f));
     for (; i < n; i++) ck_store_bits(y, yt, i, ck_fp8_to_bits(x[i], f));
 }
 
-static void CK_SIMD(amax_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax_bits) {
-    const vu32 abs_mask = v_set(0x7FFFFFFFu);
+static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype yt, size_t n) {
+#define BODY(T, F) from_fp8_body(x, y, T, n, F)
+    CK_SPECIALIZE(yt, format, BODY);
+#undef BODY
+}
+
+CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, uint32_t *amin) {
     for (size_t g = 0, start = 0; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
         size_t i = start;
-        vu32 acc = v_set(0);
-        for (; i + CK_VW <= end; i += CK_VW) acc = v_max(acc, v_and(v_load_x(x, xt, i), abs_mask));
-        uint32_t m = v_hmax(acc);
+        vu32 hi = v_set(0), lo = v_set(0x7FFFFFFFu);
+        for (; i + CK_VW <= end; i += CK_VW) v_range_update(&hi, &lo, v_load_x(x, xt, i));
+        uint32_t mx = v_hmax(hi), mn = v_hmin(lo);
         for (; i < end; i++) {
             const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu;
-            m = a > m ? a : m;
+            mx = a > mx ? a : mx;
+            mn = a < mn ? a : mn;
         }
-        amax_bits[g] = m;
+        amax[g] = mx;
+        amin[g] = mn;
     }
 }
 
-static void CK_SIMD(amax_cols)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx,
-                               uint32_t *amax_bits) {
-    const vu32 abs_mask = v_set(0x7FFFFFFFu);
+static void CK_SIMD(range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, uint32_t *amin) {
+    if (xt == CK_DTYPE_F32) range_groups_body(x, CK_DTYPE_F32, n, group, amax, amin);
+    else range_groups_body(x, CK_DTYPE_BF16, n, group, amax, amin);
+}
+
+CK_INLINE void range_cols_body(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax,
+                               uint32_t *amin) {
     size_t c = 0;
     for (; c + CK_VW <= cols; c += CK_VW) {
-        vu32 acc = v_set(0);
-        for (size_t r = 0; r < rows; r++) acc = v_max(acc, v_and(v_load_x(x, xt, r * ldx + c), abs_mask));
-        v_store_u32(amax_bits + c, acc);
+        vu32 hi = v_set(0), lo = v_set(0x7FFFFFFFu);
+        for (size_t r = 0; r < rows; r++) v_range_update(&hi, &lo, v_load_x(x, xt, r * ldx + c));
+        v_store_u32(amax + c, hi);
+        v_store_u32(amin + c, lo);
     }
     for (; c < cols; c++) {
-        uint32_t m = 0;
+        uint32_t mx = 0, mn = 0x7FFFFFFFu;
         for (size_t r = 0; r < rows; r++) {
             const uint32_t a = ck_load_bits(x, xt, r * ldx + c) & 0x7FFFFFFFu;
-            m = a > m ? a : m;
+            mx = a > mx ? a : mx;
+            mn = a < mn ? a : mn;
         }
-        amax_bits[c] = m;
+        amax[c] = mx;
+        amin[c] = mn;
     }
 }
 
+static void CK_SIMD(range_cols)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax,
+                                uint32_t *amin) {
+    if (xt == CK_DTYPE_F32) range_cols_body(x, CK_DTYPE_F32, rows, cols, ldx, amax, amin);
+    else range_cols_body(x, CK_DTYPE_BF16, rows, cols, ldx, amax, amin);
+}
+
+CK_INLINE void scales_body(const uint32_t *amax_bits, size_t n, const ck_fp8_spec *f, ck_scale_format sf, float *s,
+                           float *rcp, uint8_t *e8) {
+    size_t i = 0;
+    for (; i + CK_VW <= n; i += CK_VW) {
+        const vu32 a = v_load_u32(amax_bits + i);
+        vf32 scale = v_divf(v_as_f32(v_max(a, v_set(0x38D1B717u))), v_setf(f->max_value)); /* 1e-4f floor */
+        scale = v_as_f32(v_select(v_gt(a, v_set(0x7F800000u)), v_set(0x7FC00000u), v_as_u32(scale))); /* one NaN */
+        if (sf == CK_SCALE_UE8M0) {
+            const vu32 b = v_as_u32(scale);
+            vu32 e = v_add(v_srl(b, 23), v_min(v_and(b, v_set(0x007FFFFFu)), v_set(1)));
+            e = v_min(v_max(e, v_set(1)), v_set(254));
+            const vmask nonfinite = v_gt(a, v_set(0x7F7FFFFFu));
+            v_store_u8(e8 + i, v_select(nonfinite, v_set(0xFF), e));
+            scale = v_as_f32(v_select(nonfinite, b, v_sll(e, 23)));
+        }
+        v_store_u32(s + i, v_as_u32(scale));
+        v_store_u32(rcp + i, v_as_u32(v_divf(v_setf(1.0f), scale)));
+    }
+    for (; i < n; i++) {
+        s[i] = ck_scale_f32(amax_bits[i], f);
+        if (sf == CK_SCALE_UE8M0) {
+            e8[i] = ck_scale_ue8m0(amax_bits[i], f);
+            if (e8[i] != 0xFF) s[i] = ck_bits_f32((uint32_t)e8[i] << 23);
+        }
+        rcp[i] = 1.0f / s[i];
+    }
+}
+
+static void CK_SIMD(scales)(const uint32_t *amax_bits, size_t n, ck_fp8_format format, ck_scale_format sf, float *s,
+                            float *rcp, uint8_t *e8) {
+    const ck_fp8_spec *f = &ck_fp8_specs[format];
+    if (sf == CK_SCALE_F32) scales_body(amax_bits, n, f, CK_SCALE_F32, s, rcp, e8);
+    else scales_body(amax_bits, n, f, CK_SCALE_UE8M0, s, rcp, e8);
+}
+
+/* How a group's elements are scaled (see v_quant). */
+typedef enum { FINITE_PRODUCT, FINITE_QUOTIENT, NONFINITE_PRODUCT, NONFINITE_DIVISION } scale_op;
+
 /* x / s equals x * (1/s) to the bit when s is a normal power of two (1/s is then exact). */
-static inline bool ck_divide_is_multiply(float s) {
+static inline bool ck_is_power_of_two(float s) {
     const uint32_t b = ck_f32_bits(s);
     return (b & 0x007FFFFFu) == 0 && (b & 0x7F800000u) != 0 && (b & 0x7F800000u) != 0x7F800000u;
 }
 
-static void CK_SIMD(quant_groups)(const void *x, ck_dtype xt, size_t n, size_t group, const float *s,
-                                  ck_scaling sc, ck_fp8_format format, uint8_t *q) {
-    const ck_fp8_spec *f = &ck_fp8_specs[format];
-    for (size_t g = 0, start = 0; start < n; g++, start += group) {
-        const size_t end = n - start < group ? n : start + group;
-        size_t i = start;
-        if (sc == CK_SCALING_RECIPROCAL || ck_divide_is_multiply(s[g])) {
-            const vf32 r = v_setf(1.0f / s[g]);
-            for (; i + CK_VW <= end; i += CK_VW)
-                v_store_u8(q + i, v_fp8_from_bits(v_as_u32(v_mulf(v_as_f32(v_load_x(x, xt, i)), r)), f,
-                                                  CK_OVERFLOW_SATURATE));
-        } else {
-            const vf32 d = v_setf(s[g]);
-            for (; i + CK_VW <= end; i += CK_VW)
-                v_store_u8(q + i, v_fp8_from_bits(v_as_u32(v_divf(v_as_f32(v_load_x(x, xt, i)), d)), f,
-                                                  CK_OVERFLOW_SATURATE));
-        }
-        for (; i < end; i++) q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[g], sc, f);
+/* Encodes x scaled by its group's scale s (rcp = RN(1/s)):
+ *   FINITE_PRODUCT     x * rcp (reciprocal scaling, or divide scaling with a power-of-two s, where the
+ *                      product is the quotient to the bit);
+ *   FINITE_QUOTIENT    the correctly rounded x / s without the divider: q = x*rcp, r = x - q*s (exact with
+ *                      FMA), q' = q + r*rcp. With rcp = RN(1/s) this is Markstein's correction, which gives
+ *                      RN(x/s) wherever it is a normal float; below that the fp8 code is +-0 either way, and
+ *                      the sign comes from x, so the codes equal the true division's;
+ *   NONFINITE_*        the same arithmetic as the scalar reference (true division or product) and the full
+ *                      encode, for NaN and inf scales.
+ * Finite groups cannot overflow (|x/s| <= max), so they take the fast encode, with subnormal rounding only
+ * when `subnormals` (the group's amin says some element may need it). */
+CK_INLINE vu32 v_quant(vu32 x, vf32 s, vf32 rcp, scale_op op, bool subnormals, const ck_fp8_spec *f) {
+    const vf32 xf = v_as_f32(x);
+    switch (op) {
+    case FINITE_PRODUCT: return v_fp8_from_bits_finite(v_as_u32(v_mulf(xf, rcp)), x, subnormals, f);
+    case FINITE_QUOTIENT: {
+        const vf32 q = v_mulf(xf, rcp);
+        return v_fp8_from_bits_finite(v_as_u32(v_fmaf(v_fnmaf(q, s, xf), rcp, q)), x, subnormals, f);
+    }
+    case NONFINITE_PRODUCT: return v_fp8_from_bits(v_as_u32(v_mulf(xf, rcp)), f, CK_OVERFLOW_SATURATE);
+    default: return v_fp8_from_bits(v_as_u32(v_divf(xf, s)), f, CK_OVERFLOW_SATURATE);
     }
 }
 
-static void CK_SIMD(quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx,
-                                  const float *s, ck_scaling sc, ck_fp8_format format, uint8_t *q, size_t ldq) {
-    const ck_fp8_spec *f = &ck_fp8_specs[format];
+static inline scale_op scale_op_for(bool finite, bool power_of_two, ck_scaling sc) {
+    if (!finite) return sc == CK_SCALING_RECIPROCAL ? NONFINITE_PRODUCT : NONFINITE_DIVISION;
+    return sc == CK_SCALING_RECIPROCAL || power_of_two ? FINITE_PRODUCT : FINITE_QUOTIENT;
+}
+
+/* q[i..end) for one group, four vectors per step (one narrowing pack), then one at a time. */
+CK_INLINE void quant_run(const void *x, ck_dtype xt, size_t i, size_t end, float s, float rcp, scale_op op,
+                         bool subnormals, const ck_fp8_spec *f, uint8_t *q) {
+    const vf32 vs = v_setf(s), vr = v_setf(rcp);
+    for (; i + 4 * CK_VW <= end; i += 4 * CK_VW)
+        v_store_u8x4(q + i, v_quant(v_load_x(x, xt, i), vs, vr, op, subnormals, f),
+                     v_quant(v_load_x(x, xt, i + CK_VW), vs, vr, op, subnormals, f),
+                     v_quant(v_load_x(x, xt, i + 2 * CK_VW), vs, vr, op, subnormals, f),
+                     v_quant(v_load_x(x, xt, i + 3 * CK_VW), vs, vr, op, subnormals, f));
+    for (; i + CK_VW <= end; i += CK_VW) v_store_u8(q + i, v_quant(v_load_x(x, xt, i), vs, vr, op, subnormals, f));
+}
+
+CK_INLINE void quant_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
+                                 const uint32_t *amin, ck_scaling sc, const ck_fp8_spec *f, uint8_t *q) {
+    for (size_t g = 0, start = 0; start < n; g++, start += group) {
+        const size_t end = n - start < group ? n : start + group;
+        const bool subnormals = !ck_scaled_all_normal(amin[g], rcp[g], f);
+        switch (scale_op_for(isfinite(s[g]), ck_is_power_of_two(s[g]), sc)) {
+        case FINITE_PRODUCT:
+            if (subnormals) quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, true, f, q);
+            else quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, false, f, q);
+            break;
+        case FINITE_QUOTIENT:
+            if (subnormals) quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, true, f, q);
+            else quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, false, f, q);
+            break;
+        case NONFINITE_PRODUCT: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_PRODUCT, true, f, q); break;
+        default: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_DIVISION, true, f, q); break;
+        }
+        for (size_t i = start + (end - start) / CK_VW * CK_VW; i < end; i++)
+            q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[g], sc, f);
+    }
+}
+
+static void CK_SIMD(quant_groups)(const void *x, ck_dtype xt, size_t n, size_t group, const float *s,
+                                  const float *rcp, const uint32_t *amin, ck_scaling sc, ck_fp8_format format,
+                                  uint8_t *q) {
+#define BODY(T, F) quant_groups_body(x, T, n, group, s, rcp, amin, sc, F, q)
+    CK_SPECIALIZE(xt, format, BODY);
+#undef BODY
+}
+
+/* One tile row: the codes of x's CK_VW columns, each scaled by its own column scale. */
+CK_INLINE void quant_tile_row(vu32 x, vf32 s, vf32 rcp, scale_op op, const ck_fp8_spec *f, uint8_t codes[CK_VW]) {
+    switch (op) {
+    case FINITE_PRODUCT: v_store_u8(codes, v_quant(x, s, rcp, FINITE_PRODUCT, true, f)); break;
+    case FINITE_QUOTIENT: v_store_u8(codes, v_quant(x, s, rcp, FINITE_QUOTIENT, true, f)); break;
+    case NONFINITE_PRODUCT: v_store_u8(codes, v_quant(x, s, rcp, NONFINITE_PRODUCT, true, f)); break;
+    default: v_store_u8(codes, v_quant(x, s, rcp, NONFINITE_DIVISION, true, f)); break;
+    }
+}
+
+CK_INLINE void quant_cols_t_body(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
+                                 const float *rcp, ck_scaling sc, const ck_fp8_spec *f, uint8_t *q, size_t ldq) {
     enum { TILE = 16 };
     uint8_t tile[CK_VW][TILE]; /* tile[c][r]: codes of columns c0+c, rows r0+r */
     size_t c0 = 0;
     for (; c0 + CK_VW <= cols; c0 += CK_VW) {
-        /* per-lane scale: divide by s, or multiply by 1/s (reciprocal mode) */
-        float lane[CK_VW];
-        for (int c = 0; c < CK_VW; c++) lane[c] = sc == CK_SCALING_RECIPROCAL ? 1.0f / s[c0 + c] : s[c0 + c];
-        const vf32 scale = v_as_f32(v_load_u32(lane));
+        bool finite = true;
+        for (int c = 0; c < CK_VW; c++) finite = finite && isfinite(s[c0 + c]);
+        const scale_op op = scale_op_for(finite, false, sc);
+        const vf32 vs = v_as_f32(v_load_u32(s + c0)), vr = v_as_f32(v_load_u32(rcp + c0));
         for (size_t r0 = 0; r0 < rows; r0 += TILE) {
             const size_t nr = rows - r0 < TILE ? rows - r0 : TILE;
             for (size_t r = 0; r < nr; r++) {
-                const vf32 v = v_as_f32(v_load_x(x, xt, (r0 + r) * ldx + c0));
-                const vf32 y = sc == CK_SCALING_RECIPROCAL ? v_mulf(v, scale) : v_divf(v, scale);
                 uint8_t codes[CK_VW];
-                v_store_u8(codes, v_fp8_from_bits(v_as_u32(y), f, CK_OVERFLOW_SATURATE));
+                quant_tile_row(v_load_x(x, xt, (r0 + r) * ldx + c0), vs, vr, op, f, codes);
                 for (int c = 0; c < CK_VW; c++) tile[c][r] = codes[c];
             }
             for (int c = 0; c < CK_VW; c++) memcpy(q + (c0 + c) * ldq + r0, tile[c], nr);
@@ -170,9 +335,17 @@ static void CK_SIMD(quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_
         for (size_t r = 0; r < rows; r++) q[c0 * ldq + r] = ck_quant_element(ck_load_bits(x, xt, r * ldx + c0), s[c0], sc, f);
 }
 
-static void CK_SIMD(dequant_groups)(const uint8_t *q, ck_fp8_format format, size_t n, size_t group,
-                                    const float *s, void *y, ck_dtype yt) {
-    const ck_fp8_spec *f = &ck_fp8_specs[format];
+static void CK_SIMD(quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx,
+                                  const float *s, const float *rcp, const uint32_t *amin, ck_scaling sc,
+                                  ck_fp8_format format, uint8_t *q, size_t ldq) {
+    (void)amin; /* the column tiles always check for subnormal lanes */
+#define BODY(T, F) quant_cols_t_body(x, T, rows, cols, ldx, s, rcp, sc, F, q, ldq)
+    CK_SPECIALIZE(xt, format, BODY);
+#undef BODY
+}
+
+CK_INLINE void dequant_groups_body(const uint8_t *q, size_t n, size_t group, const float *s, void *y, ck_dtype yt,
+                                   const ck_fp8_spec *f) {
     for (size_t g = 0, start = 0; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
         const vf32 scale = v_setf(s[g]);
@@ -183,13 +356,21 @@ static void CK_SIMD(dequant_groups)(const uint8_t *q, ck_fp8_format format, size
     }
 }
 
+static void CK_SIMD(dequant_groups)(const uint8_t *q, ck_fp8_format format, size_t n, size_t group,
+                                    const float *s, void *y, ck_dtype yt) {
+#define BODY(T, F) dequant_groups_body(q, n, group, s, y, T, F)
+    CK_SPECIALIZE(yt, format, BODY);
+#undef BODY
+}
+
 const ck_formats_kernels CK_SIMD(ck_formats) = {
     .f32_to_bf16 = CK_SIMD(f32_to_bf16),
     .bf16_to_f32 = CK_SIMD(bf16_to_f32),
     .to_fp8 = CK_SIMD(to_fp8),
     .from_fp8 = CK_SIMD(from_fp8),
-    .amax_groups = CK_SIMD(amax_groups),
-    .amax_cols = CK_SIMD(amax_cols),
+    .range_groups = CK_SIMD(range_groups),
+    .range_cols = CK_SIMD(range_cols),
+    .scales = CK_SIMD(scales),
     .quant_groups = CK_SIMD(quant_groups),
     .quant_cols_t = CK_SIMD(quant_cols_t),
     .dequant_groups = CK_SIMD(dequant_groups),

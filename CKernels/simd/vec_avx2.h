@@ -6,6 +6,7 @@
 #define CK_VEC_AVX2_H
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CK_VW 8
@@ -25,21 +26,39 @@ static inline vu32 v_add(vu32 a, vu32 b) { return _mm256_add_epi32(a, b); }
 static inline vu32 v_sub(vu32 a, vu32 b) { return _mm256_sub_epi32(a, b); }
 #define v_srl(a, n) _mm256_srli_epi32((a), (n))
 #define v_sll(a, n) _mm256_slli_epi32((a), (n))
+/* a + bit n of a (the round-to-nearest-even carry) */
+#define v_add_bit(a, n) _mm256_add_epi32((a), _mm256_and_si256(_mm256_srli_epi32((a), (n)), _mm256_set1_epi32(1)))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm256_max_epu32(a, b); }
 static inline vu32 v_min(vu32 a, vu32 b) { return _mm256_min_epu32(a, b); }
 /* Comparisons of values below 2^31. */
 static inline vmask v_gt(vu32 a, vu32 b) { return _mm256_cmpgt_epi32(a, b); }
 static inline vmask v_eq(vu32 a, vu32 b) { return _mm256_cmpeq_epi32(a, b); }
 /* m ? a : b */
+static inline bool v_any(vmask m) { return !_mm256_testz_si256(m, m); }
 static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm256_blendv_epi8(b, a, m); }
 static inline vf32 v_addf(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
+static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm256_fmadd_ps(a, b, c); }   /* a*b + c */
+static inline vf32 v_fnmaf(vf32 a, vf32 b, vf32 c) { return _mm256_fnmadd_ps(a, b, c); } /* c - a*b */
 static inline vf32 v_divf(vf32 a, vf32 b) { return _mm256_div_ps(a, b); }
 static inline vf32 v_cvtf(vu32 a) { return _mm256_cvtepi32_ps(a); }
+/* hi = max(hi, |x|), lo = min(lo, |x|) on the magnitudes' bit patterns (NaN sorts above inf). */
+static inline void v_range_update(vu32 *hi, vu32 *lo, vu32 x) {
+    const vu32 a = _mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF));
+    *hi = _mm256_max_epu32(*hi, a);
+    *lo = _mm256_min_epu32(*lo, a);
+}
 static inline uint32_t v_hmax(vu32 a) {
     __m128i m = _mm_max_epu32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (uint32_t)_mm_cvtsi128_si32(m);
+}
+
+static inline uint32_t v_hmin(vu32 a) {
+    __m128i m = _mm_min_epu32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     return (uint32_t)_mm_cvtsi128_si32(m);
 }
 
@@ -58,6 +77,11 @@ static inline void v_store_u16(void *p, vu32 a) {
 static inline void v_store_u8(void *p, vu32 a) {
     __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
+/* Four vectors of byte values, stored as 32 consecutive bytes (two packs and one permute). */
+static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
+    const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+    _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 
 #endif

@@ -6,6 +6,7 @@
 #define CK_VEC_AVX512_H
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CK_VW 16
@@ -25,18 +26,30 @@ static inline vu32 v_add(vu32 a, vu32 b) { return _mm512_add_epi32(a, b); }
 static inline vu32 v_sub(vu32 a, vu32 b) { return _mm512_sub_epi32(a, b); }
 #define v_srl(a, n) _mm512_srli_epi32((a), (n))
 #define v_sll(a, n) _mm512_slli_epi32((a), (n))
+/* a + bit n of a (the round-to-nearest-even carry), as a test and a masked add */
+#define v_add_bit(a, n) _mm512_mask_add_epi32((a), _mm512_test_epi32_mask((a), _mm512_set1_epi32(1 << (n))), (a), _mm512_set1_epi32(1))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm512_max_epu32(a, b); }
 static inline vu32 v_min(vu32 a, vu32 b) { return _mm512_min_epu32(a, b); }
 /* Comparisons of values below 2^31. */
 static inline vmask v_gt(vu32 a, vu32 b) { return _mm512_cmpgt_epi32_mask(a, b); }
 static inline vmask v_eq(vu32 a, vu32 b) { return _mm512_cmpeq_epi32_mask(a, b); }
 /* m ? a : b */
+static inline bool v_any(vmask m) { return m != 0; }
 static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm512_mask_blend_epi32(m, b, a); }
 static inline vf32 v_addf(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
+static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }   /* a*b + c */
+static inline vf32 v_fnmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fnmadd_ps(a, b, c); } /* c - a*b */
 static inline vf32 v_divf(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
 static inline vf32 v_cvtf(vu32 a) { return _mm512_cvtepi32_ps(a); }
+/* hi = max(hi, |x|) on the magnitudes' bit patterns (NaN sorts above inf, so it propagates);
+ * lo = min(lo, |x|) on magnitudes, ignoring NaN (vrangeps: one instruction). */
+static inline void v_range_update(vu32 *hi, vu32 *lo, vu32 x) {
+    *hi = _mm512_max_epu32(*hi, _mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF)));
+    *lo = _mm512_castps_si512(_mm512_range_ps(_mm512_castsi512_ps(*lo), _mm512_castsi512_ps(x), 0x0A));
+}
 static inline uint32_t v_hmax(vu32 a) { return (uint32_t)_mm512_reduce_max_epu32(a); }
+static inline uint32_t v_hmin(vu32 a) { return (uint32_t)_mm512_reduce_min_epu32(a); }
 
 static inline vu32 v_load_f32(const void *p) { return _mm512_loadu_si512(p); }
 static inline vu32 v_load_bf16(const void *p) {
@@ -47,5 +60,11 @@ static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
 static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
 static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
 static inline void v_store_u8(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(a)); }
+/* Four vectors of byte values, stored as 64 consecutive bytes (two packs and one permute). */
+static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
+    const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
+}
 
 #endif

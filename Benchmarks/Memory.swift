@@ -1,0 +1,57 @@
+import Glibc
+
+/// A 64-byte aligned allocation for benchmark buffers, freed with its owner.
+final class Allocation {
+    let raw: UnsafeMutableRawPointer
+    let bytes: Int
+
+    init(bytes: Int) {
+        let rounded = max(64, (bytes + 63) / 64 * 64)
+        guard let p = aligned_alloc(64, rounded) else { fatalError("cannot allocate \(rounded) bytes") }
+        raw = p
+        self.bytes = rounded
+        memset(p, 0, rounded) // fault the pages in before timing
+    }
+
+    deinit { free(raw) }
+
+    func pointer<T>(_: T.Type) -> UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
+
+    /// Fills the buffer with floats of varied magnitude (deterministic).
+    func fillFloats(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
+        let p = pointer(Float.self)
+        var s = seed
+        for i in 0..<count {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            let mantissa = Float(s >> 40) / Float(1 << 24) * 2 - 1       // [-1, 1)
+            let exponent = Float(Int((s >> 8) & 15) - 8)                  // 2^-8 ... 2^7
+            p[i] = mantissa * Float(sign: .plus, exponent: Int(exponent), significand: 1)
+        }
+    }
+}
+
+/// The last-level cache size in bytes (sysfs), or 32 MiB when unknown.
+func lastLevelCacheBytes() -> Int {
+    var best = 0
+    for index in 0..<8 {
+        guard let f = fopen("/sys/devices/system/cpu/cpu0/cache/index\(index)/size", "r") else { continue }
+        defer { fclose(f) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard fgets(&buffer, 64, f) != nil else { continue }
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .trimmingCharacters(in: " \n")
+        var digits = Int(text.prefix { $0.isNumber }) ?? 0
+        if text.hasSuffix("K") { digits <<= 10 } else if text.hasSuffix("M") { digits <<= 20 }
+        best = max(best, digits)
+    }
+    return best > 0 ? best : 32 << 20
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,48 @@
+# MoEKit: the two commands a newcomer needs on a fresh Debian machine (as root, or with sudo).
+#   make bench   build in release and run the default benchmark suite (ARGS="--quick" etc. are passed on)
+#   make test    the whole test suite in release, then the sanitizer, OpenMP and versioned-dependency checks
+
+SWIFT ?= swift
+SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libomp-dev
+ARGS ?=
+
+.PHONY: all deps bench test test-main test-openmp test-sanitizers test-dependency clean
+
+all: test
+
+# Installs the system packages that are missing (dpkg tells which).
+deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+bench: deps
+	$(SWIFT) build -c release --product benchmarks
+	$(SWIFT) run -c release benchmarks $(ARGS)
+
+test: deps test-main test-openmp test-sanitizers test-dependency
+
+# The whole suite, in release (debug C is ~30x slower and hides FP-contraction differences).
+test-main:
+	$(SWIFT) test -c release
+
+# The executor and determinism tests again with the OpenMP trait (libomp's runtime instead of the pool).
+test-openmp:
+	$(SWIFT) test -c release --traits OpenMP --scratch-path .build-openmp --filter "Threads|Determinism"
+
+# AddressSanitizer and UndefinedBehaviorSanitizer over the whole suite; ThreadSanitizer over the threaded tests.
+test-sanitizers:
+	$(SWIFT) test -c release --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test -c release --sanitize=undefined --scratch-path .build-ubsan
+	$(SWIFT) test -c release --sanitize=thread --scratch-path .build-tsan --filter "Threads|Determinism"
+
+# A throw-away package that depends on a tagged clone of this repository with `.package(url:, from:)`.
+test-dependency:
+	Tests/check-versioned-dependency.sh
+
+clean:
+	rm -rf .build .build-openmp .build-asan .build-ubsan .build-tsan

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Proves MoEKit is consumable by version: clones this repository's HEAD into a temporary folder, tags it,
+# and builds and runs a throw-away package that depends on it with `.package(url:, from:)` and calls MoEKit.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+git clone -q "$repo" "$work/MoEKit"
+git -C "$work/MoEKit" -c user.name=check -c user.email=check@localhost tag -a 0.1.0 -m "versioned-dependency check"
+
+mkdir -p "$work/Client/Sources/Client"
+cat > "$work/Client/Package.swift" <<SWIFT
+// swift-tools-version: 6.2
+import PackageDescription
+let package = Package(
+    name: "Client",
+    dependencies: [.package(url: "file://$work/MoEKit", from: "0.1.0")],
+    targets: [.executableTarget(name: "Client", dependencies: [.product(name: "MoEKit", package: "MoEKit")])]
+)
+SWIFT
+cat > "$work/Client/Sources/Client/main.swift" <<'SWIFT'
+import MoEKit
+
+let x: [Float] = (0..<256).map { Float($0) - 100 }
+var codes = [UInt8](repeating: 0, count: 256)
+var scales = [Float](repeating: 0, count: 2)
+var codesView = codes.mutableSpan
+var scalesView = scales.mutableSpan
+try Quantization.quantizePerToken(x.span, rows: 1, columns: 256, codes: &codesView, scales: &scalesView)
+precondition(scales[0] == 100 / 448 && scales[1] == 155 / 448, "unexpected scales \(scales)")
+print("MoEKit from a versioned dependency: isa \(Runtime.activeISA), scales \(scales)")
+SWIFT
+
+cd "$work/Client"
+swift build 2>&1 | tail -n 3
+swift run Client
+echo "versioned dependency: OK"
