@@ -40,8 +40,8 @@ private enum Size {
     case dram, l2
     var label: String { self == .dram ? "64M" : "L2" }
     /// [tokens, hidden] for per-token layouts, [N, K] for square ones.
-    var tokenShape: (Int, Int) { self == .dram ? (16384, 4096) : (128, 2048) }
-    var squareShape: (Int, Int) { self == .dram ? (8192, 8192) : (512, 512) }
+    var tokenShape: (Int, Int) { self == .dram ? (16384, 4096) : (256, 2048) }
+    var squareShape: (Int, Int) { self == .dram ? (8192, 8192) : (512, 1024) }
 }
 
 private func quantPerToken(_ x: UnsafeMutableRawPointer, _ t: ck_dtype, _ r: Int, _ c: Int,

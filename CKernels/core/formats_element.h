@@ -107,9 +107,10 @@ static inline float ck_scale_f32(uint32_t amax_bits, const ck_fp8_spec *f) {
 
 /* True when every element of a group whose smallest magnitude is amin scales (x / s or x * rcp, rcp = 1/s)
  * into fp8's normal range, so the SIMD kernels may skip subnormal rounding. Conservative: rcp is within
- * 2^-24 of 1/s, and the margin covers it. */
+ * 2^-24 of 1/s. */
 static inline bool ck_scaled_all_normal(uint32_t amin_bits, float rcp, const ck_fp8_spec *f) {
-    return (double)ck_bits_f32(amin_bits) * (double)rcp * (1.0 - 0x1p-22) >= (double)ck_bits_f32(f->min_normal);
+    /* amin * rcp carries at most two roundings of 2^-24 each: a 2^-20 margin covers them */
+    return ck_bits_f32(amin_bits) * rcp >= ck_bits_f32(f->min_normal) * (1.0f + 0x1p-20f);
 }
 
 /* The UE8M0 exponent of a group: the smallest power of two >= its f32 scale, 0xFF for non-finite groups. */
@@ -124,11 +125,15 @@ static inline uint8_t ck_scale_ue8m0(uint32_t amax_bits, const ck_fp8_spec *f) {
 static inline uint8_t ck_quant_element(uint32_t u, float s, ck_scaling sc, const ck_fp8_spec *f) {
     const float x = ck_bits_f32(u);
     const float y = sc == CK_SCALING_DIVIDE ? x / s : x * (1.0f / s);
-    return ck_fp8_from_bits(ck_f32_bits(y), f, CK_OVERFLOW_SATURATE);
+    /* A NaN x keeps its own sign: NaN * NaN returns one operand's NaN, and which one depends on the operand
+     * order the compiler picks, which would make the code's sign differ between ISAs. */
+    return ck_fp8_from_bits(x != x ? u : ck_f32_bits(y), f, CK_OVERFLOW_SATURATE);
 }
 
+/* decode(c) * s; a NaN code gives its own NaN (sign|0x7FC00000) whatever s is, for the same reason. */
 static inline uint32_t ck_dequant_element(uint8_t c, float s, const ck_fp8_spec *f) {
-    return ck_f32_bits(ck_bits_f32(ck_fp8_to_bits(c, f)) * s);
+    const uint32_t d = ck_fp8_to_bits(c, f);
+    return (d & 0x7FFFFFFFu) > 0x7F800000u ? d : ck_f32_bits(ck_bits_f32(d) * s);
 }
 
 #endif

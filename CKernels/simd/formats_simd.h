@@ -143,7 +143,8 @@ CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t gr
         size_t i = start;
         vu32 hi = v_set(0), lo = v_set(0x7FFFFFFFu);
         for (; i + CK_VW <= end; i += CK_VW) v_range_update(&hi, &lo, v_load_x(x, xt, i));
-        uint32_t mx = v_hmax(hi), mn = v_hmin(lo);
+        uint32_t mx, mn;
+        v_hmax_hmin(hi, lo, &mx, &mn);
         for (; i < end; i++) {
             const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu;
             mx = a > mx ? a : mx;
@@ -249,8 +250,12 @@ CK_INLINE vu32 v_quant(vu32 x, vf32 s, vf32 rcp, scale_op op, bool subnormals, c
         const vf32 q = v_mulf(xf, rcp);
         return v_fp8_from_bits_finite(v_as_u32(v_fmaf(v_fnmaf(q, s, xf), rcp, q)), x, subnormals, f);
     }
-    case NONFINITE_PRODUCT: return v_fp8_from_bits(v_as_u32(v_mulf(xf, rcp)), f, CK_OVERFLOW_SATURATE);
-    default: return v_fp8_from_bits(v_as_u32(v_divf(xf, s)), f, CK_OVERFLOW_SATURATE);
+    case NONFINITE_PRODUCT: /* a NaN x keeps its own sign, as in ck_quant_element */
+        return v_fp8_from_bits(v_select(v_gt(v_and(x, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), x, v_as_u32(v_mulf(xf, rcp))), f,
+                               CK_OVERFLOW_SATURATE);
+    default:
+        return v_fp8_from_bits(v_select(v_gt(v_and(x, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), x, v_as_u32(v_divf(xf, s))), f,
+                               CK_OVERFLOW_SATURATE);
     }
 }
 
@@ -301,34 +306,27 @@ static void CK_SIMD(quant_groups)(const void *x, ck_dtype xt, size_t n, size_t g
 #undef BODY
 }
 
-/* One tile row: the codes of x's CK_VW columns, each scaled by its own column scale. */
-CK_INLINE void quant_tile_row(vu32 x, vf32 s, vf32 rcp, scale_op op, const ck_fp8_spec *f, uint8_t codes[CK_VW]) {
-    switch (op) {
-    case FINITE_PRODUCT: v_store_u8(codes, v_quant(x, s, rcp, FINITE_PRODUCT, true, f)); break;
-    case FINITE_QUOTIENT: v_store_u8(codes, v_quant(x, s, rcp, FINITE_QUOTIENT, true, f)); break;
-    case NONFINITE_PRODUCT: v_store_u8(codes, v_quant(x, s, rcp, NONFINITE_PRODUCT, true, f)); break;
-    default: v_store_u8(codes, v_quant(x, s, rcp, NONFINITE_DIVISION, true, f)); break;
-    }
-}
-
 CK_INLINE void quant_cols_t_body(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
                                  const float *rcp, ck_scaling sc, const ck_fp8_spec *f, uint8_t *q, size_t ldq) {
-    enum { TILE = 16 };
-    uint8_t tile[CK_VW][TILE]; /* tile[c][r]: codes of columns c0+c, rows r0+r */
     size_t c0 = 0;
     for (; c0 + CK_VW <= cols; c0 += CK_VW) {
         bool finite = true;
         for (int c = 0; c < CK_VW; c++) finite = finite && isfinite(s[c0 + c]);
         const scale_op op = scale_op_for(finite, false, sc);
         const vf32 vs = v_as_f32(v_load_u32(s + c0)), vr = v_as_f32(v_load_u32(rcp + c0));
-        for (size_t r0 = 0; r0 < rows; r0 += TILE) {
-            const size_t nr = rows - r0 < TILE ? rows - r0 : TILE;
-            for (size_t r = 0; r < nr; r++) {
-                uint8_t codes[CK_VW];
-                quant_tile_row(v_load_x(x, xt, (r0 + r) * ldx + c0), vs, vr, op, f, codes);
-                for (int c = 0; c < CK_VW; c++) tile[c][r] = codes[c];
+        for (size_t r0 = 0; r0 < rows; r0 += 16) { /* tiles of 16 rows x CK_VW columns */
+            const size_t nr = rows - r0 < 16 ? rows - r0 : 16;
+            vu32 tile[16];
+            for (size_t r = 0; r < 16; r++) {
+                const vu32 xr = v_load_x(x, xt, (r0 + (r < nr ? r : 0)) * ldx + c0); /* rows past nr: not stored */
+                switch (op) {
+                case FINITE_PRODUCT: tile[r] = v_quant(xr, vs, vr, FINITE_PRODUCT, true, f); break;
+                case FINITE_QUOTIENT: tile[r] = v_quant(xr, vs, vr, FINITE_QUOTIENT, true, f); break;
+                case NONFINITE_PRODUCT: tile[r] = v_quant(xr, vs, vr, NONFINITE_PRODUCT, true, f); break;
+                default: tile[r] = v_quant(xr, vs, vr, NONFINITE_DIVISION, true, f); break;
+                }
             }
-            for (int c = 0; c < CK_VW; c++) memcpy(q + (c0 + c) * ldq + r0, tile[c], nr);
+            v_store_tile_t(q + c0 * ldq + r0, ldq, tile, nr);
         }
     }
     for (; c0 < cols; c0++)
@@ -350,6 +348,12 @@ CK_INLINE void dequant_groups_body(const uint8_t *q, size_t n, size_t group, con
         const size_t end = n - start < group ? n : start + group;
         const vf32 scale = v_setf(s[g]);
         size_t i = start;
+        if (s[g] != s[g]) { /* NaN scale: NaN codes keep their own NaN, as in ck_dequant_element */
+            for (; i + CK_VW <= end; i += CK_VW) {
+                const vu32 d = v_fp8_to_bits(v_load_u8(q + i), f);
+                v_store_y(y, yt, i, v_select(v_gt(v_and(d, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), d, v_as_u32(scale)));
+            }
+        }
         for (; i + CK_VW <= end; i += CK_VW)
             v_store_y(y, yt, i, v_as_u32(v_mulf(v_as_f32(v_fp8_to_bits(v_load_u8(q + i), f)), scale)));
         for (; i < end; i++) ck_store_bits(y, yt, i, ck_dequant_element(q[i], s[g], f));

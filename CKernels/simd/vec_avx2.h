@@ -55,11 +55,13 @@ static inline uint32_t v_hmax(vu32 a) {
     return (uint32_t)_mm_cvtsi128_si32(m);
 }
 
-static inline uint32_t v_hmin(vu32 a) {
-    __m128i m = _mm_min_epu32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+/* *mx = max of hi's lanes, *mn = min of lo's lanes. */
+static inline void v_hmax_hmin(vu32 hi, vu32 lo, uint32_t *mx, uint32_t *mn) {
+    __m128i m = _mm_min_epu32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm_min_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-    return (uint32_t)_mm_cvtsi128_si32(m);
+    *mx = v_hmax(hi);
+    *mn = (uint32_t)_mm_cvtsi128_si32(m);
 }
 
 static inline vu32 v_load_f32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
@@ -82,6 +84,15 @@ static inline void v_store_u8(void *p, vu32 a) {
 static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
     _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+/* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:
+ * column c's bytes for rows 0..nr-1 at p + c*ld. */
+static inline void v_store_tile_t(uint8_t *p, size_t ld, const vu32 rows[16], size_t nr) {
+    uint8_t tile[16][8];
+    for (int k = 0; k < 4; k++) v_store_u8x4(tile[4 * k], rows[4 * k], rows[4 * k + 1], rows[4 * k + 2], rows[4 * k + 3]);
+    for (size_t c = 0; c < 8; c++)
+        for (size_t r = 0; r < nr; r++) p[c * ld + r] = tile[r][c];
 }
 
 #endif

@@ -49,7 +49,16 @@ static inline void v_range_update(vu32 *hi, vu32 *lo, vu32 x) {
     *lo = _mm512_castps_si512(_mm512_range_ps(_mm512_castsi512_ps(*lo), _mm512_castsi512_ps(x), 0x0A));
 }
 static inline uint32_t v_hmax(vu32 a) { return (uint32_t)_mm512_reduce_max_epu32(a); }
-static inline uint32_t v_hmin(vu32 a) { return (uint32_t)_mm512_reduce_min_epu32(a); }
+/* *mx = max of hi's lanes, *mn = min of lo's lanes, in one shuffle tree (min as max of complements). */
+static inline void v_hmax_hmin(vu32 hi, vu32 lo, uint32_t *mx, uint32_t *mn) {
+    const __m512i nlo = _mm512_xor_si512(lo, _mm512_set1_epi32(-1));
+    __m512i m = _mm512_max_epu32(_mm512_shuffle_i64x2(hi, nlo, 0x44), _mm512_shuffle_i64x2(hi, nlo, 0xEE));
+    m = _mm512_max_epu32(m, _mm512_shuffle_i64x2(m, m, 0xB1));
+    m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, (_MM_PERM_ENUM)0x4E));
+    m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, (_MM_PERM_ENUM)0xB1));
+    *mx = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(m));
+    *mn = ~(uint32_t)_mm_cvtsi128_si32(_mm512_extracti32x4_epi32(m, 2));
+}
 
 static inline vu32 v_load_f32(const void *p) { return _mm512_loadu_si512(p); }
 static inline vu32 v_load_bf16(const void *p) {
@@ -65,6 +74,30 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
+}
+
+/* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:
+ * column c's bytes for rows 0..nr-1 at p + c*ld. Packs four rows at a time into 4x4-byte blocks, transposes
+ * each block in its lane, then transposes the 4x4 grid of blocks across the four registers. */
+static inline void v_store_tile_t(uint8_t *p, size_t ld, const vu32 rows[16], size_t nr) {
+    const __m512i block_t = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    __m512i z[4];
+    for (int k = 0; k < 4; k++) { /* lane L: rows 4k..4k+3 x columns 4L..4L+3, then transposed */
+        const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(rows[4 * k], rows[4 * k + 1]),
+                                                  _mm512_packus_epi32(rows[4 * k + 2], rows[4 * k + 3]));
+        z[k] = _mm512_shuffle_epi8(bytes, block_t);
+    }
+    const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    const __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+    const __mmask16 keep = (__mmask16)((1u << nr) - 1);
+    for (int j = 0; j < 4; j++) { /* u[j] lane L: column 4L + j, rows 0..15 */
+        _mm_mask_storeu_epi8(p + (size_t)j * ld, keep, _mm512_castsi512_si128(u[j]));
+        _mm_mask_storeu_epi8(p + (size_t)(4 + j) * ld, keep, _mm512_extracti32x4_epi32(u[j], 1));
+        _mm_mask_storeu_epi8(p + (size_t)(8 + j) * ld, keep, _mm512_extracti32x4_epi32(u[j], 2));
+        _mm_mask_storeu_epi8(p + (size_t)(12 + j) * ld, keep, _mm512_extracti32x4_epi32(u[j], 3));
+    }
 }
 
 #endif

@@ -1,33 +1,22 @@
-/* AVX-512 probe kernels: 16 independent 16-lane FMA chains, and the same for vdpbf16ps (AVX512_BF16:
- * 32 bf16 pairs = 64 flops per instruction). */
+/* Probe kernels for AVX-512: the FMA probe (probe_simd.h over vec_avx512.h) and, for AVX512_BF16, the same
+ * chains of vdpbf16ps (32 bf16 pairs = 64 flops per instruction). */
 #if defined(__x86_64__)
 #include "../core/internal.h"
-#include <immintrin.h>
-
-enum { CHAINS = 16 };
-
-__attribute__((target("avx512f"))) static double fma_f32_avx512(uint64_t iterations) {
-    volatile float seed = 1.0f;
-    __m512 acc[CHAINS];
-    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps(seed + (float)c);
-    const __m512 a = _mm512_set1_ps(seed * 0.999f), b = _mm512_set1_ps(seed * 1e-3f);
-    for (uint64_t i = 0; i < iterations; i++)
-        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
-    for (int c = 1; c < CHAINS; c++) acc[0] = _mm512_add_ps(acc[0], acc[c]);
-    seed = _mm512_reduce_add_ps(acc[0]);
-    return 2.0 * 16 * CHAINS * (double)iterations;
-}
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#include "../simd/vec_avx512.h"
+#include "../simd/probe_simd.h"
+#pragma clang attribute pop
 
 __attribute__((target("avx512f,avx512bf16"))) static double dot_bf16_avx512(uint64_t iterations) {
     volatile float seed = 1.0f;
-    __m512 acc[CHAINS];
-    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps(seed + (float)c);
+    __m512 acc[CK_PROBE_CHAINS];
+    for (int c = 0; c < CK_PROBE_CHAINS; c++) acc[c] = _mm512_set1_ps(seed + (float)c);
     const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(seed * 1e-3f), _mm512_set1_ps(seed * 2e-3f));
     for (uint64_t i = 0; i < iterations; i++)
-        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_dpbf16_ps(acc[c], a, a);
-    for (int c = 1; c < CHAINS; c++) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+        for (int c = 0; c < CK_PROBE_CHAINS; c++) acc[c] = _mm512_dpbf16_ps(acc[c], a, a);
+    for (int c = 1; c < CK_PROBE_CHAINS; c++) acc[0] = _mm512_add_ps(acc[0], acc[c]);
     seed = _mm512_reduce_add_ps(acc[0]);
-    return 2.0 * 32 * CHAINS * (double)iterations;
+    return 2.0 * 32 * CK_PROBE_CHAINS * (double)iterations;
 }
 
 const ck_probe_kernels ck_probe_avx512 = {.fma_f32 = fma_f32_avx512, .dot_bf16 = NULL};
