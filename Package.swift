@@ -46,7 +46,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MoEKitTests",
-            dependencies: ["MoEKit", "TestSupport"],
+            dependencies: ["MoEKit", "TestSupport", "CKernels"],
             path: "Tests/MoEKitTests"
         ),
     ],

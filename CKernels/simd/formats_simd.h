@@ -351,7 +351,8 @@ CK_INLINE void dequant_groups_body(const uint8_t *q, size_t n, size_t group, con
         if (s[g] != s[g]) { /* NaN scale: NaN codes keep their own NaN, as in ck_dequant_element */
             for (; i + CK_VW <= end; i += CK_VW) {
                 const vu32 d = v_fp8_to_bits(v_load_u8(q + i), f);
-                v_store_y(y, yt, i, v_select(v_gt(v_and(d, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), d, v_as_u32(scale)));
+                v_store_y(y, yt, i, v_select(v_gt(v_and(d, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), d,
+                                             v_as_u32(v_mulf(v_as_f32(d), scale))));
             }
         }
         for (; i + CK_VW <= end; i += CK_VW)

@@ -1,0 +1,48 @@
+// Proves the ISA dispatch contract: the active ISA is min(detected, cap) for every cap, the cap reads back,
+// availableISAs is exactly the levels <= detectedISA (scalar always), ISA names round-trip through
+// ISA(name:) and unknown names are rejected, and the C runtime agrees with the Swift view.
+import CKernels
+import MoEKit
+import TestSupport
+import Testing
+
+@Suite("ISA dispatch")
+struct DispatchTests {
+    @Test("active = min(detected, cap) for every cap")
+    func activeIsMinimum() {
+        let detected = Runtime.detectedISA
+        for cap in ISA.allCases {
+            withISA(cap) {
+                #expect(Runtime.maxISA == cap)
+                #expect(Runtime.activeISA == min(detected, cap), "cap \(cap)")
+                #expect(ck_active_isa().rawValue == UInt32(min(detected, cap).rawValue))
+            }
+        }
+        #expect(Runtime.detectedISA == detected)
+    }
+
+    @Test("available ISAs are exactly the levels up to the detected one")
+    func available() {
+        let detected = Runtime.detectedISA
+        #expect(Runtime.availableISAs == ISA.allCases.filter { $0 <= detected })
+        #expect(Runtime.availableISAs.first == .scalar)
+        #expect(Runtime.availableISAs.last == detected)
+        #expect(ck_detected_isa().rawValue == UInt32(detected.rawValue))
+    }
+
+    @Test("names round-trip; others are rejected")
+    func names() {
+        #expect(ISA.allCases.map(\.description) == ["scalar", "avx2", "avx512", "avx512bf16"])
+        for isa in ISA.allCases { #expect(ISA(name: isa.description) == isa) }
+        for bad in ["", "AVX2", "Scalar", "avx", "avx512f", "avx512bf16 ", " scalar", "sse4", "neon", "avx512_bf16"] {
+            #expect(ISA(name: bad) == nil, "'\(bad)'")
+        }
+    }
+
+    @Test("runtime descriptions")
+    func descriptions() {
+        #expect(["pthreads", "openmp"].contains(Runtime.executor))
+        #expect(!Runtime.cpuName.isEmpty)
+        #expect((1...1024).contains(Runtime.threadCount))
+    }
+}

@@ -1,0 +1,89 @@
+// Test-side helpers around Swift Testing: mismatch reporting, the every-ISA sweep that compares each ISA
+// with the reference and with ISA .scalar, and typed-error expectations.
+import MoEKit
+import TestSupport
+import Testing
+
+/// Collects the first few mismatches of a comparison (so a failure prints a short, useful message).
+struct Mismatches {
+    private(set) var count = 0
+    private(set) var first: [String] = []
+    mutating func add(_ message: @autoclosure () -> String) {
+        count += 1
+        if first.count < 6 { first.append(message()) }
+    }
+    var isEmpty: Bool { count == 0 }
+    var summary: String { "\(count) mismatch(es): " + first.joined(separator: "; ") }
+}
+
+func expectNone(_ m: Mismatches, _ context: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(m.isEmpty, "\(context()): \(m.summary)", sourceLocation: sourceLocation)
+}
+
+/// Runs `run` under every available ISA (cap set, lock held). Each ISA's `problems` (its comparison with the
+/// reference) must be empty, and its output bytes must equal ISA .scalar's byte for byte.
+func checkEveryISA(_ context: @autoclosure () -> String, threads: Int? = nil,
+                   sourceLocation: SourceLocation = #_sourceLocation,
+                   _ run: (ISA) throws -> (bytes: [UInt8], problems: Mismatches)) throws {
+    let results = try forEachISA(threads: threads) { isa in try run(isa) }
+    #expect(results.first?.0 == .scalar, sourceLocation: sourceLocation)
+    guard let scalar = results.first?.1.bytes else { return }
+    for (isa, result) in results {
+        expectNone(result.problems, "\(context()) [\(isa)] vs reference", sourceLocation: sourceLocation)
+        if result.bytes != scalar {
+            let n = min(result.bytes.count, scalar.count)
+            let diffs = (0..<n).filter { result.bytes[$0] != scalar[$0] }
+            let shown = diffs.prefix(4).map { "byte \($0): 0x\(String(result.bytes[$0], radix: 16)) vs 0x\(String(scalar[$0], radix: 16))" }
+            Issue.record("\(context()) [\(isa)] differs from .scalar in \(diffs.count) of \(scalar.count) bytes (sizes \(result.bytes.count)/\(scalar.count)): \(shown.joined(separator: ", "))",
+                         sourceLocation: sourceLocation)
+        }
+    }
+}
+
+/// The kind of a MoEKitError, without its payload.
+enum ErrorKind: Equatable {
+    case nullPointer, invalidShape, invalidStride, invalidValue, sizeOverflow, unsupported, outOfMemory, bufferTooSmall
+    init(_ e: MoEKitError) {
+        switch e {
+        case .nullPointer: self = .nullPointer
+        case .invalidShape: self = .invalidShape
+        case .invalidStride: self = .invalidStride
+        case .invalidValue: self = .invalidValue
+        case .sizeOverflow: self = .sizeOverflow
+        case .unsupported: self = .unsupported
+        case .outOfMemory: self = .outOfMemory
+        case .bufferTooSmall: self = .bufferTooSmall
+        }
+    }
+}
+
+/// Expects `body` to throw a MoEKitError of one of `kinds` naming `argument`; returns the error.
+@discardableResult
+func expectError(_ kinds: [ErrorKind], argument: String, _ context: @autoclosure () -> String = "",
+                 sourceLocation: SourceLocation = #_sourceLocation,
+                 _ body: () throws(MoEKitError) -> Void) -> MoEKitError? {
+    do {
+        try body()
+        Issue.record("\(context()): expected \(kinds) for '\(argument)', but the call succeeded", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        #expect(kinds.contains(ErrorKind(error)), "\(context()): got \(error), expected \(kinds)", sourceLocation: sourceLocation)
+        #expect(error.argument == argument, "\(context()): got argument '\(error.argument)' (\(error)), expected '\(argument)'",
+                sourceLocation: sourceLocation)
+        return error
+    }
+}
+
+func expectError(_ kind: ErrorKind, argument: String, _ context: @autoclosure () -> String = "",
+                 sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws(MoEKitError) -> Void) {
+    expectError([kind], argument: argument, context(), sourceLocation: sourceLocation, body)
+}
+
+extension Tag {
+    /// Sweeps over large input spaces (all bf16 patterns, millions of floats).
+    @Tag static var exhaustive: Self
+    /// Multi-threaded and concurrent runs of big tensors.
+    @Tag static var threads: Self
+    /// Argument validation and error reporting.
+    @Tag static var validation: Self
+}
