@@ -122,10 +122,13 @@ ck_isa ck_active_isa(void) {
     return d < c ? d : c;
 }
 
-#define CK_FORMATS_ENTRY(level, formats, probe) [level] = &formats,
-#define CK_PROBE_ENTRY(level, formats, probe) [level] = &probe,
+#define CK_FORMATS_ENTRY(level, formats, gemm, probe) [level] = &formats,
+#define CK_GEMM_ENTRY(level, formats, gemm, probe) [level] = &gemm,
+#define CK_PROBE_ENTRY(level, formats, gemm, probe) [level] = &probe,
 static const ck_formats_kernels *const formats_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_FORMATS_ENTRY)};
+static const ck_gemm_kernels *const gemm_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_GEMM_ENTRY)};
 static const ck_probe_kernels *const probe_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_PROBE_ENTRY)};
 
 const ck_formats_kernels *ck_formats_dispatch(void) { return formats_table[ck_active_isa()]; }
+const ck_gemm_kernels *ck_gemm_dispatch(void) { return gemm_table[ck_active_isa()]; }
 const ck_probe_kernels *ck_probe_dispatch(void) { return probe_table[ck_active_isa()]; }

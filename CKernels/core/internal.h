@@ -63,9 +63,27 @@ typedef struct ck_formats_kernels {
                            ck_dtype yt);
 } ck_formats_kernels;
 
+/* ---- GEMM microkernels (ref/gemm_ref.c, simd/gemm_simd.h) ----
+ * Two canonical orders, identical on every ISA (see ck_gemm.h):
+ *   dot:   out[r*ldo + c] = sum16 over k < kk of x[r*ldx + k] * w[c*ldw + k]   (rows x cols <= dot_mr x dot_nr)
+ *          where lane l of 16 accumulates k = l, l+16, ... with fused multiply-adds from +0, and the 16 lanes
+ *          are then added as lane i += lane i+8, i+4, i+2, i+1;
+ *   outer: out[r*ldo + c] = fma chain over l < red of a[r*rsa + l*csa] * b[l*ldb + c], from +0
+ *          (rows x cols <= outer_mr x outer_nr; out has room for full tiles: ldo >= outer_nr).
+ * No allocation, no threads; beta is the driver's. */
+typedef struct ck_gemm_kernels {
+    int dot_mr, dot_nr;
+    void (*dot)(size_t kk, const float *x, size_t ldx, const float *w, size_t ldw, float *out, size_t ldo, int rows,
+                int cols);
+    int outer_mr, outer_nr;
+    void (*outer)(size_t red, const float *a, size_t rsa, size_t csa, const float *b, size_t ldb, float *out,
+                  size_t ldo, int rows, int cols);
+} ck_gemm_kernels;
+
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.
- * X(level, formats table, probe table) */
+ * X(level, formats table, gemm table, probe table) */
 extern const ck_formats_kernels ck_formats_scalar, ck_formats_avx2, ck_formats_avx512;
+extern const ck_gemm_kernels ck_gemm_scalar, ck_gemm_avx2, ck_gemm_avx512;
 
 typedef struct ck_probe_kernels {
     double (*fma_f32)(uint64_t iterations);  /* one thread; returns flops */
@@ -75,15 +93,16 @@ extern const ck_probe_kernels ck_probe_scalar, ck_probe_avx2, ck_probe_avx512, c
 
 #if defined(__x86_64__)
 #define CK_ISA_VARIANTS(X)                                                                                  \
-    X(CK_ISA_SCALAR, ck_formats_scalar, ck_probe_scalar)                                          \
-    X(CK_ISA_AVX2, ck_formats_avx2, ck_probe_avx2)                                                  \
-    X(CK_ISA_AVX512, ck_formats_avx512, ck_probe_avx512)                                          \
-    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_probe_avx512bf16)
+    X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, ck_probe_scalar)                                    \
+    X(CK_ISA_AVX2, ck_formats_avx2, ck_gemm_avx2, ck_probe_avx2)                                            \
+    X(CK_ISA_AVX512, ck_formats_avx512, ck_gemm_avx512, ck_probe_avx512)                                    \
+    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_gemm_avx512, ck_probe_avx512bf16)
 #else
-#define CK_ISA_VARIANTS(X) X(CK_ISA_SCALAR, ck_formats_scalar, ck_probe_scalar)
+#define CK_ISA_VARIANTS(X) X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, ck_probe_scalar)
 #endif
 
 const ck_formats_kernels *ck_formats_dispatch(void);
+const ck_gemm_kernels *ck_gemm_dispatch(void);
 const ck_probe_kernels *ck_probe_dispatch(void);
 
 #endif

@@ -4,4 +4,5 @@
 #include "ck_runtime.h"
 #include "ck_formats.h"
 #include "ck_probe.h"
+#include "ck_gemm.h"
 #endif

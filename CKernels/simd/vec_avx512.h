@@ -66,6 +66,10 @@ static inline vu32 v_load_bf16(const void *p) {
 }
 static inline vu32 v_load_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
 static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
+/* lanes >= n read as zero (and are not read from memory) */
+static inline vf32 v_load_part_f32(const float *p, int n) {
+    return _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xFFFF : (1u << (n > 0 ? n : 0)) - 1), p);
+}
 static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
 static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
 static inline void v_store_u8(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(a)); }
@@ -74,6 +78,23 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
+}
+
+/* ---- 16-lane float vectors: the unit of MoEKit's canonical dot-product order (one zmm) ---- */
+typedef __m512 v16;
+static inline v16 v16_zero(void) { return _mm512_setzero_ps(); }
+static inline v16 v16_load(const float *p) { return _mm512_loadu_ps(p); }
+/* lanes >= n read as zero (and are not read from memory) */
+static inline v16 v16_load_part(const float *p, int n) { return v_load_part_f32(p, n); }
+static inline v16 v16_fma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
+/* lanes >= n keep c */
+static inline v16 v16_fma_part(v16 a, v16 b, v16 c, int n) { return _mm512_mask3_fmadd_ps(a, b, c, (__mmask16)((1u << n) - 1)); }
+/* ((l0+l8)+(l4+l12)) ... : lane i += lane i+8, then i+4, i+2, i+1 */
+static inline float v16_sum(v16 v) {
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 
 /* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:
