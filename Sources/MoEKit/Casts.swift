@@ -7,7 +7,7 @@ import CKernels
 public enum Casts {
     /// Rounds `x` to bfloat16 (nearest even; NaN becomes the quiet NaN with its sign) into `y[0..<x.count]`.
     public static func convert(_ x: Span<Float>, to y: inout MutableSpan<BFloat16>) throws(MoEKitError) {
-        try requireOutput(y.count, x.count)
+        try requireOutput(y.count, x.count, "y")
         let status = x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
                 ck_cast_f32_to_bf16(xp.baseAddress, UnsafeMutableRawPointer(yp.baseAddress)?.assumingMemoryBound(to: UInt16.self), x.count)
@@ -18,7 +18,7 @@ public enum Casts {
 
     /// Widens `x` to `Float` (exact) into `y[0..<x.count]`.
     public static func convert(_ x: Span<BFloat16>, to y: inout MutableSpan<Float>) throws(MoEKitError) {
-        try requireOutput(y.count, x.count)
+        try requireOutput(y.count, x.count, "y")
         let status = x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
                 ck_cast_bf16_to_f32(UnsafeRawPointer(xp.baseAddress)?.assumingMemoryBound(to: UInt16.self), yp.baseAddress, x.count)
@@ -32,7 +32,7 @@ public enum Casts {
     public static func encodeFP8<Input: KernelFloat>(
         _ x: Span<Input>, format: FP8Format, overflow: OverflowMode = .saturate, into codes: inout MutableSpan<UInt8>
     ) throws(MoEKitError) {
-        try requireOutput(codes.count, x.count)
+        try requireOutput(codes.count, x.count, "codes")
         let status = x.withUnsafeBufferPointer { xp in
             codes.withUnsafeMutableBufferPointer { cp in
                 ck_cast_to_fp8(UnsafeRawPointer(xp.baseAddress), Input.kernelType.c, cp.baseAddress, x.count, format.c, overflow.c)
@@ -45,7 +45,7 @@ public enum Casts {
     public static func decodeFP8<Output: KernelFloat>(
         _ codes: Span<UInt8>, format: FP8Format, into y: inout MutableSpan<Output>
     ) throws(MoEKitError) {
-        try requireOutput(y.count, codes.count)
+        try requireOutput(y.count, codes.count, "y")
         let status = codes.withUnsafeBufferPointer { cp in
             y.withUnsafeMutableBufferPointer { yp in
                 ck_cast_from_fp8(cp.baseAddress, format.c, UnsafeMutableRawPointer(yp.baseAddress), Output.kernelType.c, codes.count)
@@ -54,7 +54,7 @@ public enum Casts {
         try check(status)
     }
 
-    private static func requireOutput(_ have: Int, _ need: Int) throws(MoEKitError) {
-        if have < need { throw .bufferTooSmall(argument: "y", required: need, actual: have) }
+    private static func requireOutput(_ have: Int, _ need: Int, _ name: String) throws(MoEKitError) {
+        if have < need { throw .bufferTooSmall(argument: name, required: need, actual: have) }
     }
 }

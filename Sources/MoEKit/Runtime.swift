@@ -52,10 +52,10 @@ public enum Runtime {
     public static var threadCount: Int { Int(ck_num_threads()) }
     /// Sets the thread count (1...1024).
     public static func setThreadCount(_ count: Int) throws(MoEKitError) {
-        guard let c = Int32(exactly: count) else {
+        guard (1...1024).contains(count) else {
             throw .invalidValue(argument: "count", reason: "thread count \(count) is outside 1...1024")
         }
-        try check(ck_set_num_threads(c))
+        try check(ck_set_num_threads(Int32(count)))
     }
     /// `pthreads` (MoEKit's own pool) or `openmp` (package trait `OpenMP`).
     public static var executor: String { String(cString: ck_executor_name()) }

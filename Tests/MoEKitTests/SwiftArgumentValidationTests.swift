@@ -201,11 +201,9 @@ struct SwiftArgumentValidationTests {
         expectError(.bufferTooSmall, argument: "y") { () throws(MoEKitError) in
             try yf.withMutableSpan { (ys) throws(MoEKitError) in try Casts.decodeFP8(codes.span, format: .e5m2, into: &ys) }
         }
-        // encodeFP8's output parameter is `codes`; the error should name it.
-        withKnownIssue("Casts.encodeFP8 reports a short `codes` buffer as argument \"y\" (Sources/MoEKit/Casts.swift requireOutput)") {
-            expectError(.bufferTooSmall, argument: "codes") { () throws(MoEKitError) in
-                try q.withMutableSpan { (cs) throws(MoEKitError) in try Casts.encodeFP8(x.span, format: .e4m3fn, into: &cs) }
-            }
+        // encodeFP8's output parameter is `codes`; the error names it.
+        expectError(.bufferTooSmall, argument: "codes") { () throws(MoEKitError) in
+            try q.withMutableSpan { (cs) throws(MoEKitError) in try Casts.encodeFP8(x.span, format: .e4m3fn, into: &cs) }
         }
         #expect(yb.allBytes == before.0 && yf.allBytes == before.1 && q.allBytes == before.2, "a failing cast wrote its output")
         // Empty input: nothing written, even into a non-empty output.
@@ -228,13 +226,7 @@ struct SwiftArgumentValidationTests {
                     Issue.record("setThreadCount(\(bad)) was accepted")
                 } catch {
                     #expect(ErrorKind(error) == .invalidValue, "setThreadCount(\(bad)): \(error)")
-                    if (-1...1025).contains(bad) {
-                        withKnownIssue("setThreadCount(0 / -1 / 1025) names the C argument \"threads\" while setThreadCount(Int.max) names the Swift parameter \"count\" (Sources/MoEKit/Runtime.swift)") {
-                            #expect(error.argument == "count")
-                        }
-                    } else {
-                        #expect(error.argument == "count", "setThreadCount(\(bad)): \(error)")
-                    }
+                    #expect(error.argument == "count", "setThreadCount(\(bad)): \(error)")
                 }
                 #expect(Runtime.threadCount == 3)
             }
