@@ -1,0 +1,207 @@
+// The grouped GEMMs: every ISA bit-exact with the canonical orders (ck_gemm.h) written independently in
+// GemmReference, within the float64 error bound, for tile-edge sizes, zero-token experts, strides and beta;
+// batch invariance; thread determinism; masked rows never read or written; bad input rejected untouched.
+import MoEKit
+import Testing
+import TestSupport
+
+@Suite struct GroupedGEMMTests {
+    /// A random problem: experts with the given row counts.
+    struct Problem {
+        var sizes: [Int], k: Int, n: Int
+        var x: [Float], w: [Float]
+        var rows: Int { sizes.reduce(0, +) }
+
+        init(sizes: [Int], k: Int, n: Int, seed: UInt64) {
+            var rng = SplitMix64(seed: seed)
+            self.sizes = sizes
+            self.k = k
+            self.n = n
+            x = (0..<sizes.reduce(0, +) * k).map { _ in Float.random(in: -1...1, using: &rng) }
+            w = (0..<sizes.count * n * k).map { _ in Float.random(in: -1...1, using: &rng) }
+        }
+
+        /// W[g] as [N, K] element (j, l).
+        func wNK(_ g: Int, _ j: Int, _ l: Int) -> Float { w[g * n * k + j * k + l] }
+
+        /// The expected [rows, n] output of the m-grouped GEMM in `layout` (weights given as [N, K] and
+        /// transposed for .kn), and the float64 bound per element.
+        func expected(_ layout: WeightLayout, beta: Float, old: [Float]) -> (bits: [Float], bound: [Double], exact: [Double]) {
+            var out = [Float](repeating: 0, count: rows * n), bound = [Double](repeating: 0, count: rows * n)
+            var exact = [Double](repeating: 0, count: rows * n)
+            var row = 0
+            for (g, m) in sizes.enumerated() {
+                for r in row..<row + m {
+                    for j in 0..<n {
+                        let xs = x[r * k..<(r + 1) * k]
+                        let ws = (0..<k).map { wNK(g, j, $0) }
+                        let sum = layout == .nk ? GemmReference.dot16(xs, ws[...]) : GemmReference.chain(zip(xs, ws))
+                        out[r * n + j] = GemmReference.store(sum, beta: beta, old: old[r * n + j])
+                        let e = zip(xs, ws).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                        let carried = beta == 0 ? 0 : Double(beta) * Double(old[r * n + j]) // beta 0 never reads y
+                        exact[r * n + j] = e + carried
+                        let absSum = zip(xs, ws).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                        bound[r * n + j] = GemmReference.bound(terms: k + 1, absSum: absSum + abs(carried))
+                    }
+                }
+                row += m
+            }
+            return (out, bound, exact)
+        }
+
+        /// The weights in `layout` order.
+        func weights(_ layout: WeightLayout) -> [Float] {
+            guard layout == .kn else { return w }
+            var t = [Float](repeating: 0, count: w.count)
+            for g in 0..<sizes.count { for j in 0..<n { for l in 0..<k { t[g * n * k + l * n + j] = wNK(g, j, l) } } }
+            return t
+        }
+
+        func run(_ layout: WeightLayout, beta: Float, old: [Float]) throws -> [Float] {
+            var y = old
+            let ws = weights(layout)
+            var view = y.mutableSpan
+            try GroupedGEMM.mGrouped(x.span, rows: rows, k: k, groupSizes: sizes.span, weights: ws.span, layout: layout,
+                                     n: n, beta: beta, into: &view)
+            _ = consume view
+            return y
+        }
+    }
+
+    static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
+        ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
+        ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65),
+    ]
+
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func everyISAMatchesTheCanonicalOrder(layout: WeightLayout) throws {
+        for (i, shape) in Self.shapes.enumerated() {
+            let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, seed: UInt64(i))
+            for beta: Float in [0, 0.5] {
+                var rng = SplitMix64(seed: 99)
+                let old = beta == 0 ? [Float](repeating: .nan, count: p.rows * p.n)
+                    : (0..<p.rows * p.n).map { _ in Float.random(in: -1...1, using: &rng) }
+                let want = p.expected(layout, beta: beta, old: old)
+                for (isa, got) in try forEachISA({ _ in try p.run(layout, beta: beta, old: old) }) {
+                    #expect(got.map(\.bitPattern) == want.bits.map(\.bitPattern), "\(isa) \(shape) beta \(beta)")
+                    for j in got.indices {
+                        #expect(abs(Double(got[j]) - want.exact[j]) <= want.bound[j], "\(isa) \(shape) element \(j)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func batchInvariance() throws {
+        let k = 70, n = 21, r = 103 // global row 103 belongs to expert 1 (rows 3 ..< 4099)
+        let big = Problem(sizes: [3, 4096, 17], k: k, n: n, seed: 7)
+        for layout in [WeightLayout.nk, .kn] {
+            let all = try big.run(layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n))
+            let want = Array(all[r * n..<(r + 1) * n]).map(\.bitPattern)
+            // the row alone (T = 1), and in the middle of a call of 17 tokens of the same expert
+            for (first, count) in [(r, 1), (r - 8, 17)] {
+                var small = big
+                small.sizes = [0, count, 0]
+                small.x = Array(big.x[first * k..<(first + count) * k])
+                let got = try small.run(layout, beta: 0, old: [Float](repeating: .nan, count: count * n))
+                let local = r - first
+                #expect(Array(got[local * n..<(local + 1) * n]).map(\.bitPattern) == want, "\(layout) T = \(count)")
+            }
+        }
+    }
+
+    @Test func threadCountsGiveTheSameBits() throws {
+        let p = Problem(sizes: [300, 0, 1, 517, 64], k: 96, n: 200, seed: 3)
+        for layout in [WeightLayout.nk, .kn] {
+            let old = [Float](repeating: .nan, count: p.rows * p.n)
+            let one = try withThreads(1) { try p.run(layout, beta: 0, old: old) }
+            for t in [2, 3, 7] {
+                let many = try withThreads(t) { try p.run(layout, beta: 0, old: old) }
+                #expect(many.map(\.bitPattern) == one.map(\.bitPattern), "\(t) threads")
+            }
+        }
+    }
+
+    @Test func maskedLayoutNeverTouchesRowsPastValid() throws {
+        let experts = 4, maxRows = 6, k = 33, n = 18
+        let valid = [0, 6, 1, 4]
+        let p = Problem(sizes: [maxRows, maxRows, maxRows, maxRows], k: k, n: n, seed: 11)
+        var x = p.x
+        for g in 0..<experts { for r in valid[g]..<maxRows { for l in 0..<k { x[(g * maxRows + r) * k + l] = .nan } } }
+        for (isa, _) in try forEachISA({ isa -> Void in
+            var y = [Float](repeating: .infinity, count: experts * maxRows * n)
+            var view = y.mutableSpan
+            try GroupedGEMM.mGroupedMasked(x.span, maxRows: maxRows, k: k, validRows: valid.span, weights: p.w.span,
+                                           layout: .nk, n: n, into: &view)
+            _ = consume view
+            let dense = p.expected(.nk, beta: 0, old: [Float](repeating: 0, count: p.rows * n)).bits
+            for g in 0..<experts {
+                for r in 0..<maxRows {
+                    for j in 0..<n {
+                        let i = (g * maxRows + r) * n + j
+                        if r < valid[g] { #expect(y[i].bitPattern == dense[i].bitPattern, "\(isa)") }
+                        else { #expect(y[i] == .infinity, "\(isa): row past valid_m written") }
+                    }
+                }
+            }
+        }) { _ = isa }
+    }
+
+    @Test func kGroupedMatchesTheChainAndHandlesEmptyExperts() throws {
+        let sizes = [5, 0, 130, 1], k = 37, n = 45
+        let p = Problem(sizes: sizes, k: k, n: n, seed: 5)
+        var rng = SplitMix64(seed: 8)
+        let dy = (0..<p.rows * n).map { _ in Float.random(in: -1...1, using: &rng) }
+        for layout in [WeightLayout.kn, .nk] {
+            for beta: Float in [0, 1, 0.25] {
+                let old = (0..<sizes.count * k * n).map { i in beta == 0 ? Float.nan : Float(i % 7) - 3 }
+                var want = old
+                var row = 0
+                for (g, m) in sizes.enumerated() {
+                    for i in 0..<k {
+                        for j in 0..<n {
+                            let sum = GemmReference.chain((row..<row + m).map { (p.x[$0 * k + i], dy[$0 * n + j]) })
+                            let idx = g * k * n + (layout == .kn ? i * n + j : j * k + i)
+                            if m == 0 && beta == 1 { continue }
+                            want[idx] = GemmReference.store(sum, beta: beta, old: old[idx])
+                        }
+                    }
+                    row += m
+                }
+                for (isa, got) in try forEachISA({ _ -> [Float] in
+                    var dw = old
+                    var view = dw.mutableSpan
+                    try GroupedGEMM.kGrouped(p.x.span, rows: p.rows, k: k, groupSizes: sizes.span, dy: dy.span, n: n,
+                                             beta: beta, into: &view, layout: layout)
+                    _ = consume view
+                    return dw
+                }) {
+                    #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isa) \(layout) beta \(beta)")
+                }
+            }
+        }
+    }
+
+    @Test func badInputIsRejectedAndNothingIsWritten() throws {
+        let p = Problem(sizes: [2, 3], k: 4, n: 5, seed: 1)
+        func attempt(sizes: [Int], rows: Int, k: Int = 4, n: Int = 5, w: [Float]? = nil) -> MoEKitError? {
+            var y = TestBuffer<Float>([Float](repeating: 42, count: 25))
+            let weights = w ?? p.w
+            var failure: MoEKitError?
+            do {
+                try y.withMutableSpan { (view) throws(MoEKitError) in
+                    try GroupedGEMM.mGrouped(p.x.span, rows: rows, k: k, groupSizes: sizes.span, weights: weights.span,
+                                             layout: .nk, n: n, into: &view)
+                }
+            } catch { failure = error }
+            #expect(y.elements.allSatisfy { $0 == 42 } && y.guardsIntact, "output written on error")
+            return failure
+        }
+        #expect(attempt(sizes: [2, 2], rows: 5)?.argument == "group_sizes")   // do not add up
+        #expect(attempt(sizes: [6, -1], rows: 5)?.argument == "group_sizes")  // negative
+        #expect(attempt(sizes: [2, 3], rows: 5, w: [1, 2, 3])?.argument == "weights")
+        #expect(attempt(sizes: [2, 3], rows: -1)?.argument == "rows")
+        #expect(attempt(sizes: [2, 3], rows: 5, n: Int.max / 2)?.argument == "n")
+        #expect(attempt(sizes: [Int.max, 1], rows: 5)?.argument == "group_sizes")
+    }
+}
