@@ -8,27 +8,27 @@ func quantSuite(llcBytes: Int) -> [BenchCase] {
     var cases: [BenchCase] = []
     for size in [Size.dram, .l2] {
         let (r, c) = size.tokenShape, (sr, sc) = size.squareShape
-        cases.append(operation("per_token_1x128_e4m3", size, "f32", rows: r, cols: c, input: 4, output: 1, scales: c / 128 * 4, llc: llcBytes) {
+        cases.append(operation("per_token_1x128_e4m3", size, "f32", rows: r, cols: c, input: 4, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes) {
             x, q, s in quantPerToken(x, CK_DTYPE_F32, r, c, q, s)
         })
-        cases.append(operation("per_token_1x128_e4m3", size, "bf16", rows: r, cols: c, input: 2, output: 1, scales: c / 128 * 4, llc: llcBytes) {
+        cases.append(operation("per_token_1x128_e4m3", size, "bf16", rows: r, cols: c, input: 2, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes) {
             x, q, s in quantPerToken(x, CK_DTYPE_BF16, r, c, q, s)
         })
-        cases.append(operation("dequant_1x128_e4m3", size, "f32", rows: r, cols: c, input: 1, output: 4, scales: c / 128 * 4, llc: llcBytes) {
+        cases.append(operation("dequant_1x128_e4m3", size, "f32", rows: r, cols: c, input: 1, output: 4, scaleBytes: r * c / 128 * 4, llc: llcBytes) {
             q, y, s in
             precondition(ck_dequant_per_token(q, CK_FP8_E4M3FN, r, c, c, 128, s, CK_SCALE_F32, c / 128, y, CK_DTYPE_F32, c) == CK_OK)
         })
-        cases.append(operation("per_block_128x128_e4m3", size, "f32", rows: sr, cols: sc, input: 4, output: 1, scales: (sc + 127) / 128 * 4 / 128, llc: llcBytes) {
+        cases.append(operation("per_block_128x128_e4m3", size, "f32", rows: sr, cols: sc, input: 4, output: 1, scaleBytes: (sr + 127) / 128 * ((sc + 127) / 128) * 4, llc: llcBytes) {
             x, q, s in
             var p = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
             precondition(ck_quant_per_block(x, CK_DTYPE_F32, sr, sc, sc, 128, &p, q, sc, s, (sc + 127) / 128) == CK_OK)
         })
-        cases.append(operation("per_channel_128x1_t_e4m3", size, "f32", rows: sr, cols: sc, input: 4, output: 1, scales: sc / 128 * 4, llc: llcBytes) {
+        cases.append(operation("per_channel_128x1_t_e4m3", size, "f32", rows: sr, cols: sc, input: 4, output: 1, scaleBytes: sc * ((sr + 127) / 128) * 4, llc: llcBytes) {
             x, q, s in
             var p = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
             precondition(ck_quant_per_channel_transposed(x, CK_DTYPE_F32, sr, sc, sc, 128, &p, q, sr, s, (sr + 127) / 128) == CK_OK)
         })
-        cases.append(operation("bf16_encode", size, "f32", rows: sr, cols: sc, input: 4, output: 2, scales: 0, llc: llcBytes) {
+        cases.append(operation("bf16_encode", size, "f32", rows: sr, cols: sc, input: 4, output: 2, scaleBytes: 0, llc: llcBytes) {
             x, y, _ in
             precondition(ck_cast_f32_to_bf16(x.assumingMemoryBound(to: Float.self), y.assumingMemoryBound(to: UInt16.self), sr * sc) == CK_OK)
         })
@@ -50,16 +50,15 @@ private func quantPerToken(_ x: UnsafeMutableRawPointer, _ t: ck_dtype, _ r: Int
     precondition(ck_quant_per_token(x, t, r, c, c, 128, &p, q.assumingMemoryBound(to: UInt8.self), c, s, c / 128) == CK_OK)
 }
 
-/// A case over one input, one output and a scale array, each `rows * cols * bytes-per-element` (scales:
-/// bytes per row). The input holds deterministic floats of varied magnitude (or codes quantized from them).
+/// A case over one input and one output of `rows * cols` elements (bytes per element given) and a scale array
+/// of `scaleBytes`. The input holds deterministic floats of varied magnitude (or codes quantized from them).
 /// DRAM cases rotate through enough buffer sets to exceed twice the last-level cache.
 private func operation(
-    _ name: String, _ size: Size, _ dtype: String, rows: Int, cols: Int, input: Int, output: Int, scales: Int, llc: Int,
+    _ name: String, _ size: Size, _ dtype: String, rows: Int, cols: Int, input: Int, output: Int, scaleBytes: Int, llc: Int,
     _ call: @escaping (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void
 ) -> BenchCase {
     let n = rows * cols
-    let scaleBytes = max(64, rows * scales)
-    let bytes = n * input + n * output + rows * scales
+    let bytes = n * input + n * output + scaleBytes
     return BenchCase(
         suite: "quant", name: "\(name)_\(size.label)", dtype: dtype, shape: [("rows", rows), ("cols", cols)],
         work: Work(elements: n, bytes: bytes, flops: nil), bound: size == .dram ? .dram : .cache,
@@ -68,7 +67,7 @@ private func operation(
             let sets = size == .l2 || bytes >= 2 * llc ? 1 : min(8, 2 * llc / bytes + 1)
             let buffers = (0..<sets).map { _ -> (Allocation, Allocation, Allocation) in
                 let x = Allocation(bytes: n * input), y = Allocation(bytes: n * output)
-                let s = Allocation(bytes: scaleBytes)
+                let s = Allocation(bytes: max(64, scaleBytes))
                 let floats = Allocation(bytes: n * 4)
                 floats.fillFloats(count: n)
                 switch input {

@@ -189,9 +189,12 @@ static void quant_rows_task(void *arg, size_t task) {
             }
         }
         make_scales(j->k, amax, ng, &j->p, &sc, j->scales, b * j->lds + g0, 1);
-        for (size_t r = r0; r < r1; r++)
-            j->k->quant_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, sc.s, sc.rcp, amin,
-                               j->p.scaling, j->p.format, j->q + r * j->ldq + c0);
+        for (size_t r = r0; r < r1; r++) {
+            const char *row = (const char *)j->x + (r * j->ldx + c0) * es;
+            const bool more = r + 1 < b1 * j->row_block && r + 1 < j->rows; /* within this task */
+            j->k->quant_groups(row, j->xt, len, j->group, sc.s, sc.rcp, amin, j->p.scaling, j->p.format,
+                               j->q + r * j->ldq + c0, more ? row + j->ldx * es : NULL);
+        }
     }
 }
 

@@ -51,9 +51,10 @@ typedef struct ck_formats_kernels {
                    uint8_t *e8);
     /* q[i] = fp8(x[i] / s[g]) (CK_SCALING_DIVIDE) or fp8(x[i] * rcp[g]) (CK_SCALING_RECIPROCAL), g = i / group,
      * for i < n, with s and rcp from `scales` for this group's amax (so finite groups cannot overflow) and
-     * amin[g] its smallest magnitude (a hint: groups far from fp8's subnormal range skip its rounding). */
+     * amin[g] its smallest magnitude (a hint: groups far from fp8's subnormal range skip its rounding).
+     * `next` (may be NULL): the same span of the row processed next, prefetched while this one is encoded. */
     void (*quant_groups)(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
-                         const uint32_t *amin, ck_scaling sc, ck_fp8_format f, uint8_t *q);
+                         const uint32_t *amin, ck_scaling sc, ck_fp8_format f, uint8_t *q, const void *next);
     /* q[c*ldq + r] = fp8 of x[r*ldx + c] scaled by s[c] / rcp[c] as above, for r < rows, c < cols. */
     void (*quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
                          const float *rcp, const uint32_t *amin, ck_scaling sc, ck_fp8_format f, uint8_t *q,

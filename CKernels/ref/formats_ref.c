@@ -51,8 +51,8 @@ static void scales_ref(const uint32_t *amax_bits, size_t n, ck_fp8_format format
 
 /* The definition: a true division (or the product with 1/s) per element. */
 static void quant_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
-                             const uint32_t *amin, ck_scaling sc, ck_fp8_format format, uint8_t *q) {
-    (void)rcp, (void)amin;
+                             const uint32_t *amin, ck_scaling sc, ck_fp8_format format, uint8_t *q, const void *next) {
+    (void)rcp, (void)amin, (void)next;
     for (size_t i = 0; i < n; i++) q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[i / group], sc, &ck_fp8_specs[format]);
 }
 

@@ -266,32 +266,36 @@ static inline scale_op scale_op_for(bool finite, bool power_of_two, ck_scaling s
 
 /* q[i..end) for one group, four vectors per step (one narrowing pack), then one at a time. */
 CK_INLINE void quant_run(const void *x, ck_dtype xt, size_t i, size_t end, float s, float rcp, scale_op op,
-                         bool subnormals, const ck_fp8_spec *f, uint8_t *q) {
+                         bool subnormals, const ck_fp8_spec *f, uint8_t *q, const char *next) {
     const vf32 vs = v_setf(s), vr = v_setf(rcp);
-    for (; i + 4 * CK_VW <= end; i += 4 * CK_VW)
+    const size_t es = xt == CK_DTYPE_F32 ? 4 : 2;
+    for (; i + 4 * CK_VW <= end; i += 4 * CK_VW) {
+        if (next) /* the lines of the next row that this step's input spans, so DRAM stays busy */
+            for (size_t b = 0; b < 4 * CK_VW * es; b += 64) __builtin_prefetch(next + i * es + b, 0, 3);
         v_store_u8x4(q + i, v_quant(v_load_x(x, xt, i), vs, vr, op, subnormals, f),
                      v_quant(v_load_x(x, xt, i + CK_VW), vs, vr, op, subnormals, f),
                      v_quant(v_load_x(x, xt, i + 2 * CK_VW), vs, vr, op, subnormals, f),
                      v_quant(v_load_x(x, xt, i + 3 * CK_VW), vs, vr, op, subnormals, f));
+    }
     for (; i + CK_VW <= end; i += CK_VW) v_store_u8(q + i, v_quant(v_load_x(x, xt, i), vs, vr, op, subnormals, f));
 }
 
 CK_INLINE void quant_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
-                                 const uint32_t *amin, ck_scaling sc, const ck_fp8_spec *f, uint8_t *q) {
+                                 const uint32_t *amin, ck_scaling sc, const ck_fp8_spec *f, uint8_t *q, const char *next) {
     for (size_t g = 0, start = 0; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
         const bool subnormals = !ck_scaled_all_normal(amin[g], rcp[g], f);
         switch (scale_op_for(isfinite(s[g]), ck_is_power_of_two(s[g]), sc)) {
         case FINITE_PRODUCT:
-            if (subnormals) quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, true, f, q);
-            else quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, false, f, q);
+            if (subnormals) quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, true, f, q, next);
+            else quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, false, f, q, next);
             break;
         case FINITE_QUOTIENT:
-            if (subnormals) quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, true, f, q);
-            else quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, false, f, q);
+            if (subnormals) quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, true, f, q, next);
+            else quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, false, f, q, next);
             break;
-        case NONFINITE_PRODUCT: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_PRODUCT, true, f, q); break;
-        default: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_DIVISION, true, f, q); break;
+        case NONFINITE_PRODUCT: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_PRODUCT, true, f, q, next); break;
+        default: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_DIVISION, true, f, q, next); break;
         }
         for (size_t i = start + (end - start) / CK_VW * CK_VW; i < end; i++)
             q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[g], sc, f);
@@ -300,8 +304,8 @@ CK_INLINE void quant_groups_body(const void *x, ck_dtype xt, size_t n, size_t gr
 
 static void CK_SIMD(quant_groups)(const void *x, ck_dtype xt, size_t n, size_t group, const float *s,
                                   const float *rcp, const uint32_t *amin, ck_scaling sc, ck_fp8_format format,
-                                  uint8_t *q) {
-#define BODY(T, F) quant_groups_body(x, T, n, group, s, rcp, amin, sc, F, q)
+                                  uint8_t *q, const void *next) {
+#define BODY(T, F) quant_groups_body(x, T, n, group, s, rcp, amin, sc, F, q, next)
     CK_SPECIALIZE(xt, format, BODY);
 #undef BODY
 }
