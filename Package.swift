@@ -36,8 +36,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "benchmarks",
-            dependencies: ["MoEKit", "CKernels"],
-            path: "Benchmarks"
+            dependencies: ["MoEKit", "CKernels", "Baselines"],
+            path: "Benchmarks",
+            exclude: ["Baselines"]
+        ),
+        .target(
+            name: "Baselines",
+            path: "Benchmarks/Baselines",
+            linkerSettings: [.linkedLibrary("openblas")]
         ),
         .target(
             name: "TestSupport",

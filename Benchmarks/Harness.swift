@@ -8,8 +8,8 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-/// Repetition policy: a warm-up call, then at least `minReps` timed calls and until `minSeconds` have
-/// passed (at most `maxReps`); the median is reported.
+/// Repetition policy: a warm-up call, then at least `minReps` timed calls (3 when one call takes over 0.2 s)
+/// and until `minSeconds` have passed (at most `maxReps`); the median is reported.
 struct Timing {
     var minReps: Int
     var maxReps: Int
@@ -19,7 +19,9 @@ struct Timing {
     static let quick = Timing(minReps: 3, maxReps: 10, minSeconds: 0.05)
 
     func median(_ body: () throws -> Void) rethrows -> Double {
+        let warm = now()
         try body()
+        let minReps = now() - warm > 0.2 ? min(3, self.minReps) : self.minReps
         var samples: [Double] = []
         let start = now()
         while samples.count < minReps || (samples.count < maxReps && now() - start < minSeconds) {
@@ -47,14 +49,15 @@ struct BenchCase {
     var dtype: String
     var shape: [(String, Int)]
     var work: Work
-    /// "dram" cases are judged against the copy bandwidth; "compute" cases against the FMA peak.
+    /// "dram" and "cache" cases are judged against the copy bandwidth, "dramRead" cases (streaming weights)
+    /// against the read bandwidth, "compute" cases against the FP32 FMA peak.
     var bound: Bound
     /// Implementations in the order they run; the first one is MoEKit's.
     var impls: [String]
     /// Allocates the case's buffers and returns a function running one call of the named implementation.
     var prepare: () -> (String) -> () -> Void
 
-    enum Bound { case dram, cache, compute }
+    enum Bound { case dram, dramRead, cache, compute }
 
     var id: String { "\(suite)/\(name)" }
     var shapeText: String { shape.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
@@ -89,6 +92,7 @@ func measure(_ c: BenchCase, impl: String, run: () -> Void, timing: Timing, mach
                              threads: Runtime.threadCount, seconds: seconds, work: c.work, peakFraction: nil)
     switch c.bound {
     case .dram, .cache: result.peakFraction = result.gbps / machine.copyGBps
+    case .dramRead: result.peakFraction = result.gbps / machine.readGBps
     case .compute: result.peakFraction = result.gflops.map { $0 / machine.peakF32GFlops }
     }
     return result

@@ -1,3 +1,4 @@
+import Baselines
 import Glibc
 import MoEKit
 
@@ -13,6 +14,7 @@ enum Report {
               peak bf16  \(bf16)
               dram copy  \(fixed(m.copyGBps, 2)) GB/s  (read + written)
               dram read  \(fixed(m.readGBps, 2)) GB/s
+              openblas   \(String(cString: baseline_openblas_core())) kernels (OPENBLAS_CORETYPE=\(String(cString: getenv("OPENBLAS_CORETYPE") ?? strdup("unset"))))
             """
     }
 

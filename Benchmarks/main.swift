@@ -8,6 +8,14 @@ func log(_ s: String) {
     line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
+// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its SSE3 "Prescott" kernels, which
+// would make a weak baseline. Unless the user chose a core, run again with the one this CPU supports.
+if getenv("OPENBLAS_CORETYPE") == nil, Runtime.detectedISA >= .avx2 {
+    setenv("OPENBLAS_CORETYPE", Runtime.detectedISA >= .avx512 ? "SkylakeX" : "Haswell", 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    log("warning: could not re-run with OPENBLAS_CORETYPE set; OpenBLAS keeps its own choice")
+}
+
 let options: Options
 do {
     options = try Options(arguments: Array(CommandLine.arguments.dropFirst()))
@@ -18,7 +26,7 @@ do {
 }
 
 let llc = lastLevelCacheBytes()
-let allCases = quantSuite(llcBytes: llc)
+let allCases = quantSuite(llcBytes: llc) + gemmSuite()
 let cases = allCases.filter { options.filter.map($0.id.contains) ?? true }
 if options.list {
     for c in allCases { print("\(c.id)  [\(c.impls.joined(separator: ", "))]  \(c.shapeText)") }
@@ -57,8 +65,8 @@ for (index, c) in cases.enumerated() {
 
 print("""
 
-    of peak: GB/s over the DRAM copy bandwidth above for memory cases (L2 cases exceed 100%), GFLOP/s over the
-    FP32 FMA peak for compute cases. speedup: MoEKit's time over the fastest baseline's in the same run.
+    of peak: GB/s over the DRAM copy bandwidth for the formats (L2 cases exceed 100%), over the DRAM read
+    bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak for other GEMMs. speedup: MoEKit's time over the fastest baseline's in the same run.
     repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
     """)
 

@@ -18,10 +18,10 @@ CK_INLINE void dot_body(size_t kk, const float *x, size_t ldx, const float *w, s
     for (; k + 16 <= kk; k += 16) {
         v16 xv[CK_DOT_MR];
 #pragma unroll
-        for (int r = 0; r < mr; r++) xv[r] = v16_load(x + r * ldx + k);
+        for (int r = 0; r < mr; r++) xv[r] = v16_pin(v16_load(x + r * ldx + k));
 #pragma unroll
         for (int c = 0; c < nr; c++) {
-            const v16 wv = v16_load(w + c * ldw + k);
+            const v16 wv = v16_pin(v16_load(w + c * ldw + k));
 #pragma unroll
             for (int r = 0; r < mr; r++) acc[r][c] = v16_fma(xv[r], wv, acc[r][c]);
         }

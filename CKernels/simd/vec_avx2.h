@@ -100,6 +100,8 @@ static inline __m256i v16_mask8(int n) { /* lanes < n */
 /* lanes >= n read as zero (and are not read from memory) */
 static inline v16 v16_load_part(const float *p, int n) { return (v16){v_load_part_f32(p, n), v_load_part_f32(p + 8, n - 8)}; }
 static inline v16 v16_fma(v16 a, v16 b, v16 c) { return (v16){_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
+/* Keeps v in registers: a loaded operand used several times is then loaded once, not folded into each FMA. */
+static inline v16 v16_pin(v16 v) { __asm__("" : "+x"(v.lo), "+x"(v.hi)); return v; }
 /* lanes >= n keep c */
 static inline v16 v16_fma_part(v16 a, v16 b, v16 c, int n) {
     const v16 f = v16_fma(a, b, c);

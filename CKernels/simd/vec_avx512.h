@@ -87,6 +87,8 @@ static inline v16 v16_load(const float *p) { return _mm512_loadu_ps(p); }
 /* lanes >= n read as zero (and are not read from memory) */
 static inline v16 v16_load_part(const float *p, int n) { return v_load_part_f32(p, n); }
 static inline v16 v16_fma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
+/* Keeps v in a register: a loaded operand used several times is then loaded once, not folded into each FMA. */
+static inline v16 v16_pin(v16 v) { __asm__("" : "+v"(v)); return v; }
 /* lanes >= n keep c */
 static inline v16 v16_fma_part(v16 a, v16 b, v16 c, int n) { return _mm512_mask3_fmadd_ps(a, b, c, (__mmask16)((1u << n) - 1)); }
 /* ((l0+l8)+(l4+l12)) ... : lane i += lane i+8, then i+4, i+2, i+1 */
