@@ -22,17 +22,24 @@ SWIFT
 cat > "$work/Client/Sources/Client/main.swift" <<'SWIFT'
 import MoEKit
 
-let x: [Float] = (0..<256).map { Float($0) - 100 }
-var codes = [UInt8](repeating: 0, count: 256)
-var scales = [Float](repeating: 0, count: 2)
-var codesView = codes.mutableSpan
-var scalesView = scales.mutableSpan
-try Quantization.quantizePerToken(x.span, rows: 1, columns: 256, codes: &codesView, scales: &scalesView)
+func quantizeOneRow() throws -> [Float] {
+    let x: [Float] = (0..<256).map { Float($0) - 100 }
+    var codes = [UInt8](repeating: 0, count: 256)
+    var scales = [Float](repeating: 0, count: 2)
+    var codesView = codes.mutableSpan
+    var scalesView = scales.mutableSpan
+    try Quantization.quantizePerToken(x.span, rows: 1, columns: 256, codes: &codesView, scales: &scalesView)
+    _ = consume codesView
+    _ = consume scalesView
+    return scales
+}
+
+let scales = try quantizeOneRow()
 precondition(scales[0] == 100 / 448 && scales[1] == 155 / 448, "unexpected scales \(scales)")
 print("MoEKit from a versioned dependency: isa \(Runtime.activeISA), scales \(scales)")
 SWIFT
 
 cd "$work/Client"
-swift build 2>&1 | tail -n 3
+swift build 2>&1 | tail -n 20
 swift run Client
 echo "versioned dependency: OK"
