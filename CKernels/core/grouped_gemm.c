@@ -50,20 +50,44 @@ static void write_tile(const problem *p, float beta, size_t i0, size_t j0, int r
         }
 }
 
+/* Reduction chunk of the outer-product blocks: the B rows of one chunk (KC x NR floats) stay in L1 while
+ * every row tile of the block consumes them. Chunking continues each output's chain, so bits do not change. */
+enum { KC = 128, MAX_BLOCK = 96 * 128 };
+
 static void run_block(const ck_gemm_kernels *k, const problem *p, float beta, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
-    float tile[512];
     const size_t mr = (size_t)(p->kind == DOT ? k->dot_mr : k->outer_mr);
     const size_t nr = (size_t)(p->kind == DOT ? k->dot_nr : k->outer_nr);
-    for (size_t j = j0; j < j0 + nb; j += nr) {
-        const int cols = (int)(j0 + nb - j < nr ? j0 + nb - j : nr);
-        for (size_t i = i0; i < i0 + mb; i += mr) {
-            const int rows = (int)(i0 + mb - i < mr ? i0 + mb - i : mr);
-            if (p->kind == DOT) k->dot(p->red, p->a + i * p->rsa, p->rsa, p->b + j * p->ldb, p->ldb, tile, nr, rows, cols);
-            else k->outer(p->red, p->a + i * p->rsa, p->rsa, p->csa, p->b + j, p->ldb, tile, nr, rows, cols);
-            write_tile(p, beta, i, j, rows, cols, tile, nr);
+    if (p->kind == DOT) {
+        float tile[64];
+        for (size_t j = j0; j < j0 + nb; j += nr) {
+            const int cols = (int)(j0 + nb - j < nr ? j0 + nb - j : nr);
+            for (size_t i = i0; i < i0 + mb; i += mr) {
+                const int rows = (int)(i0 + mb - i < mr ? i0 + mb - i : mr);
+                k->dot(p->red, p->a + i * p->rsa, p->rsa, p->b + j * p->ldb, p->ldb, tile, nr, rows, cols);
+                write_tile(p, beta, i, j, rows, cols, tile, nr);
+            }
+        }
+        return;
+    }
+    /* the block's accumulators, tile by tile: tile (ti, tj) at acc + (ti * tiles_n + tj) * mr * nr */
+    float acc[MAX_BLOCK];
+    const size_t tiles_n = ck_div_up(nb, nr);
+    for (size_t l0 = 0; l0 == 0 || l0 < p->red; l0 += KC) {
+        const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
+        for (size_t j = j0, tj = 0; j < j0 + nb; j += nr, tj++) {
+            const int cols = (int)(j0 + nb - j < nr ? j0 + nb - j : nr);
+            for (size_t i = i0, ti = 0; i < i0 + mb; i += mr, ti++) {
+                const int rows = (int)(i0 + mb - i < mr ? i0 + mb - i : mr);
+                k->outer(kc, p->a + i * p->rsa + l0 * p->csa, p->rsa, p->csa, p->b + l0 * p->ldb + j, p->ldb,
+                         acc + (ti * tiles_n + tj) * mr * nr, nr, rows, cols, l0 == 0);
+            }
         }
     }
+    for (size_t j = j0, tj = 0; j < j0 + nb; j += nr, tj++)
+        for (size_t i = i0, ti = 0; i < i0 + mb; i += mr, ti++)
+            write_tile(p, beta, i, j, (int)(i0 + mb - i < mr ? i0 + mb - i : mr), (int)(j0 + nb - j < nr ? j0 + nb - j : nr),
+                       acc + (ti * tiles_n + tj) * mr * nr, nr);
 }
 
 static void gemm_task(void *arg, size_t t) {

@@ -69,8 +69,9 @@ typedef struct ck_formats_kernels {
  *   dot:   out[r*ldo + c] = sum16 over k < kk of x[r*ldx + k] * w[c*ldw + k]   (rows x cols <= dot_mr x dot_nr)
  *          where lane l of 16 accumulates k = l, l+16, ... with fused multiply-adds from +0, and the 16 lanes
  *          are then added as lane i += lane i+8, i+4, i+2, i+1;
- *   outer: out[r*ldo + c] = fma chain over l < red of a[r*rsa + l*csa] * b[l*ldb + c], from +0
- *          (rows x cols <= outer_mr x outer_nr; out has room for full tiles: ldo >= outer_nr).
+ *   outer: out[r*ldo + c] = fma chain over l < red of a[r*rsa + l*csa] * b[l*ldb + c], continuing from
+ *          out (first == 0) or from +0 (first != 0), so a long reduction can be cut into chunks without
+ *          changing a bit (rows x cols <= outer_mr x outer_nr; out has room for full tiles: ldo >= outer_nr).
  * No allocation, no threads; beta is the driver's. */
 typedef struct ck_gemm_kernels {
     int dot_mr, dot_nr;
@@ -78,7 +79,7 @@ typedef struct ck_gemm_kernels {
                 int cols);
     int outer_mr, outer_nr;
     void (*outer)(size_t red, const float *a, size_t rsa, size_t csa, const float *b, size_t ldb, float *out,
-                  size_t ldo, int rows, int cols);
+                  size_t ldo, int rows, int cols, int first);
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

@@ -19,10 +19,10 @@ static void gemm_dot_ref(size_t kk, const float *x, size_t ldx, const float *w, 
 }
 
 static void gemm_outer_ref(size_t red, const float *a, size_t rsa, size_t csa, const float *b, size_t ldb, float *out,
-                           size_t ldo, int rows, int cols) {
+                           size_t ldo, int rows, int cols, int first) {
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
-            float acc = 0.0f;
+            float acc = first ? 0.0f : out[r * ldo + c];
             for (size_t l = 0; l < red; l++) acc = fmaf(a[r * rsa + l * csa], b[l * ldb + c], acc);
             out[r * ldo + c] = acc;
         }

@@ -68,12 +68,13 @@ static void CK_SIMD(gemm_dot)(size_t kk, const float *x, size_t ldx, const float
 
 /* mr rows x CK_OUTER_V vectors of outer products over red (columns past `cols` read as zero). */
 CK_INLINE void outer_body(size_t red, const float *a, size_t rsa, size_t csa, const float *b, size_t ldb, float *out,
-                          size_t ldo, const int mr, int cols) {
+                          size_t ldo, const int mr, int cols, int first) {
     vf32 acc[CK_OUTER_MR][CK_OUTER_V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
-        for (int v = 0; v < CK_OUTER_V; v++) acc[r][v] = v_setf(0.0f);
+        for (int v = 0; v < CK_OUTER_V; v++)
+            acc[r][v] = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * ldo + v * CK_VW));
     const bool full = cols == CK_OUTER_NR;
     for (size_t l = 0; l < red; l++) {
         vf32 bv[CK_OUTER_V];
@@ -94,14 +95,14 @@ CK_INLINE void outer_body(size_t red, const float *a, size_t rsa, size_t csa, co
 }
 
 static void CK_SIMD(gemm_outer)(size_t red, const float *a, size_t rsa, size_t csa, const float *b, size_t ldb,
-                                float *out, size_t ldo, int rows, int cols) {
+                                float *out, size_t ldo, int rows, int cols, int first) {
     switch (rows) {
-    case 1: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 1, cols); break;
-    case 2: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 2, cols); break;
-    case 3: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 3, cols); break;
-    case 4: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 4, cols); break;
-    case 5: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 5, cols); break;
-    default: outer_body(red, a, rsa, csa, b, ldb, out, ldo, CK_OUTER_MR, cols); break;
+    case 1: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 1, cols, first); break;
+    case 2: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 2, cols, first); break;
+    case 3: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 3, cols, first); break;
+    case 4: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 4, cols, first); break;
+    case 5: outer_body(red, a, rsa, csa, b, ldb, out, ldo, 5, cols, first); break;
+    default: outer_body(red, a, rsa, csa, b, ldb, out, ldo, CK_OUTER_MR, cols, first); break;
     }
 }
 
