@@ -2,8 +2,8 @@
 import PackageDescription
 
 // MoEKit: CPU kernels for DeepSeek-V3-style Mixture-of-Experts models.
-// No unsafeFlags anywhere: ISA-specific code is selected at run time (see CKernels/core/dispatch.c),
-// so the package builds for any client that depends on it by version.
+// No unsafe compiler or linker flags in any target: ISA-specific code is selected at run time (see
+// CKernels/core/dispatch.c), so the package builds for any client that depends on it by version.
 let package = Package(
     name: "MoEKit",
     products: [

@@ -105,11 +105,17 @@ static void gemm_task(void *arg, size_t t) {
     run_block(job->k, p, job->beta, i0, p->rows - i0 < mb ? p->rows - i0 : mb, j0, p->cols - j0 < nb ? p->cols - j0 : nb);
 }
 
-/* Runs every problem as one task list; problems with no rows or no columns have no tasks. */
-static ck_status run_problems(const problem *problems, size_t groups, float beta) {
+/* An array for `groups` problems (NULL when out of memory; run_problems frees it). */
+static problem *new_problems(size_t groups) { return malloc((groups ? groups : 1) * sizeof(problem)); }
+
+/* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
+static ck_status run_problems(problem *problems, size_t groups, float beta) {
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     size_t *first = malloc((groups + 1) * sizeof(size_t));
-    if (first == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
+    if (first == NULL) {
+        free(problems);
+        return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
+    }
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
@@ -118,6 +124,7 @@ static ck_status run_problems(const problem *problems, size_t groups, float beta
     gemm_job job = {k, problems, first, groups, beta};
     ck_parallel_for(first[groups], gemm_task, &job);
     free(first);
+    free(problems);
     return CK_OK;
 }
 
@@ -173,7 +180,7 @@ ck_status ck_gemm_m_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, 
         (s = ck_check_matrix(y, "y", m, n, ldy, sizeof(float))))
         return s;
     if (m == 0 || n == 0) return CK_OK;
-    problem *pr = malloc(groups * sizeof(problem));
+    problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
@@ -181,9 +188,7 @@ ck_status ck_gemm_m_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, 
         pr[g] = m_problem(x + row * ldx, ldx, rows, w + g * w_stride, layout, n, k, y + row * ldy, ldy);
         row += rows;
     }
-    s = run_problems(pr, groups, beta);
-    free(pr);
-    return s;
+    return run_problems(pr, groups, beta);
 }
 
 ck_status ck_gemm_m_grouped_masked_f32(const float *x, size_t max_m, size_t k, const int64_t *valid_m,
@@ -202,13 +207,11 @@ ck_status ck_gemm_m_grouped_masked_f32(const float *x, size_t max_m, size_t k, c
         if (valid_m[g] < 0 || (uint64_t)valid_m[g] > max_m)
             return ck_fail(CK_ERR_INVALID_SHAPE, "valid_m", "valid_m[%zu] = %lld is outside 0...%zu", g, (long long)valid_m[g], max_m);
     if (rows == 0 || n == 0) return CK_OK;
-    problem *pr = malloc(groups * sizeof(problem));
+    problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
     for (size_t g = 0; g < groups; g++)
         pr[g] = m_problem(x + g * max_m * k, k, (size_t)valid_m[g], w + g * w_stride, layout, n, k, y + g * max_m * n, n);
-    s = run_problems(pr, groups, beta);
-    free(pr);
-    return s;
+    return run_problems(pr, groups, beta);
 }
 
 ck_status ck_gemm_k_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, const int64_t *group_sizes,
@@ -222,7 +225,7 @@ ck_status ck_gemm_k_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, 
         (s = check_experts(dw, "dw", groups, layout == CK_WEIGHTS_KN ? k : n, layout == CK_WEIGHTS_KN ? n : k, dw_stride)))
         return s;
     if (k == 0 || n == 0) return CK_OK;
-    problem *pr = malloc(groups * sizeof(problem));
+    problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
@@ -233,7 +236,5 @@ ck_status ck_gemm_k_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, 
                           layout == CK_WEIGHTS_KN ? 1 : k, k, n, tokens};
         row += tokens;
     }
-    s = run_problems(pr, groups, beta);
-    free(pr);
-    return s;
+    return run_problems(pr, groups, beta);
 }
