@@ -13,10 +13,16 @@
  *   x: [M, K], dy: [M, N], dw: [G, K, N] (CK_WEIGHTS_KN) or [G, N, K] (CK_WEIGHTS_NK). An expert with no
  *   tokens gets exact zeros (or beta * dW[g], untouched when beta == 1).
  *
- * Numerics (FP32): every output element is one chain of fused multiply-adds over k = 0, 1, ..., K-1 starting
- * from +0, then out = acc (beta == 0: y is never read, so NaN there cannot leak) or out = fma(beta, y, acc).
- * The order depends on nothing else, so results are bitwise identical for every ISA, thread count and
- * batch: a token's row has the same bits whatever other tokens share its expert or the call.
+ * Numerics (FP32): each output element is summed in one canonical order that depends on nothing else:
+ *   weights [N, K] (m-grouped CK_WEIGHTS_NK): a 16-lane dot product along K: lane l chains fused
+ *     multiply-adds over k = l, l+16, l+32, ... from +0, then the lanes are added pairwise as
+ *     lane i += lane i+8, then i+4, i+2, i+1;
+ *   weights [K, N] (m-grouped CK_WEIGHTS_KN) and k-grouped: one chain of fused multiply-adds over the
+ *     reduction index in order, from +0;
+ * then out = sum (beta == 0: the output is never read, so NaN there cannot leak) or out = fma(beta, out, sum);
+ * an empty reduction with beta == 1 leaves the output untouched. Results are therefore bitwise identical for
+ * every ISA, thread count and batch: a token's row has the same bits whatever other tokens share its expert
+ * or the call.
  */
 #ifndef CK_GEMM_H
 #define CK_GEMM_H
