@@ -52,7 +52,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MoEKitTests",
-            dependencies: ["MoEKit", "TestSupport", "CKernels"],
+            dependencies: ["MoEKit", "TestSupport", "CKernels", "Baselines"],
             path: "Tests/MoEKitTests"
         ),
     ],
