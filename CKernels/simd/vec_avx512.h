@@ -48,7 +48,6 @@ static inline void v_range_update(vu32 *hi, vu32 *lo, vu32 x) {
     *hi = _mm512_max_epu32(*hi, _mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF)));
     *lo = _mm512_castps_si512(_mm512_range_ps(_mm512_castsi512_ps(*lo), _mm512_castsi512_ps(x), 0x0A));
 }
-static inline uint32_t v_hmax(vu32 a) { return (uint32_t)_mm512_reduce_max_epu32(a); }
 /* *mx = max of hi's lanes, *mn = min of lo's lanes, in one shuffle tree (min as max of complements). */
 static inline void v_hmax_hmin(vu32 hi, vu32 lo, uint32_t *mx, uint32_t *mn) {
     const __m512i nlo = _mm512_xor_si512(lo, _mm512_set1_epi32(-1));
