@@ -168,14 +168,29 @@ static void plan_rows(rows_job *j, size_t *ntasks) {
     *ntasks = ck_div_up(blocks, j->blocks_per_task) * j->col_pieces;
 }
 
+/* What one task covers: column piece [c0, c0 + len) (scale groups g0 ..< g0 + ng) of row blocks b0 ..< b1. */
+typedef struct {
+    size_t g0, c0, len, ng, b0, b1;
+} task_span;
+
+static task_span span_of(const rows_job *j, size_t task) {
+    task_span t;
+    t.g0 = task % j->col_pieces * j->piece_groups;
+    t.c0 = t.g0 * j->group;
+    const size_t piece_cols = j->piece_groups * j->group;
+    t.len = j->cols - t.c0 < piece_cols ? j->cols - t.c0 : piece_cols;
+    t.ng = ck_div_up(t.len, j->group);
+    const size_t nblocks = ck_div_up(j->rows, j->row_block);
+    t.b0 = task / j->col_pieces * j->blocks_per_task;
+    t.b1 = t.b0 + j->blocks_per_task < nblocks ? t.b0 + j->blocks_per_task : nblocks;
+    return t;
+}
+
 static void quant_rows_task(void *arg, size_t task) {
     const rows_job *j = arg;
-    const size_t es = dtype_size(j->xt), piece = task % j->col_pieces;
-    const size_t g0 = piece * j->piece_groups, c0 = g0 * j->group;
-    const size_t len = j->cols - c0 < j->piece_groups * j->group ? j->cols - c0 : j->piece_groups * j->group;
-    const size_t ng = ck_div_up(len, j->group);
-    const size_t b0 = task / j->col_pieces * j->blocks_per_task, nblocks = ck_div_up(j->rows, j->row_block);
-    const size_t b1 = b0 + j->blocks_per_task < nblocks ? b0 + j->blocks_per_task : nblocks;
+    const size_t es = dtype_size(j->xt);
+    const task_span t = span_of(j, task);
+    const size_t g0 = t.g0, c0 = t.c0, len = t.len, ng = t.ng, b0 = t.b0, b1 = t.b1;
     uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS], row_max[CK_PIECE_GROUPS], row_min[CK_PIECE_GROUPS];
     scale_scratch sc;
     for (size_t b = b0; b < b1; b++) {
@@ -200,12 +215,9 @@ static void quant_rows_task(void *arg, size_t task) {
 
 static void dequant_rows_task(void *arg, size_t task) {
     const rows_job *j = arg;
-    const size_t es = dtype_size(j->yt), piece = task % j->col_pieces;
-    const size_t g0 = piece * j->piece_groups, c0 = g0 * j->group;
-    const size_t len = j->cols - c0 < j->piece_groups * j->group ? j->cols - c0 : j->piece_groups * j->group;
-    const size_t ng = ck_div_up(len, j->group);
-    const size_t b0 = task / j->col_pieces * j->blocks_per_task, nblocks = ck_div_up(j->rows, j->row_block);
-    const size_t b1 = b0 + j->blocks_per_task < nblocks ? b0 + j->blocks_per_task : nblocks;
+    const size_t es = dtype_size(j->yt);
+    const task_span t = span_of(j, task);
+    const size_t g0 = t.g0, c0 = t.c0, len = t.len, ng = t.ng, b0 = t.b0, b1 = t.b1;
     float s[CK_PIECE_GROUPS];
     for (size_t b = b0; b < b1; b++) {
         for (size_t g = 0; g < ng; g++) s[g] = get_scale(j->scales, j->p.scale_format, b * j->lds + g0 + g);
