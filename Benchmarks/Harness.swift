@@ -50,14 +50,15 @@ struct BenchCase {
     var shape: [(String, Int)]
     var work: Work
     /// "dram" and "cache" cases are judged against the copy bandwidth, "dramRead" cases (streaming weights)
-    /// against the read bandwidth, "compute" cases against the FP32 FMA peak.
+    /// against the read bandwidth, "compute" cases against the FP32 FMA peak, "computeBF16" cases against
+    /// the BF16 dot-product peak (the FP32 peak when the machine has none).
     var bound: Bound
     /// Implementations in the order they run; the first one is MoEKit's.
     var impls: [String]
     /// Allocates the case's buffers and returns a function running one call of the named implementation.
     var prepare: () -> (String) -> () -> Void
 
-    enum Bound { case dram, dramRead, cache, compute }
+    enum Bound { case dram, dramRead, cache, compute, computeBF16 }
 
     var id: String { "\(suite)/\(name)" }
     var shapeText: String { shape.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }
@@ -94,6 +95,7 @@ func measure(_ c: BenchCase, impl: String, run: () -> Void, timing: Timing, mach
     case .dram, .cache: result.peakFraction = result.gbps / machine.copyGBps
     case .dramRead: result.peakFraction = result.gbps / machine.readGBps
     case .compute: result.peakFraction = result.gflops.map { $0 / machine.peakF32GFlops }
+    case .computeBF16: result.peakFraction = result.gflops.map { $0 / (machine.peakBF16GFlops ?? machine.peakF32GFlops) }
     }
     return result
 }

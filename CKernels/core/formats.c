@@ -92,7 +92,8 @@ typedef struct {
     ck_overflow overflow;
 } cast_job;
 
-static void cast_task(void *arg, size_t task) {
+static void cast_task(void *arg, size_t task, int tid) {
+    (void)tid;
     const cast_job *j = arg;
     const size_t start = task * CK_FORMATS_GRAIN, n = j->n - start < CK_FORMATS_GRAIN ? j->n - start : CK_FORMATS_GRAIN;
     switch (j->op) {
@@ -108,7 +109,7 @@ static ck_status run_cast(cast_job job, size_t in_size, size_t out_size) {
     if ((s = ck_check_matrix(job.x, "x", 1, job.n, job.n, in_size)) || (s = ck_check_matrix(job.y, "y", 1, job.n, job.n, out_size)))
         return s;
     job.k = ck_formats_dispatch();
-    ck_parallel_for(ck_task_count(job.n, CK_FORMATS_GRAIN), cast_task, &job);
+    ck_parallel_for(ck_task_count(job.n, CK_FORMATS_GRAIN), cast_task, &job, CK_MAX_THREADS);
     return CK_OK;
 }
 
@@ -186,7 +187,8 @@ static task_span span_of(const rows_job *j, size_t task) {
     return t;
 }
 
-static void quant_rows_task(void *arg, size_t task) {
+static void quant_rows_task(void *arg, size_t task, int tid) {
+    (void)tid;
     const rows_job *j = arg;
     const size_t es = dtype_size(j->xt);
     const task_span t = span_of(j, task);
@@ -213,7 +215,8 @@ static void quant_rows_task(void *arg, size_t task) {
     }
 }
 
-static void dequant_rows_task(void *arg, size_t task) {
+static void dequant_rows_task(void *arg, size_t task, int tid) {
+    (void)tid;
     const rows_job *j = arg;
     const size_t es = dtype_size(j->yt);
     const task_span t = span_of(j, task);
@@ -240,7 +243,7 @@ static ck_status quant_rows(rows_job j, const char *group_name) {
     j.k = ck_formats_dispatch();
     size_t ntasks;
     plan_rows(&j, &ntasks);
-    ck_parallel_for(ntasks, quant_rows_task, &j);
+    ck_parallel_for(ntasks, quant_rows_task, &j, CK_MAX_THREADS);
     return CK_OK;
 }
 
@@ -257,7 +260,7 @@ static ck_status dequant_rows(rows_job j, const char *group_name) {
     j.k = ck_formats_dispatch();
     size_t ntasks;
     plan_rows(&j, &ntasks);
-    ck_parallel_for(ntasks, dequant_rows_task, &j);
+    ck_parallel_for(ntasks, dequant_rows_task, &j, CK_MAX_THREADS);
     return CK_OK;
 }
 
@@ -309,7 +312,8 @@ typedef struct {
     size_t lds, channel_pieces;
 } channel_job;
 
-static void quant_channels_task(void *arg, size_t task) {
+static void quant_channels_task(void *arg, size_t task, int tid) {
+    (void)tid;
     const channel_job *j = arg;
     const size_t tg = task / j->channel_pieces, c0 = task % j->channel_pieces * CK_PIECE_GROUPS;
     const size_t t0 = tg * j->group, nt = j->tokens - t0 < j->group ? j->tokens - t0 : j->group;
@@ -334,6 +338,6 @@ ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t
     if (tokens == 0 || channels == 0) return CK_OK;
     channel_job j = {ck_formats_dispatch(), x, x_type, tokens, channels, ldx, group, *params, q, ldq, scales, lds,
                      ck_div_up(channels, CK_PIECE_GROUPS)};
-    ck_parallel_for(ck_div_up(tokens, group) * j.channel_pieces, quant_channels_task, &j);
+    ck_parallel_for(ck_div_up(tokens, group) * j.channel_pieces, quant_channels_task, &j, CK_MAX_THREADS);
     return CK_OK;
 }

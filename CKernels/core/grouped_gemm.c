@@ -1,96 +1,124 @@
 /*
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for
  * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
- * problem C[i, j] (rows x cols) over a reduction of length `red`, computed tile by tile by the dispatched
- * microkernels, reading the operands in place (no packing), in one of two canonical orders:
- *   DOT   C[i, j] = the 16-lane dot product of row i of A and row j of B   (m-grouped, weights [N, K]);
- *   OUTER C[i, j] = the FMA chain over l of A(i, l) * B[l, j]              (weights [K, N], and k-grouped).
- * Tiles and blocks never change an output's order, so the bits do not depend on M, threads or ISA.
+ * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: per
+ * 128-long chunk of the reduction, the task converts its operands exactly to f32 (BF16 and FP8 are decoded
+ * here, so the microkernels only ever see f32), packs B into nr-wide panels and runs the dispatched
+ * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
+ * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Nothing about the blocking changes
+ * an output's order, so the bits do not depend on M, threads or ISA.
  */
 #include "internal.h"
+#include "formats_element.h"
 #include "../include/ck_gemm.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
-enum { DOT, OUTER };
+/* KC: the reduction chunk, equal to the FP8 scale block; NB: columns per task; a task's rows: MB_TILES tiles. */
+enum { KC = 128, NB = 256, MB_TILES = 32, MAX_MR = 8 };
+
+static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
+
+/* A matrix operand: element (r, c) at data[r*rs + c*cs] (in elements of `type`); rs or cs is 1. */
+typedef struct {
+    const void *data;
+    ck_dtype type;
+    size_t rs, cs;
+} operand;
 
 typedef struct {
-    int kind;
-    const float *a; /* DOT: row i at a + i*rsa; OUTER: A(i, l) at a[i*rsa + l*csa] */
-    size_t rsa, csa;
-    const float *b; /* DOT: row j at b + j*ldb; OUTER: row l at b + l*ldb */
-    size_t ldb;
-    float *c; /* C(i, j) at c[i*rsc + j*csc] */
+    operand a, b;                 /* A(i, l), B(l, j) */
+    const float *sa;              /* FP8 A: a_s(i, lb) = sa[i*sa_rs + lb]; NULL: 1 */
+    size_t sa_rs;
+    const float *sb;              /* FP8 B: b_s(lb, jb) = sb[lb*sb_ls + jb*sb_js]; NULL: an unscaled problem */
+    size_t sb_ls, sb_js;
+    void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
 } problem;
 
+/* One participant's buffers: packed B panels, the block's accumulators, converted A and B chunks. */
+typedef struct {
+    float *pb, *acc, *a, *b;
+} scratch;
+
 typedef struct {
     const ck_gemm_kernels *k;
+    const ck_formats_kernels *f;
     const problem *problems;
     const size_t *first_task; /* [groups + 1]: tasks of problem g are first_task[g] ..< first_task[g + 1] */
     size_t groups;
     float beta;
+    ck_dtype ctype;
+    scratch *scratch; /* one per participant */
 } gemm_job;
 
-/* A block's rows and columns per task, per kind: enough work to amortise a task, small enough to balance. */
-static size_t block_rows(const ck_gemm_kernels *k, int kind) { return 16 * (size_t)(kind == DOT ? k->dot_mr : k->outer_mr); }
-static size_t block_cols(const ck_gemm_kernels *k, int kind) { return kind == DOT ? 16 * (size_t)k->dot_nr : 2 * (size_t)k->outer_nr; }
+static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
-/* Stores a tile: C = v (beta 0, C never read) or fma(beta, C, v); an empty reduction with beta 1 leaves C. */
-static void write_tile(const problem *p, float beta, size_t i0, size_t j0, int rows, int cols, const float *tile,
-                       size_t ldt) {
-    if (p->red == 0 && beta == 1.0f) return;
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) {
-            float *dst = p->c + (i0 + (size_t)i) * p->rsc + (j0 + (size_t)j) * p->csc;
-            const float v = tile[(size_t)i * ldt + (size_t)j];
-            *dst = beta == 0.0f ? v : fmaf(beta, *dst, v);
+/* An f32 view of an operand's block [r0, r0 + nr) x [c0, c0 + nc): the operand itself when it is f32,
+ * otherwise the block decoded exactly into buf along the operand's contiguous axis. */
+typedef struct {
+    const float *p;
+    size_t rs, cs;
+} view;
+
+static view f32_view(const ck_formats_kernels *f, const operand *o, size_t r0, size_t nr, size_t c0, size_t nc,
+                     float *buf) {
+    const size_t size = type_size(o->type);
+    const char *base = (const char *)o->data + (r0 * o->rs + c0 * o->cs) * size;
+    if (o->type == CK_DTYPE_F32) return (view){(const float *)base, o->rs, o->cs};
+    const bool rows = o->cs == 1;
+    const size_t lines = rows ? nr : nc, len = rows ? nc : nr, step = (rows ? o->rs : o->cs) * size;
+    for (size_t i = 0; i < lines; i++) {
+        if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)(base + i * step), buf + i * len, len);
+        else f->from_fp8((const uint8_t *)(base + i * step), CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
+    }
+    return rows ? (view){buf, nc, 1} : (view){buf, 1, nr};
+}
+
+/* Stores the block's tiles: C = v (beta 0, C never read) or fma(beta, C, v), rounded once to C's type; an
+ * empty reduction with beta 1 leaves C. */
+static void write_block(const gemm_job *job, const problem *p, const float *acc, size_t i0, size_t mb, size_t j0,
+                        size_t nb) {
+    if (p->red == 0 && job->beta == 1.0f) return;
+    const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
+    for (size_t i = 0; i < mb; i++)
+        for (size_t j = 0; j < nb; j++) {
+            const float v = acc[((i / mr) * strips + j / nr) * mr * nr + (i % mr) * nr + j % nr];
+            const size_t at = (i0 + i) * p->rsc + (j0 + j) * p->csc;
+            const float out = job->beta == 0.0f ? v : fmaf(job->beta, ck_bits_f32(ck_load_bits(p->c, job->ctype, at)), v);
+            ck_store_bits(p->c, job->ctype, at, ck_f32_bits(out));
         }
 }
 
-/* Reduction chunk of the outer-product blocks: the B rows of one chunk (KC x NR floats) stay in L1 while
- * every row tile of the block consumes them. Chunking continues each output's chain, so bits do not change. */
-enum { KC = 128, MAX_BLOCK = 96 * 128 };
-
-static void run_block(const ck_gemm_kernels *k, const problem *p, float beta, size_t i0, size_t mb, size_t j0,
+static void run_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
-    const size_t mr = (size_t)(p->kind == DOT ? k->dot_mr : k->outer_mr);
-    const size_t nr = (size_t)(p->kind == DOT ? k->dot_nr : k->outer_nr);
-    if (p->kind == DOT) {
-        float tile[64];
-        for (size_t j = j0; j < j0 + nb; j += nr) {
-            const int cols = (int)(j0 + nb - j < nr ? j0 + nb - j : nr);
-            for (size_t i = i0; i < i0 + mb; i += mr) {
-                const int rows = (int)(i0 + mb - i < mr ? i0 + mb - i : mr);
-                k->dot(p->red, p->a + i * p->rsa, p->rsa, p->b + j * p->ldb, p->ldb, tile, nr, rows, cols);
-                write_tile(p, beta, i, j, rows, cols, tile, nr);
-            }
-        }
-        return;
-    }
-    /* the block's accumulators, tile by tile: tile (ti, tj) at acc + (ti * tiles_n + tj) * mr * nr */
-    float acc[MAX_BLOCK];
-    const size_t tiles_n = ck_div_up(nb, nr);
-    for (size_t l0 = 0; l0 == 0 || l0 < p->red; l0 += KC) {
+    const ck_gemm_kernels *k = job->k;
+    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
+    if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
+    for (size_t l0 = 0; l0 < p->red; l0 += KC) {
         const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
-        for (size_t j = j0, tj = 0; j < j0 + nb; j += nr, tj++) {
-            const int cols = (int)(j0 + nb - j < nr ? j0 + nb - j : nr);
-            for (size_t i = i0, ti = 0; i < i0 + mb; i += mr, ti++) {
-                const int rows = (int)(i0 + mb - i < mr ? i0 + mb - i : mr);
-                k->outer(kc, p->a + i * p->rsa + l0 * p->csa, p->rsa, p->csa, p->b + l0 * p->ldb + j, p->ldb,
-                         acc + (ti * tiles_n + tj) * mr * nr, nr, rows, cols, l0 == 0);
+        const view b = f32_view(job->f, &p->b, l0, kc, j0, nb, s->b);
+        for (size_t st = 0; st < strips; st++)
+            k->pack(b.p + st * nr * b.cs, b.rs, b.cs, kc, (int)(nb - st * nr < nr ? nb - st * nr : nr), s->pb + st * kc * nr);
+        const view a = f32_view(job->f, &p->a, i0, mb, l0, kc, s->a);
+        for (size_t st = 0; st < strips; st++) {
+            const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + (j0 + st * nr) / KC * p->sb_js] : 0.0f;
+            for (size_t t = 0; t < tiles; t++) {
+                const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
+                float sa[MAX_MR];
+                for (size_t r = 0; p->sb && r < rows; r++) sa[r] = p->sa ? p->sa[(i0 + i + r) * p->sa_rs + l0 / KC] : 1.0f;
+                k->tile(kc, a.p + i * a.rs, a.rs, a.cs, s->pb + st * kc * nr, s->acc + (t * strips + st) * mr * nr,
+                        (int)rows, p->sb ? sa : NULL, sb, l0 == 0);
             }
         }
     }
-    for (size_t j = j0, tj = 0; j < j0 + nb; j += nr, tj++)
-        for (size_t i = i0, ti = 0; i < i0 + mb; i += mr, ti++)
-            write_tile(p, beta, i, j, (int)(i0 + mb - i < mr ? i0 + mb - i : mr), (int)(j0 + nb - j < nr ? j0 + nb - j : nr),
-                       acc + (ti * tiles_n + tj) * mr * nr, nr);
+    write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
-static void gemm_task(void *arg, size_t t) {
+static void gemm_task(void *arg, size_t t, int tid) {
     const gemm_job *job = arg;
     size_t lo = 0, hi = job->groups; /* the problem whose task range holds t */
     while (hi - lo > 1) {
@@ -99,30 +127,42 @@ static void gemm_task(void *arg, size_t t) {
         else hi = mid;
     }
     const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(job->k, p->kind), nb = block_cols(job->k, p->kind);
-    const size_t local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, nb);
-    const size_t i0 = local / col_blocks * mb, j0 = local % col_blocks * nb;
-    run_block(job->k, p, job->beta, i0, p->rows - i0 < mb ? p->rows - i0 : mb, j0, p->cols - j0 < nb ? p->cols - j0 : nb);
+    const size_t mb = block_rows(job->k), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
+    const size_t i0 = local / col_blocks * mb, j0 = local % col_blocks * NB;
+    run_block(job, p, &job->scratch[tid], i0, p->rows - i0 < mb ? p->rows - i0 : mb, j0, p->cols - j0 < NB ? p->cols - j0 : NB);
 }
 
 /* An array for `groups` problems (NULL when out of memory; run_problems frees it). */
-static problem *new_problems(size_t groups) { return malloc((groups ? groups : 1) * sizeof(problem)); }
+static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1, sizeof(problem)); }
 
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
-static ck_status run_problems(problem *problems, size_t groups, float beta) {
+static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     const ck_gemm_kernels *k = ck_gemm_dispatch();
+    const size_t mb = block_rows(k), per = NB * KC + mb * NB + mb * KC + NB * KC; /* floats: pb, acc, a, b */
+    size_t ntasks = 0;
+    for (size_t g = 0; g < groups; g++) ntasks += ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
+    const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
     size_t *first = malloc((groups + 1) * sizeof(size_t));
-    if (first == NULL) {
+    scratch *sc = malloc(participants * sizeof(scratch));
+    float *pool = aligned_alloc(64, participants * per * sizeof(float));
+    if (first == NULL || sc == NULL || pool == NULL) {
+        free(pool);
+        free(sc);
+        free(first);
         free(problems);
-        return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
+        return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list and its buffers");
     }
     first[0] = 0;
-    for (size_t g = 0; g < groups; g++) {
-        const problem *p = &problems[g];
-        first[g + 1] = first[g] + ck_div_up(p->rows, block_rows(k, p->kind)) * ck_div_up(p->cols, block_cols(k, p->kind));
+    for (size_t g = 0; g < groups; g++)
+        first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
+    for (size_t i = 0; i < participants; i++) {
+        float *base = pool + i * per;
+        sc[i] = (scratch){base, base + NB * KC, base + NB * KC + mb * NB, base + NB * KC + mb * NB + mb * KC};
     }
-    gemm_job job = {k, problems, first, groups, beta};
-    ck_parallel_for(first[groups], gemm_task, &job);
+    gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
+    ck_parallel_for(ntasks, gemm_task, &job, (int)participants);
+    free(pool);
+    free(sc);
     free(first);
     free(problems);
     return CK_OK;
@@ -152,55 +192,111 @@ static ck_status check_beta(float beta) {
     return CK_OK;
 }
 
+static ck_status check_type(ck_dtype t, const char *name, bool fp8) {
+    if (t == CK_DTYPE_F32 || t == CK_DTYPE_BF16 || (fp8 && t == CK_DTYPE_E4M3FN)) return CK_OK;
+    return ck_fail(CK_ERR_INVALID_VALUE, name, "%s must be CK_DTYPE_F32, CK_DTYPE_BF16%s", name,
+                   fp8 ? " or CK_DTYPE_E4M3FN" : "");
+}
+
+/* Scales are given exactly for FP8 operands: `count` (> 0) floats, or none. */
+static ck_status check_scales(const float *scales, const char *name, ck_dtype t, size_t count) {
+    if (t != CK_DTYPE_E4M3FN) {
+        if (scales != NULL) return ck_fail(CK_ERR_INVALID_VALUE, name, "%s must be NULL for a non-FP8 operand", name);
+        return CK_OK;
+    }
+    return ck_check_matrix(scales, name, 1, count, count, sizeof(float));
+}
+
 /* The weights of `groups` experts, each [rows, cols] and `stride` elements apart. */
-static ck_status check_experts(const float *w, const char *name, size_t groups, size_t rows, size_t cols, size_t stride) {
+static ck_status check_experts(const void *w, ck_dtype t, const char *name, size_t groups, size_t rows, size_t cols,
+                               size_t stride) {
     if (groups == 0 || rows == 0 || cols == 0) return CK_OK;
     if (stride < rows * cols)
         return ck_fail(CK_ERR_INVALID_STRIDE, name, "%s: expert stride %zu is smaller than one expert (%zu x %zu)", name,
                        stride, rows, cols);
-    return ck_check_matrix(w, name, groups, rows * cols, stride, sizeof(float));
+    return ck_check_matrix(w, name, groups, rows * cols, stride, type_size(t));
 }
 
 /* ---- public entry points ---- */
-/* Expert g's m-grouped problem: rows of x times its weights, into rows of y. */
-static problem m_problem(const float *x, size_t ldx, size_t rows, const float *w, ck_weight_layout layout, size_t n,
-                         size_t k, float *y, size_t ldy) {
-    if (layout == CK_WEIGHTS_NK) return (problem){DOT, x, ldx, 1, w, k, y, ldy, 1, rows, n, k};
-    return (problem){OUTER, x, ldx, 1, w, n, y, ldy, 1, rows, n, k};
+/* The grid of 128 x 128 scale blocks of a [rows, cols] weight, as its element count. */
+static size_t scale_grid(size_t rows, size_t cols) { return ck_div_up(rows, KC) * ck_div_up(cols, KC); }
+
+/* Checks what the m-grouped entry points share: types, layout, beta, the experts' weights and their scales. */
+static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t rows, size_t k, size_t groups,
+                                 const void *w, ck_dtype w_type, const float *w_scales, ck_weight_layout layout,
+                                 size_t n, size_t w_stride, float beta, ck_dtype y_type) {
+    ck_status s;
+    if ((s = check_type(x_type, "x_type", true)) || (s = check_type(w_type, "w_type", true)) ||
+        (s = check_type(y_type, "y_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)))
+        return s;
+    if (x_type == CK_DTYPE_E4M3FN && w_type != CK_DTYPE_E4M3FN)
+        return ck_fail(CK_ERR_INVALID_VALUE, "w_type", "FP8 activations need FP8 weights (w_type CK_DTYPE_E4M3FN)");
+    const size_t wr = layout == CK_WEIGHTS_NK ? n : k, wc = layout == CK_WEIGHTS_NK ? k : n, grid = scale_grid(wr, wc);
+    size_t w_count, x_count;
+    if (__builtin_mul_overflow(groups, grid, &w_count) || __builtin_mul_overflow(rows, ck_div_up(k, KC), &x_count))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "w_scales", "the scale arrays' sizes overflow");
+    if ((s = check_experts(w, w_type, "w", groups, wr, wc, w_stride)) ||
+        (s = check_scales(w_scales, "w_scales", w_type, w_count)) ||
+        (s = check_scales(x_scales, "x_scales", x_type, x_count)))
+        return s;
+    return CK_OK;
 }
 
-ck_status ck_gemm_m_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, const int64_t *group_sizes,
-                                size_t groups, const float *w, ck_weight_layout layout, size_t n, size_t w_stride,
-                                float beta, float *y, size_t ldy) {
+/* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y. */
+static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
+                         ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
+    const bool nk = layout == CK_WEIGHTS_NK;
+    return (problem){.a = {x, xt, ldx, 1},
+                     .b = {w, wt, nk ? 1 : n, nk ? k : 1},
+                     .sa = xs,
+                     .sa_rs = ck_div_up(k, KC),
+                     .sb = ws,
+                     .sb_ls = nk ? 1 : ck_div_up(n, KC),
+                     .sb_js = nk ? ck_div_up(k, KC) : 1,
+                     .c = y,
+                     .rsc = ldy,
+                     .csc = 1,
+                     .rows = rows,
+                     .cols = n,
+                     .red = k};
+}
+
+ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
+                            const int64_t *group_sizes, size_t groups, const void *w, ck_dtype w_type,
+                            const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride, float beta,
+                            void *y, ck_dtype y_type, size_t ldy) {
     ck_status s;
-    if ((s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
+    if ((s = check_m_grouped(x_type, x_scales, m, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
         (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
-        (s = ck_check_matrix(x, "x", m, k, ldx, sizeof(float))) ||
-        (s = check_experts(w, "w", groups, layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n, w_stride)) ||
-        (s = ck_check_matrix(y, "y", m, n, ldy, sizeof(float))))
+        (s = ck_check_matrix(x, "x", m, k, ldx, type_size(x_type))) ||
+        (s = ck_check_matrix(y, "y", m, n, ldy, type_size(y_type))))
         return s;
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
+    const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t rows = (size_t)group_sizes[g];
-        pr[g] = m_problem(x + row * ldx, ldx, rows, w + g * w_stride, layout, n, k, y + row * ldy, ldy);
+        pr[g] = m_problem((const char *)x + row * ldx * type_size(x_type), x_type,
+                          x_scales ? x_scales + row * ck_div_up(k, KC) : NULL, ldx, rows,
+                          (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
+                          layout, n, k, (char *)y + row * ldy * type_size(y_type), ldy);
         row += rows;
     }
-    return run_problems(pr, groups, beta);
+    return run_problems(pr, groups, beta, y_type);
 }
 
-ck_status ck_gemm_m_grouped_masked_f32(const float *x, size_t max_m, size_t k, const int64_t *valid_m,
-                                       size_t groups, const float *w, ck_weight_layout layout, size_t n,
-                                       size_t w_stride, float beta, float *y) {
+ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *x_scales, size_t max_m, size_t k,
+                                   const int64_t *valid_m, size_t groups, const void *w, ck_dtype w_type,
+                                   const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride,
+                                   float beta, void *y, ck_dtype y_type) {
     ck_status s;
     size_t rows;
     if (__builtin_mul_overflow(groups, max_m, &rows)) return ck_fail(CK_ERR_SIZE_OVERFLOW, "max_m", "groups x max_m overflows");
-    if ((s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
-        (s = ck_check_matrix(x, "x", rows, k, k, sizeof(float))) ||
-        (s = check_experts(w, "w", groups, layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n, w_stride)) ||
-        (s = ck_check_matrix(y, "y", rows, n, n, sizeof(float))))
+    if ((s = check_m_grouped(x_type, x_scales, rows, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
+        (s = ck_check_matrix(x, "x", rows, k, k, type_size(x_type))) ||
+        (s = ck_check_matrix(y, "y", rows, n, n, type_size(y_type))))
         return s;
     if (groups > 0 && valid_m == NULL) return ck_fail(CK_ERR_NULL_POINTER, "valid_m", "valid_m is NULL");
     for (size_t g = 0; g < groups; g++)
@@ -209,20 +305,27 @@ ck_status ck_gemm_m_grouped_masked_f32(const float *x, size_t max_m, size_t k, c
     if (rows == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
+    const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     for (size_t g = 0; g < groups; g++)
-        pr[g] = m_problem(x + g * max_m * k, k, (size_t)valid_m[g], w + g * w_stride, layout, n, k, y + g * max_m * n, n);
-    return run_problems(pr, groups, beta);
+        pr[g] = m_problem((const char *)x + g * max_m * k * type_size(x_type), x_type,
+                          x_scales ? x_scales + g * max_m * ck_div_up(k, KC) : NULL, k, (size_t)valid_m[g],
+                          (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
+                          layout, n, k, (char *)y + g * max_m * n * type_size(y_type), n);
+    return run_problems(pr, groups, beta, y_type);
 }
 
-ck_status ck_gemm_k_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, const int64_t *group_sizes,
-                                size_t groups, const float *dy, size_t n, size_t lddy, float beta, float *dw,
-                                ck_weight_layout layout, size_t dw_stride) {
+ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, size_t ldx,
+                            const int64_t *group_sizes, size_t groups, const void *dy, ck_dtype dy_type, size_t n,
+                            size_t lddy, float beta, void *dw, ck_dtype dw_type, ck_weight_layout layout,
+                            size_t dw_stride) {
     ck_status s;
-    if ((s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
+    if ((s = check_type(x_type, "x_type", false)) || (s = check_type(dy_type, "dy_type", false)) ||
+        (s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
         (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
-        (s = ck_check_matrix(x, "x", m, k, ldx, sizeof(float))) ||
-        (s = ck_check_matrix(dy, "dy", m, n, lddy, sizeof(float))) ||
-        (s = check_experts(dw, "dw", groups, layout == CK_WEIGHTS_KN ? k : n, layout == CK_WEIGHTS_KN ? n : k, dw_stride)))
+        (s = ck_check_matrix(x, "x", m, k, ldx, type_size(x_type))) ||
+        (s = ck_check_matrix(dy, "dy", m, n, lddy, type_size(dy_type))) ||
+        (s = check_experts(dw, dw_type, "dw", groups, layout == CK_WEIGHTS_KN ? k : n, layout == CK_WEIGHTS_KN ? n : k,
+                           dw_stride)))
         return s;
     if (k == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
@@ -230,11 +333,16 @@ ck_status ck_gemm_k_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, 
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
-        float *c = dw + g * dw_stride;
-        /* C = dW[g] as [K, N] (stored transposed for [N, K]): A(i, l) = x[row + l, i], B[l, j] = dy[row + l, j] */
-        pr[g] = (problem){OUTER, x + row * ldx, 1, ldx, dy + row * lddy, lddy, c, layout == CK_WEIGHTS_KN ? n : 1,
-                          layout == CK_WEIGHTS_KN ? 1 : k, k, n, tokens};
+        /* C = dW[g] as [K, N] (stored transposed for [N, K]): A(i, l) = x[row + l, i], B(l, j) = dy[row + l, j] */
+        pr[g] = (problem){.a = {(const char *)x + row * ldx * type_size(x_type), x_type, 1, ldx},
+                          .b = {(const char *)dy + row * lddy * type_size(dy_type), dy_type, lddy, 1},
+                          .c = (char *)dw + g * dw_stride * type_size(dw_type),
+                          .rsc = layout == CK_WEIGHTS_KN ? n : 1,
+                          .csc = layout == CK_WEIGHTS_KN ? 1 : k,
+                          .rows = k,
+                          .cols = n,
+                          .red = tokens};
         row += tokens;
     }
-    return run_problems(pr, groups, beta);
+    return run_problems(pr, groups, beta, dw_type);
 }

@@ -23,10 +23,13 @@ static inline size_t ck_div_up(size_t a, size_t b) { return a / b + (a % b != 0)
  * A region runs fn(ctx, tid, nthreads) once on each of nthreads participants (tid 0 is the caller). The
  * runtime may give fewer participants than asked (nested or concurrent calls run with 1). */
 typedef void (*ck_region_fn)(void *ctx, int tid, int nthreads);
+#define CK_MAX_THREADS 1024
 void ck_parallel_region(ck_region_fn fn, void *ctx, int max_threads);
-/* Runs task(ctx, i) for i in [0, ntasks), claimed dynamically; tasks must write disjoint outputs. */
-typedef void (*ck_task_fn)(void *ctx, size_t task);
-void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx);
+/* Runs task(ctx, i, tid) for i in [0, ntasks), claimed dynamically by at most max_threads participants
+ * tid < max_threads (one thread per tid at a time, so per-tid scratch needs no lock); tasks must write
+ * disjoint outputs. */
+typedef void (*ck_task_fn)(void *ctx, size_t task, int tid);
+void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx, int max_threads);
 /* How many tasks to cut `work` units of work into, each at least `grain` units (1 for small work). */
 size_t ck_task_count(size_t work, size_t grain);
 
@@ -65,21 +68,18 @@ typedef struct ck_formats_kernels {
 } ck_formats_kernels;
 
 /* ---- GEMM microkernels (ref/gemm_ref.c, simd/gemm_simd.h) ----
- * Two canonical orders, identical on every ISA (see ck_gemm.h):
- *   dot:   out[r*ldo + c] = sum16 over k < kk of x[r*ldx + k] * w[c*ldw + k]   (rows x cols <= dot_mr x dot_nr)
- *          where lane l of 16 accumulates k = l, l+16, ... with fused multiply-adds from +0, and the 16 lanes
- *          are then added as lane i += lane i+8, i+4, i+2, i+1;
- *   outer: out[r*ldo + c] = fma chain over l < red of a[r*rsa + l*csa] * b[l*ldb + c], continuing from
- *          out (first == 0) or from +0 (first != 0), so a long reduction can be cut into chunks without
- *          changing a bit (rows x cols <= outer_mr x outer_nr; out has room for full tiles: ldo >= outer_nr).
- * No allocation, no threads; beta is the driver's. */
+ * One canonical order, identical on every ISA (see ck_gemm.h). A tile is rows (<= mr) x nr outputs
+ * out[r*nr + c] over a packed B panel pb[l*nr + c] (l < kc) and A(r, l) = a[r*rsa + l*csa]:
+ *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
+ *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
+ *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb, first ? +0 : out) (a scaled block).
+ * pack: dst[l*nr + c] = src[l*ls + c*cs] for c < cols, +0 for cols <= c < nr, l < kc.
+ * No allocation, no threads; beta and the output type are the driver's. */
 typedef struct ck_gemm_kernels {
-    int dot_mr, dot_nr;
-    void (*dot)(size_t kk, const float *x, size_t ldx, const float *w, size_t ldw, float *out, size_t ldo, int rows,
-                int cols);
-    int outer_mr, outer_nr;
-    void (*outer)(size_t red, const float *a, size_t rsa, size_t csa, const float *b, size_t ldb, float *out,
-                  size_t ldo, int rows, int cols, int first);
+    int mr, nr;
+    void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
+                 const float *sa, float sb, int first);
+    void (*pack)(const float *src, size_t ls, size_t cs, size_t kc, int cols, float *dst);
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

@@ -19,7 +19,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-#define CK_MAX_THREADS 1024
 
 static _Thread_local int in_region;
 
@@ -205,21 +204,20 @@ typedef struct {
 } task_list;
 
 static void run_tasks(void *arg, int tid, int nthreads) {
-    (void)tid;
     (void)nthreads;
     task_list *list = arg;
     for (size_t i; (i = atomic_fetch_add_explicit(&list->next, 1, memory_order_relaxed)) < list->ntasks;)
-        list->task(list->ctx, i);
+        list->task(list->ctx, i, tid);
 }
 
-void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx) {
+void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx, int max_threads) {
     if (ntasks == 0) return;
     if (ntasks == 1) {
-        task(ctx, 0);
+        task(ctx, 0, 0);
         return;
     }
     task_list list = {task, ctx, ntasks, 0};
-    ck_parallel_region(run_tasks, &list, ntasks > CK_MAX_THREADS ? CK_MAX_THREADS : (int)ntasks);
+    ck_parallel_region(run_tasks, &list, ntasks < (size_t)max_threads ? (int)ntasks : max_threads);
 }
 
 size_t ck_task_count(size_t work, size_t grain) {

@@ -43,6 +43,7 @@ extern "C" {
 typedef enum ck_dtype {
     CK_DTYPE_F32 = 0,
     CK_DTYPE_BF16 = 1,
+    CK_DTYPE_E4M3FN = 2, /* fp8 e4m3fn bytes: GEMM operands only, with block scales (ck_gemm.h) */
 } ck_dtype;
 
 typedef enum ck_fp8_format {

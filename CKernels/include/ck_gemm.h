@@ -13,12 +13,20 @@
  *   x: [M, K], dy: [M, N], dw: [G, K, N] (CK_WEIGHTS_KN) or [G, N, K] (CK_WEIGHTS_NK). An expert with no
  *   tokens gets exact zeros (or beta * dW[g], untouched when beta == 1).
  *
- * Numerics (FP32): each output element is summed in one canonical order that depends on nothing else:
- *   weights [N, K] (m-grouped CK_WEIGHTS_NK): a 16-lane dot product along K: lane l chains fused
- *     multiply-adds over k = l, l+16, l+32, ... from +0, then the lanes are added pairwise as
- *     lane i += lane i+8, then i+4, i+2, i+1;
- *   weights [K, N] (m-grouped CK_WEIGHTS_KN) and k-grouped: one chain of fused multiply-adds over the
- *     reduction index in order, from +0;
+ * Element types. Inputs are CK_DTYPE_F32, CK_DTYPE_BF16 or (m-grouped only) CK_DTYPE_E4M3FN, outputs
+ * CK_DTYPE_F32 or CK_DTYPE_BF16 (rounded to nearest even once, at the end); the types may be mixed. Every
+ * input is converted exactly to f32 and the arithmetic is f32.
+ *   FP8 weights (w_type CK_DTYPE_E4M3FN) carry 128 x 128 block scales, multipliers (w = q * s), one grid per
+ *   expert laid out like the expert's own blocks: [ceil(N/128), ceil(K/128)] for CK_WEIGHTS_NK (the
+ *   checkpoint's weight_scale_inv), [ceil(K/128), ceil(N/128)] for CK_WEIGHTS_KN, experts back to back.
+ *   FP8 activations (x_type CK_DTYPE_E4M3FN, only with FP8 weights) carry 1 x 128 scales [M, ceil(K/128)]
+ *   ([G * max_m, ceil(K/128)] when masked). Scales are NULL for non-FP8 operands.
+ *
+ * Numerics: each output element is summed in one canonical order that depends on nothing else:
+ *   unscaled (no FP8 weights): one chain of fused multiply-adds over the reduction index in order, from +0;
+ *   FP8 weights (DeepSeek-V3's fp8_gemm, DeepGEMM's 1D2D): per 128-wide block kb of K, in order, the partial
+ *     p = the fma chain over the block from +0, then acc = fma(p * a_s[m, kb], b_s[n/128, kb], acc) from
+ *     acc = +0, with a_s = 1 for unquantized activations (weight-only FP8);
  * then out = sum (beta == 0: the output is never read, so NaN there cannot leak) or out = fma(beta, out, sum);
  * an empty reduction with beta == 1 leaves the output untouched. Results are therefore bitwise identical for
  * every ISA, thread count and batch: a token's row has the same bits whatever other tokens share its expert
@@ -27,7 +35,7 @@
 #ifndef CK_GEMM_H
 #define CK_GEMM_H
 
-#include "ck_runtime.h"
+#include "ck_formats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,17 +46,20 @@ typedef enum ck_weight_layout {
     CK_WEIGHTS_KN = 1, /* w[g] is [K, N]: y = x . w    ("nn") */
 } ck_weight_layout;
 
-ck_status ck_gemm_m_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, const int64_t *group_sizes,
-                                size_t groups, const float *w, ck_weight_layout layout, size_t n, size_t w_stride,
-                                float beta, float *y, size_t ldy);
+ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
+                            const int64_t *group_sizes, size_t groups, const void *w, ck_dtype w_type,
+                            const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride, float beta,
+                            void *y, ck_dtype y_type, size_t ldy);
 
-ck_status ck_gemm_m_grouped_masked_f32(const float *x, size_t max_m, size_t k, const int64_t *valid_m,
-                                       size_t groups, const float *w, ck_weight_layout layout, size_t n,
-                                       size_t w_stride, float beta, float *y);
+ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *x_scales, size_t max_m, size_t k,
+                                   const int64_t *valid_m, size_t groups, const void *w, ck_dtype w_type,
+                                   const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride,
+                                   float beta, void *y, ck_dtype y_type);
 
-ck_status ck_gemm_k_grouped_f32(const float *x, size_t m, size_t k, size_t ldx, const int64_t *group_sizes,
-                                size_t groups, const float *dy, size_t n, size_t lddy, float beta, float *dw,
-                                ck_weight_layout layout, size_t dw_stride);
+ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, size_t ldx,
+                            const int64_t *group_sizes, size_t groups, const void *dy, ck_dtype dy_type, size_t n,
+                            size_t lddy, float beta, void *dw, ck_dtype dw_type, ck_weight_layout layout,
+                            size_t dw_stride);
 
 #ifdef __cplusplus
 }

@@ -90,30 +90,22 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 
-/* ---- 16-lane float vectors: the unit of MoEKit's canonical dot-product order (two ymm) ---- */
-typedef struct { __m256 lo, hi; } v16;
-static inline v16 v16_zero(void) { return (v16){_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-static inline v16 v16_load(const float *p) { return (v16){_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
-static inline __m256i v16_mask8(int n) { /* lanes < n */
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-/* lanes >= n read as zero (and are not read from memory) */
-static inline v16 v16_load_part(const float *p, int n) { return (v16){v_load_part_f32(p, n), v_load_part_f32(p + 8, n - 8)}; }
-static inline v16 v16_fma(v16 a, v16 b, v16 c) { return (v16){_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
-/* Keeps v in registers: a loaded operand used several times is then loaded once, not folded into each FMA. */
-static inline v16 v16_pin(v16 v) { __asm__("" : "+x"(v.lo), "+x"(v.hi)); return v; }
-/* lanes >= n keep c */
-static inline v16 v16_fma_part(v16 a, v16 b, v16 c, int n) {
-    const v16 f = v16_fma(a, b, c);
-    return (v16){_mm256_blendv_ps(c.lo, f.lo, _mm256_castsi256_ps(v16_mask8(n))),
-                 _mm256_blendv_ps(c.hi, f.hi, _mm256_castsi256_ps(v16_mask8(n - 8)))};
-}
-/* ((l0+l8)+(l4+l12)) ... : lane i += lane i+8, then i+4, i+2, i+1 */
-static inline float v16_sum(v16 v) {
-    __m256 h = _mm256_add_ps(v.lo, v.hi);
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+/* In place: r[i] lane j <-> r[j] lane i (an 8 x 8 transpose, 24 shuffles). */
+static inline void v_transpose(vf32 r[CK_VW]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int h = 0; h < 2; h++) {
+            u[4 * i + 2 * h] = _mm256_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0x44);
+            u[4 * i + 2 * h + 1] = _mm256_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0xEE);
+        }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+        r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+    }
 }
 
 /* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:

@@ -79,23 +79,28 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
 }
 
-/* ---- 16-lane float vectors: the unit of MoEKit's canonical dot-product order (one zmm) ---- */
-typedef __m512 v16;
-static inline v16 v16_zero(void) { return _mm512_setzero_ps(); }
-static inline v16 v16_load(const float *p) { return _mm512_loadu_ps(p); }
-/* lanes >= n read as zero (and are not read from memory) */
-static inline v16 v16_load_part(const float *p, int n) { return v_load_part_f32(p, n); }
-static inline v16 v16_fma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
-/* Keeps v in a register: a loaded operand used several times is then loaded once, not folded into each FMA. */
-static inline v16 v16_pin(v16 v) { __asm__("" : "+v"(v)); return v; }
-/* lanes >= n keep c */
-static inline v16 v16_fma_part(v16 a, v16 b, v16 c, int n) { return _mm512_mask3_fmadd_ps(a, b, c, (__mmask16)((1u << n) - 1)); }
-/* ((l0+l8)+(l4+l12)) ... : lane i += lane i+8, then i+4, i+2, i+1 */
-static inline float v16_sum(v16 v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+/* In place: r[i] lane j <-> r[j] lane i (a 16 x 16 transpose, 64 shuffles). */
+static inline void v_transpose(vf32 r[CK_VW]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int h = 0; h < 2; h++) {
+            u[4 * i + 2 * h] = _mm512_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0x44);
+            u[4 * i + 2 * h + 1] = _mm512_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0xEE);
+        }
+    /* u[4i + c] holds rows 4i..4i+3, columns c + 4q of each 128-bit lane q */
+    for (int i = 0; i < 2; i++)
+        for (int c = 0; c < 4; c++) {
+            t[8 * i + c] = _mm512_shuffle_f32x4(u[8 * i + c], u[8 * i + 4 + c], 0x88);
+            t[8 * i + 4 + c] = _mm512_shuffle_f32x4(u[8 * i + c], u[8 * i + 4 + c], 0xDD);
+        }
+    for (int c = 0; c < 8; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD);
+    }
 }
 
 /* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:

@@ -11,6 +11,7 @@ public enum WeightLayout: Sendable, CaseIterable {
 
 /// Grouped expert GEMMs: every expert of a MoE layer in one call, balanced across threads.
 ///
+/// Inputs are `Float`, ``BFloat16`` or FP8 E4M3 codes with block scales; outputs `Float` or ``BFloat16``.
 /// Results are bitwise identical for every ISA and thread count, and **batch-invariant**: a token's output
 /// row has the same bits whatever other tokens share its expert or the call. See <doc:GroupedGEMM>.
 public enum GroupedGEMM {
@@ -22,53 +23,97 @@ public enum GroupedGEMM {
     ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``),
     ///     experts `weightsStride` elements apart (default: packed).
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
-    public static func mGrouped(
-        _ x: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>, weights: Span<Float>, layout: WeightLayout,
-        n: Int, beta: Float = 0, into y: inout MutableSpan<Float>,
+    public static func mGrouped<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
+        _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, weights: Span<W>, layout: WeightLayout,
+        n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
         xStride: Int? = nil, weightsStride: Int? = nil, yStride: Int? = nil
     ) throws(MoEKitError) {
-        try requireNonNegative(["rows": rows, "k": k, "n": n])
-        let nk = try product(n, k, "n")
-        let experts = groupSizes.count, ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? nk
-        try requireMatrix("x", count: x.count, rows: rows, columns: k, stride: ldx)
-        try requireMatrix("weights", count: weights.count, rows: experts, columns: nk, stride: ws)
-        try requireMatrix("y", count: y.count, rows: rows, columns: n, stride: ldy)
-        let status = x.withUnsafeBufferPointer { xp in
-            groupSizes.withUnsafeBufferPointer { gp in
-                weights.withUnsafeBufferPointer { wp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        ck_gemm_m_grouped_f32(xp.baseAddress, rows, k, ldx, int64(gp), experts, wp.baseAddress, layout.c,
-                                              n, ws, beta, yp.baseAddress, ldy)
-                    }
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(weights) { w in
+                GEMMOutput.with(&y) { y in
+                    mGrouped(x, rows, k, xStride, groupSizes, w, layout, n, weightsStride, beta, y, yStride)
                 }
             }
-        }
-        try check(status)
+        }.get()
+    }
+
+    /// Weight-only FP8 m-grouped GEMM: `Float` or ``BFloat16`` activations times E4M3 weights with 128 × 128
+    /// block scales — DeepSeek-V3's checkpoint format, without a BF16 copy of the weights.
+    ///
+    /// - Parameters:
+    ///   - fp8Weights: E4M3 codes laid out as in ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
+    ///   - weightScales: per expert, the multipliers of its 128 × 128 blocks, laid out like the blocks:
+    ///     `[⌈n/128⌉, ⌈k/128⌉]` for ``WeightLayout/nk`` (the checkpoint's `weight_scale_inv`),
+    ///     `[⌈k/128⌉, ⌈n/128⌉]` for ``WeightLayout/kn``; experts back to back.
+    public static func mGrouped<X: KernelFloat, Y: KernelFloat>(
+        _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, fp8Weights: Span<UInt8>, weightScales: Span<Float>,
+        layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
+        xStride: Int? = nil, weightsStride: Int? = nil, yStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(e4m3: fp8Weights, scales: weightScales) { w in
+                GEMMOutput.with(&y) { y in
+                    mGrouped(x, rows, k, xStride, groupSizes, w, layout, n, weightsStride, beta, y, yStride)
+                }
+            }
+        }.get()
+    }
+
+    /// FP8 × FP8 m-grouped GEMM (DeepSeek-V3's `fp8_gemm`, DeepGEMM's 1D2D): E4M3 activations with 1 × 128
+    /// scales `[rows, ⌈k/128⌉]` times E4M3 weights with 128 × 128 block scales (as in
+    /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``);
+    /// each 128-wide block's partial sum is scaled by `xScale · weightScale`.
+    public static func mGrouped<Y: KernelFloat>(
+        fp8 x: Span<UInt8>, xScales: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>, fp8Weights: Span<UInt8>,
+        weightScales: Span<Float>, layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
+        xStride: Int? = nil, weightsStride: Int? = nil, yStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(e4m3: x, scales: xScales) { x in
+            GEMMOperand.with(e4m3: fp8Weights, scales: weightScales) { w in
+                GEMMOutput.with(&y) { y in
+                    mGrouped(x, rows, k, xStride, groupSizes, w, layout, n, weightsStride, beta, y, yStride)
+                }
+            }
+        }.get()
     }
 
     /// m-grouped GEMM in DeepGEMM's masked layout (decode): `x` is `[experts, maxRows, k]`, `y` is
     /// `[experts, maxRows, n]`, and only the first `validRows[g]` rows of expert `g` are read and written.
-    public static func mGroupedMasked(
-        _ x: Span<Float>, maxRows: Int, k: Int, validRows: Span<Int>, weights: Span<Float>, layout: WeightLayout,
-        n: Int, beta: Float = 0, into y: inout MutableSpan<Float>, weightsStride: Int? = nil
+    public static func mGroupedMasked<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
+        _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, weights: Span<W>, layout: WeightLayout,
+        n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil
     ) throws(MoEKitError) {
-        try requireNonNegative(["maxRows": maxRows, "k": k, "n": n])
-        let nk = try product(n, k, "n"), experts = validRows.count, ws = weightsStride ?? nk
-        let allRows = try product(experts, maxRows, "maxRows")
-        try requireMatrix("x", count: x.count, rows: allRows, columns: k, stride: k)
-        try requireMatrix("weights", count: weights.count, rows: experts, columns: nk, stride: ws)
-        try requireMatrix("y", count: y.count, rows: allRows, columns: n, stride: n)
-        let status = x.withUnsafeBufferPointer { xp in
-            validRows.withUnsafeBufferPointer { vp in
-                weights.withUnsafeBufferPointer { wp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        ck_gemm_m_grouped_masked_f32(xp.baseAddress, maxRows, k, int64(vp), experts, wp.baseAddress,
-                                                     layout.c, n, ws, beta, yp.baseAddress)
-                    }
-                }
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(weights) { w in
+                GEMMOutput.with(&y) { y in mGroupedMasked(x, maxRows, k, validRows, w, layout, n, weightsStride, beta, y) }
             }
-        }
-        try check(status)
+        }.get()
+    }
+
+    /// Weight-only FP8 in the masked layout (decode of DeepSeek-V3's FP8 checkpoint); scales as in
+    /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``.
+    public static func mGroupedMasked<X: KernelFloat, Y: KernelFloat>(
+        _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, fp8Weights: Span<UInt8>, weightScales: Span<Float>,
+        layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(e4m3: fp8Weights, scales: weightScales) { w in
+                GEMMOutput.with(&y) { y in mGroupedMasked(x, maxRows, k, validRows, w, layout, n, weightsStride, beta, y) }
+            }
+        }.get()
+    }
+
+    /// FP8 × FP8 in the masked layout: `xScales` is `[experts · maxRows, ⌈k/128⌉]`.
+    public static func mGroupedMasked<Y: KernelFloat>(
+        fp8 x: Span<UInt8>, xScales: Span<Float>, maxRows: Int, k: Int, validRows: Span<Int>, fp8Weights: Span<UInt8>,
+        weightScales: Span<Float>, layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
+        weightsStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(e4m3: x, scales: xScales) { x in
+            GEMMOperand.with(e4m3: fp8Weights, scales: weightScales) { w in
+                GEMMOutput.with(&y) { y in mGroupedMasked(x, maxRows, k, validRows, w, layout, n, weightsStride, beta, y) }
+            }
+        }.get()
     }
 
     /// k-grouped GEMM (the weight gradient): `dw[g] = x_gᵀ · dy_g + beta · dw[g]` over each expert's token range.
@@ -77,38 +122,68 @@ public enum GroupedGEMM {
     ///   - x: `[rows, k]`; `dy`: `[rows, n]`; `groupSizes` as in ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
     ///   - dw: `[experts, k, n]` (``WeightLayout/kn``) or `[experts, n, k]` (``WeightLayout/nk``). An expert
     ///     with no tokens gets exact zeros (`beta · dw` with accumulation; untouched when `beta == 1`).
-    public static func kGrouped(
-        _ x: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>, dy: Span<Float>, n: Int, beta: Float = 0,
-        into dw: inout MutableSpan<Float>, layout: WeightLayout = .kn,
+    public static func kGrouped<X: KernelFloat, D: KernelFloat, W: KernelFloat>(
+        _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, dy: Span<D>, n: Int, beta: Float = 0,
+        into dw: inout MutableSpan<W>, layout: WeightLayout = .kn,
         xStride: Int? = nil, dyStride: Int? = nil, dwStride: Int? = nil
     ) throws(MoEKitError) {
-        try requireNonNegative(["rows": rows, "k": k, "n": n])
-        let nk = try product(n, k, "n")
-        let experts = groupSizes.count, ldx = xStride ?? k, lddy = dyStride ?? n, ws = dwStride ?? nk
-        try requireMatrix("x", count: x.count, rows: rows, columns: k, stride: ldx)
-        try requireMatrix("dy", count: dy.count, rows: rows, columns: n, stride: lddy)
-        try requireMatrix("dw", count: dw.count, rows: experts, columns: nk, stride: ws)
-        let status = x.withUnsafeBufferPointer { xp in
-            groupSizes.withUnsafeBufferPointer { gp in
-                dy.withUnsafeBufferPointer { dp in
-                    dw.withUnsafeMutableBufferPointer { wp in
-                        ck_gemm_k_grouped_f32(xp.baseAddress, rows, k, ldx, int64(gp), experts, dp.baseAddress, n, lddy,
-                                              beta, wp.baseAddress, layout.c, ws)
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(dy) { dy in
+                GEMMOutput.with(&dw) { dw in
+                    Result { () throws(MoEKitError) in
+                        try requireNonNegative(["rows": rows, "k": k, "n": n])
+                        let nk = try checkedProduct(n, k, "n")
+                        let experts = groupSizes.count, ldx = xStride ?? k, lddy = dyStride ?? n, ws = dwStride ?? nk
+                        try x.require("x", rows: rows, columns: k, stride: ldx, scales: 0)
+                        try dy.require("dy", rows: rows, columns: n, stride: lddy, scales: 0)
+                        try requireMatrix("dw", count: dw.count, rows: experts, columns: nk, stride: ws)
+                        try check(groupSizes.withUnsafeBufferPointer { gp in
+                            ck_gemm_k_grouped(x.base, x.type, rows, k, ldx, int64(gp), experts, dy.base, dy.type, n, lddy,
+                                              beta, dw.base, dw.type, layout.c, ws)
+                        })
                     }
                 }
             }
+        }.get()
+    }
+
+    /// The m-grouped GEMM on checked operands (every public m-grouped overload lands here).
+    private static func mGrouped(
+        _ x: GEMMOperand, _ rows: Int, _ k: Int, _ xStride: Int?, _ groupSizes: Span<Int>, _ w: GEMMOperand,
+        _ layout: WeightLayout, _ n: Int, _ weightsStride: Int?, _ beta: Float, _ y: GEMMOutput, _ yStride: Int?
+    ) -> Result<Void, MoEKitError> {
+        Result { () throws(MoEKitError) in
+            try requireNonNegative(["rows": rows, "k": k, "n": n])
+            let nk = try checkedProduct(n, k, "n")
+            let experts = groupSizes.count, ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? nk
+            try x.require("x", rows: rows, columns: k, stride: ldx, scales: try checkedProduct(rows, divUp(k, 128), "rows"))
+            try w.require("weights", rows: experts, columns: nk, stride: ws,
+                          scales: try checkedProduct(experts, scaleGrid(n, k), "n"))
+            try requireMatrix("y", count: y.count, rows: rows, columns: n, stride: ldy)
+            try check(groupSizes.withUnsafeBufferPointer { gp in
+                ck_gemm_m_grouped(x.base, x.type, x.scales, rows, k, ldx, int64(gp), experts, w.base, w.type, w.scales,
+                                  layout.c, n, ws, beta, y.base, y.type, ldy)
+            })
         }
-        try check(status)
     }
 
-    private static func product(_ a: Int, _ b: Int, _ name: String) throws(MoEKitError) -> Int {
-        let (p, overflow) = a.multipliedReportingOverflow(by: b)
-        if overflow { throw .sizeOverflow(argument: name) }
-        return p
-    }
-
-    /// `Int` buffers as the C API's `int64_t` (the same layout on every 64-bit platform Swift supports here).
-    private static func int64(_ p: UnsafeBufferPointer<Int>) -> UnsafePointer<Int64>? {
-        UnsafeRawPointer(p.baseAddress)?.assumingMemoryBound(to: Int64.self)
+    /// The masked m-grouped GEMM on checked operands.
+    private static func mGroupedMasked(
+        _ x: GEMMOperand, _ maxRows: Int, _ k: Int, _ validRows: Span<Int>, _ w: GEMMOperand, _ layout: WeightLayout,
+        _ n: Int, _ weightsStride: Int?, _ beta: Float, _ y: GEMMOutput
+    ) -> Result<Void, MoEKitError> {
+        Result { () throws(MoEKitError) in
+            try requireNonNegative(["maxRows": maxRows, "k": k, "n": n])
+            let nk = try checkedProduct(n, k, "n"), experts = validRows.count, ws = weightsStride ?? nk
+            let allRows = try checkedProduct(experts, maxRows, "maxRows")
+            try x.require("x", rows: allRows, columns: k, stride: k, scales: try checkedProduct(allRows, divUp(k, 128), "maxRows"))
+            try w.require("weights", rows: experts, columns: nk, stride: ws,
+                          scales: try checkedProduct(experts, scaleGrid(n, k), "n"))
+            try requireMatrix("y", count: y.count, rows: allRows, columns: n, stride: n)
+            try check(validRows.withUnsafeBufferPointer { vp in
+                ck_gemm_m_grouped_masked(x.base, x.type, x.scales, maxRows, k, int64(vp), experts, w.base, w.type,
+                                         w.scales, layout.c, n, ws, beta, y.base, y.type)
+            })
+        }
     }
 }
