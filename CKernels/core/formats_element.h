@@ -87,6 +87,12 @@ static inline uint32_t ck_load_bits(const void *x, ck_dtype t, size_t i) {
     return (uint32_t)h << 16;
 }
 
+/* Element i of an f32, bf16 or e4m3fn array, decoded exactly to f32. */
+static inline float ck_load_f32(const void *x, ck_dtype t, size_t i) {
+    if (t == CK_DTYPE_E4M3FN) return ck_bits_f32(ck_fp8_to_bits(((const uint8_t *)x)[i], &ck_fp8_specs[CK_FP8_E4M3FN]));
+    return ck_bits_f32(ck_load_bits(x, t, i));
+}
+
 /* Stores f32 bits as element i of an f32 or bf16 array. */
 static inline void ck_store_bits(void *y, ck_dtype t, size_t i, uint32_t u) {
     if (t == CK_DTYPE_F32) {

@@ -1,10 +1,10 @@
 /*
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for
  * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
- * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: per
- * 128-long chunk of the reduction, the task converts its operands exactly to f32 (BF16 and FP8 are decoded
- * here, so the microkernels only ever see f32), packs B into nr-wide panels and runs the dispatched
- * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
+ * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the
+ * task packs B into nr-wide f32 panels (KP of the reduction at a time), and per 128-long chunk decodes A to
+ * f32 when it is not (BF16 and FP8 are decoded exactly there, so the microkernels only ever see f32), then runs the
+ * dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
  * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Nothing about the blocking changes
  * an output's order, so the bits do not depend on M, threads or ISA.
  */
@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KC: the reduction chunk, equal to the FP8 scale block; NB: columns per task; a task's rows: MB_TILES tiles. */
-enum { KC = 128, NB = 256, MB_TILES = 32, MAX_MR = 8 };
+/* KC: the reduction chunk, equal to the FP8 scale block; KP: the span of B packed at once (long runs of each
+ * weight row keep DRAM streaming); NB: columns per task; a task's rows: MB_TILES tiles. */
+enum { KC = 128, KP = 4 * KC, NB = 256, MB_TILES = 64, MAX_MR = 8 };
 
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
@@ -39,9 +40,9 @@ typedef struct {
     size_t rows, cols, red;
 } problem;
 
-/* One participant's buffers: packed B panels, the block's accumulators, converted A and B chunks. */
+/* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
 typedef struct {
-    float *pb, *acc, *a, *b;
+    float *pb, *acc, *a;
 } scratch;
 
 typedef struct {
@@ -57,25 +58,26 @@ typedef struct {
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
-/* An f32 view of an operand's block [r0, r0 + nr) x [c0, c0 + nc): the operand itself when it is f32,
- * otherwise the block decoded exactly into buf along the operand's contiguous axis. */
+/* The f32 view of A's block [i0, i0 + mb) x [l0, l0 + kc): A itself when it is f32, otherwise the block
+ * decoded exactly into buf along A's contiguous axis (for rows of x, prefetching the next chunk of each). */
 typedef struct {
     const float *p;
     size_t rs, cs;
 } view;
 
-static view f32_view(const ck_formats_kernels *f, const operand *o, size_t r0, size_t nr, size_t c0, size_t nc,
-                     float *buf) {
+static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, size_t mb, size_t l0, size_t kc,
+                   float *buf) {
     const size_t size = type_size(o->type);
-    const char *base = (const char *)o->data + (r0 * o->rs + c0 * o->cs) * size;
+    const char *base = (const char *)o->data + (i0 * o->rs + l0 * o->cs) * size;
     if (o->type == CK_DTYPE_F32) return (view){(const float *)base, o->rs, o->cs};
     const bool rows = o->cs == 1;
-    const size_t lines = rows ? nr : nc, len = rows ? nc : nr, step = (rows ? o->rs : o->cs) * size;
+    const size_t lines = rows ? mb : kc, len = rows ? kc : mb, step = (rows ? o->rs : o->cs) * size;
     for (size_t i = 0; i < lines; i++) {
+        for (size_t at = 0; rows && at < len * size; at += 64) __builtin_prefetch(base + i * step + len * size + at);
         if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)(base + i * step), buf + i * len, len);
         else f->from_fp8((const uint8_t *)(base + i * step), CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
     }
-    return rows ? (view){buf, nc, 1} : (view){buf, 1, nr};
+    return rows ? (view){buf, kc, 1} : (view){buf, 1, mb};
 }
 
 /* Stores the block's tiles: C = v (beta 0, C never read) or fma(beta, C, v), rounded once to C's type; an
@@ -84,13 +86,15 @@ static void write_block(const gemm_job *job, const problem *p, const float *acc,
                         size_t nb) {
     if (p->red == 0 && job->beta == 1.0f) return;
     const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
-    for (size_t i = 0; i < mb; i++)
+    for (size_t i = 0; i < mb; i++) {
+        const float *tiles = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i of the block's first tile */
         for (size_t j = 0; j < nb; j++) {
-            const float v = acc[((i / mr) * strips + j / nr) * mr * nr + (i % mr) * nr + j % nr];
+            const float v = tiles[j / nr * mr * nr + j % nr];
             const size_t at = (i0 + i) * p->rsc + (j0 + j) * p->csc;
             const float out = job->beta == 0.0f ? v : fmaf(job->beta, ck_bits_f32(ck_load_bits(p->c, job->ctype, at)), v);
             ck_store_bits(p->c, job->ctype, at, ck_f32_bits(out));
         }
+    }
 }
 
 static void run_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb, size_t j0,
@@ -98,20 +102,27 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     const ck_gemm_kernels *k = job->k;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
-    for (size_t l0 = 0; l0 < p->red; l0 += KC) {
-        const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
-        const view b = f32_view(job->f, &p->b, l0, kc, j0, nb, s->b);
-        for (size_t st = 0; st < strips; st++)
-            k->pack(b.p + st * nr * b.cs, b.rs, b.cs, kc, (int)(nb - st * nr < nr ? nb - st * nr : nr), s->pb + st * kc * nr);
-        const view a = f32_view(job->f, &p->a, i0, mb, l0, kc, s->a);
+    const size_t bsize = type_size(p->b.type);
+    for (size_t p0 = 0; p0 < p->red; p0 += KP) {
+        const size_t kp = p->red - p0 < KP ? p->red - p0 : KP;
         for (size_t st = 0; st < strips; st++) {
-            const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + (j0 + st * nr) / KC * p->sb_js] : 0.0f;
-            for (size_t t = 0; t < tiles; t++) {
-                const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
-                float sa[MAX_MR];
-                for (size_t r = 0; p->sb && r < rows; r++) sa[r] = p->sa ? p->sa[(i0 + i + r) * p->sa_rs + l0 / KC] : 1.0f;
-                k->tile(kc, a.p + i * a.rs, a.rs, a.cs, s->pb + st * kc * nr, s->acc + (t * strips + st) * mr * nr,
-                        (int)rows, p->sb ? sa : NULL, sb, l0 == 0);
+            const size_t j = j0 + st * nr;
+            k->pack((const char *)p->b.data + (p0 * p->b.rs + j * p->b.cs) * bsize, p->b.type, p->b.rs, p->b.cs, kp,
+                    (int)(j0 + nb - j < nr ? j0 + nb - j : nr), s->pb + st * kp * nr);
+        }
+        for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
+            const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
+            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
+            for (size_t st = 0; st < strips; st++) {
+                const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
+                const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + (j0 + st * nr) / KC * p->sb_js] : 0.0f;
+                for (size_t t = 0; t < tiles; t++) {
+                    const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
+                    float sa[MAX_MR];
+                    for (size_t r = 0; p->sb && r < rows; r++) sa[r] = p->sa ? p->sa[(i0 + i + r) * p->sa_rs + l0 / KC] : 1.0f;
+                    k->tile(kc, a.p + i * a.rs, a.rs, a.cs, pb, s->acc + (t * strips + st) * mr * nr, (int)rows,
+                            p->sb ? sa : NULL, sb, l0 == 0);
+                }
             }
         }
     }
@@ -138,7 +149,7 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    const size_t mb = block_rows(k), per = NB * KC + mb * NB + mb * KC + NB * KC; /* floats: pb, acc, a, b */
+    const size_t mb = block_rows(k), per = NB * KP + mb * NB + mb * KC; /* floats: pb, acc, a */
     size_t ntasks = 0;
     for (size_t g = 0; g < groups; g++) ntasks += ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
@@ -157,7 +168,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
-        sc[i] = (scratch){base, base + NB * KC, base + NB * KC + mb * NB, base + NB * KC + mb * NB + mb * KC};
+        sc[i] = (scratch){base, base + NB * KP, base + NB * KP + mb * NB};
     }
     gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
     ck_parallel_for(ntasks, gemm_task, &job, (int)participants);

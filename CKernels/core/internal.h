@@ -73,13 +73,14 @@ typedef struct ck_formats_kernels {
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb, first ? +0 : out) (a scaled block).
- * pack: dst[l*nr + c] = src[l*ls + c*cs] for c < cols, +0 for cols <= c < nr, l < kc.
+ * pack: dst[l*nr + c] = src[l*ls + c*cs] (elements of type t, decoded exactly to f32) for c < cols, +0 for
+ *   cols <= c < nr, l < kc.
  * No allocation, no threads; beta and the output type are the driver's. */
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
                  const float *sa, float sb, int first);
-    void (*pack)(const float *src, size_t ls, size_t cs, size_t kc, int cols, float *dst);
+    void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

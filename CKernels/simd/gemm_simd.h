@@ -3,6 +3,8 @@
  * CK_GEMM_MR rows x CK_GEMM_V vectors of outer-product tiles over packed B panels.
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
+#include "elements_simd.h"
+
 #define CK_INLINE static inline __attribute__((always_inline))
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
 
@@ -52,27 +54,50 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
     }
 }
 
-/* dst[l * NR + c] = src[l*ls + c*cs] (0 for c >= cols): rows copied as vectors when cs == 1, 16 x 16 (or
- * 8 x 8) blocks transposed in registers when ls == 1, element by element otherwise and at the edges. */
-static void CK_SIMD(gemm_pack)(const float *src, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+/* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
+CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
+    switch (t) {
+    case CK_DTYPE_F32: return v_as_f32(v_load_f32((const float *)p + i));
+    case CK_DTYPE_BF16: return v_as_f32(v_load_bf16((const uint16_t *)p + i));
+    default: return v_as_f32(v_fp8_to_bits(v_load_u8((const uint8_t *)p + i), &ck_fp8_specs[CK_FP8_E4M3FN]));
+    }
+}
+
+/* dst[l * NR + c] = B(l, c) = src[l*ls + c*cs] decoded (0 for c >= cols): rows copied as vectors when
+ * cs == 1, CK_VW x CK_VW blocks transposed in registers when ls == 1 (prefetching the same lines of the
+ * next kc), element by element otherwise and at the edges. */
+CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
     size_t l = 0;
-    if (cs == 1) {
+    if (cs == 1 && cols == CK_GEMM_NR)
         for (; l < kc; l++)
 #pragma unroll
             for (int v = 0; v < CK_GEMM_V; v++)
-                v_store_u32(dst + l * CK_GEMM_NR + v * CK_VW, v_as_u32(v_load_part_f32(src + l * ls + v * CK_VW, cols - v * CK_VW)));
-        return;
-    }
-    if (ls == 1 && cols == CK_GEMM_NR)
-        for (; l + CK_VW <= kc; l += CK_VW)
-            for (int v = 0; v < CK_GEMM_V; v++) {
+                v_store_u32(dst + l * CK_GEMM_NR + v * CK_VW, v_as_u32(load_f32_of(src, t, l * ls + (size_t)v * CK_VW)));
+    else if (ls == 1 && cols == CK_GEMM_NR) {
+        const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1;
+        const size_t full = kc / CK_VW * CK_VW;
+        for (int v = 0; v < CK_GEMM_V; v++) /* 16 rows (streams) at a time, each read along l */
+            for (l = 0; l < full; l += CK_VW) {
                 vf32 r[CK_VW];
-                for (int i = 0; i < CK_VW; i++) r[i] = v_as_f32(v_load_u32(src + (size_t)(v * CK_VW + i) * cs + l));
+                for (int i = 0; i < CK_VW; i++) {
+                    const size_t at = (size_t)(v * CK_VW + i) * cs + l;
+                    __builtin_prefetch((const char *)src + (at + kc) * size);
+                    r[i] = load_f32_of(src, t, at);
+                }
                 v_transpose(r);
                 for (int i = 0; i < CK_VW; i++) v_store_u32(dst + (l + (size_t)i) * CK_GEMM_NR + v * CK_VW, v_as_u32(r[i]));
             }
+    }
     for (; l < kc; l++)
-        for (int c = 0; c < CK_GEMM_NR; c++) dst[l * CK_GEMM_NR + c] = c < cols ? src[l * ls + (size_t)c * cs] : 0.0f;
+        for (int c = 0; c < CK_GEMM_NR; c++) dst[l * CK_GEMM_NR + c] = c < cols ? ck_load_f32(src, t, l * ls + (size_t)c * cs) : 0.0f;
+}
+
+static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+    switch (t) {
+    case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst); break;
+    case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst); break;
+    default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst); break;
+    }
 }
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {

@@ -28,11 +28,12 @@ struct GEMMOperand {
     var isFP8: Bool { type == CK_DTYPE_E4M3FN }
 
     /// Checks the elements hold a `[rows, columns]` matrix with row stride `stride`, and for FP8 that the
-    /// scales hold `scaleCount` floats.
-    func require(_ name: String, rows: Int, columns: Int, stride: Int, scales needed: Int) throws(MoEKitError) {
+    /// scales (the argument `scalesName`) hold `needed` floats.
+    func require(_ name: String, rows: Int, columns: Int, stride: Int, scales needed: Int = 0,
+                 _ scalesName: String = "") throws(MoEKitError) {
         try requireMatrix(name, count: count, rows: rows, columns: columns, stride: stride)
         if isFP8, scaleCount < needed {
-            throw .bufferTooSmall(argument: name + "Scales", required: needed, actual: scaleCount)
+            throw .bufferTooSmall(argument: scalesName, required: needed, actual: scaleCount)
         }
     }
 }

@@ -134,8 +134,8 @@ public enum GroupedGEMM {
                         try requireNonNegative(["rows": rows, "k": k, "n": n])
                         let nk = try checkedProduct(n, k, "n")
                         let experts = groupSizes.count, ldx = xStride ?? k, lddy = dyStride ?? n, ws = dwStride ?? nk
-                        try x.require("x", rows: rows, columns: k, stride: ldx, scales: 0)
-                        try dy.require("dy", rows: rows, columns: n, stride: lddy, scales: 0)
+                        try x.require("x", rows: rows, columns: k, stride: ldx)
+                        try dy.require("dy", rows: rows, columns: n, stride: lddy)
                         try requireMatrix("dw", count: dw.count, rows: experts, columns: nk, stride: ws)
                         try check(groupSizes.withUnsafeBufferPointer { gp in
                             ck_gemm_k_grouped(x.base, x.type, rows, k, ldx, int64(gp), experts, dy.base, dy.type, n, lddy,
@@ -156,9 +156,9 @@ public enum GroupedGEMM {
             try requireNonNegative(["rows": rows, "k": k, "n": n])
             let nk = try checkedProduct(n, k, "n")
             let experts = groupSizes.count, ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? nk
-            try x.require("x", rows: rows, columns: k, stride: ldx, scales: try checkedProduct(rows, divUp(k, 128), "rows"))
+            try x.require("x", rows: rows, columns: k, stride: ldx, scales: try checkedProduct(rows, divUp(k, 128), "rows"), "xScales")
             try w.require("weights", rows: experts, columns: nk, stride: ws,
-                          scales: try checkedProduct(experts, scaleGrid(n, k), "n"))
+                          scales: try checkedProduct(experts, scaleGrid(n, k), "n"), "weightScales")
             try requireMatrix("y", count: y.count, rows: rows, columns: n, stride: ldy)
             try check(groupSizes.withUnsafeBufferPointer { gp in
                 ck_gemm_m_grouped(x.base, x.type, x.scales, rows, k, ldx, int64(gp), experts, w.base, w.type, w.scales,
@@ -176,9 +176,9 @@ public enum GroupedGEMM {
             try requireNonNegative(["maxRows": maxRows, "k": k, "n": n])
             let nk = try checkedProduct(n, k, "n"), experts = validRows.count, ws = weightsStride ?? nk
             let allRows = try checkedProduct(experts, maxRows, "maxRows")
-            try x.require("x", rows: allRows, columns: k, stride: k, scales: try checkedProduct(allRows, divUp(k, 128), "maxRows"))
+            try x.require("x", rows: allRows, columns: k, stride: k, scales: try checkedProduct(allRows, divUp(k, 128), "maxRows"), "xScales")
             try w.require("weights", rows: experts, columns: nk, stride: ws,
-                          scales: try checkedProduct(experts, scaleGrid(n, k), "n"))
+                          scales: try checkedProduct(experts, scaleGrid(n, k), "n"), "weightScales")
             try requireMatrix("y", count: y.count, rows: allRows, columns: n, stride: n)
             try check(validRows.withUnsafeBufferPointer { vp in
                 ck_gemm_m_grouped_masked(x.base, x.type, x.scales, maxRows, k, int64(vp), experts, w.base, w.type,

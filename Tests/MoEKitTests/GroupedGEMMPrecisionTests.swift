@@ -1,0 +1,291 @@
+// The grouped GEMMs on BF16 and FP8 operands: every ISA bit-exact with the canonical orders (ck_gemm.h) written
+// independently in GemmReference over the operands' exact values (BFloat16Reference, FP8Reference), rounded to
+// the output type by BFloat16Reference, and within the float64 error bound. Sizes straddle the 128-wide scale
+// blocks in K and N (partial last blocks), both weight layouts, beta, the masked layout, k-grouped BF16, and
+// the FP8 argument checks.
+import CKernels
+import MoEKit
+import Testing
+import TestSupport
+
+@Suite struct GroupedGEMMPrecisionTests {
+    enum Element: CaseIterable { case f32, bf16, e4m3 }
+
+    /// Random operands holding exactly representable values of their element types.
+    struct Problem {
+        var sizes: [Int], k: Int, n: Int
+        var xt: Element, wt: Element
+        var x: [Float], w: [Float]          // values; w as [G, N, K]
+        var xCodes: [UInt8], wCodes: [UInt8] // E4M3 codes of x and w (w as [G, N, K]) when FP8
+        var xScales: [Float], wScales: [Float] // [rows, ⌈k/128⌉] and [G, ⌈n/128⌉, ⌈k/128⌉] (the NK grid)
+        var rows: Int { sizes.reduce(0, +) }
+        var kb: Int { (k + 127) / 128 }
+        var nb: Int { (n + 127) / 128 }
+
+        init(sizes: [Int], k: Int, n: Int, x xt: Element, w wt: Element, seed: UInt64) {
+            var rng = SplitMix64(seed: seed)
+            (self.sizes, self.k, self.n, self.xt, self.wt) = (sizes, k, n, xt, wt)
+            let rows = sizes.reduce(0, +), e4m3 = FP8Reference.e4m3fn
+            func code() -> UInt8 { // any finite E4M3 code (NaN is 0x7F / 0xFF)
+                let c = UInt8.random(in: 0...253, using: &rng)
+                return c >= 0x7F ? c + 1 : c
+            }
+            func values(_ count: Int, _ t: Element) -> ([Float], [UInt8]) {
+                switch t {
+                case .f32: return ((0..<count).map { _ in Float.random(in: -1...1, using: &rng) }, [])
+                case .bf16:
+                    return ((0..<count).map { _ in
+                        Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
+                    }, [])
+                case .e4m3:
+                    let codes = (0..<count).map { _ in code() }
+                    return (codes.map { Float(e4m3.values[Int($0)]) }, codes)
+                }
+            }
+            (x, xCodes) = values(rows * k, xt)
+            (w, wCodes) = values(sizes.count * n * k, wt)
+            let blocks = (k + 127) / 128, grid = (n + 127) / 128 * blocks
+            xScales = (0..<rows * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-6 }
+            wScales = (0..<sizes.count * grid).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-3 }
+        }
+
+        func wNK(_ g: Int, _ j: Int, _ l: Int) -> Int { g * n * k + j * k + l }
+
+        /// [G, N, K] data (and its NK scale grid) in `layout` order.
+        func laidOut<T>(_ data: [T], _ layout: WeightLayout) -> [T] {
+            guard layout == .kn, !data.isEmpty else { return data }
+            var t = data
+            for g in 0..<sizes.count { for j in 0..<n { for l in 0..<k { t[g * n * k + l * n + j] = data[wNK(g, j, l)] } } }
+            return t
+        }
+        func scales(_ layout: WeightLayout) -> [Float] {
+            guard layout == .kn else { return wScales }
+            var t = wScales
+            for g in 0..<sizes.count { for jb in 0..<nb { for b in 0..<kb { t[g * nb * kb + b * nb + jb] = wScales[g * nb * kb + jb * kb + b] } } }
+            return t
+        }
+
+        /// The canonical sum of output (r, j) of expert g, and Σ|terms| in float64 for the bound.
+        func sum(_ r: Int, _ g: Int, _ j: Int) -> (Float, exact: Double, abs: Double) {
+            let pairs = (0..<k).map { (x[r * k + $0], w[wNK(g, j, $0)]) }
+            var exact = 0.0, absSum = 0.0
+            for (l, (a, b)) in pairs.enumerated() {
+                var term = Double(a) * Double(b)
+                if wt == .e4m3 {
+                    term *= Double(wScales[(g * nb + j / 128) * kb + l / 128])
+                    if xt == .e4m3 { term *= Double(xScales[r * kb + l / 128]) }
+                }
+                exact += term
+                absSum += abs(term)
+            }
+            guard wt == .e4m3 else { return (GemmReference.chain(pairs), exact, absSum) }
+            let a = (0..<kb).map { xt == .e4m3 ? xScales[r * kb + $0] : 1 }
+            let b = (0..<kb).map { wScales[(g * nb + j / 128) * kb + $0] }
+            return (GemmReference.blockScaled(pairs, aScales: a, bScales: b), exact, absSum)
+        }
+    }
+
+    /// The expected output bits (as Float values of the output type) and float64 bounds.
+    static func expected(_ p: Problem, beta: Float, old: [Float], bf16Out: Bool) -> (bits: [UInt32], exact: [Double], bound: [Double]) {
+        var bits = [UInt32](), exact = [Double](), bound = [Double]()
+        var row = 0
+        for (g, m) in p.sizes.enumerated() {
+            for r in row..<row + m {
+                for j in 0..<p.n {
+                    let (s, e, a) = p.sum(r, g, j)
+                    let out = GemmReference.store(s, beta: beta, old: old[r * p.n + j])
+                    bits.append(bf16Out ? UInt32(BFloat16Reference.round(out)) : out.bitPattern)
+                    let carried = beta == 0 ? 0 : Double(beta) * Double(old[r * p.n + j])
+                    exact.append(e + carried)
+                    let terms = p.k + (p.wt == .e4m3 ? 2 * p.kb : 0) + 1
+                    let rounding = GemmReference.bound(terms: terms, absSum: a + abs(carried))
+                    bound.append(rounding + (bf16Out ? abs(e + carried) * 0x1p-8 * 1.01 : 0))
+                }
+            }
+            row += m
+        }
+        return (bits, exact, bound)
+    }
+
+    /// Runs the m-grouped overload matching the problem's types, into `old` ([rows, n] values of the output type).
+    static func run(_ p: Problem, _ layout: WeightLayout, beta: Float, old: [Float], bf16Out: Bool) throws -> [UInt32] {
+        let xBF = p.x.map { BFloat16($0) }, wBF = p.laidOut(p.w.map { BFloat16($0) }, layout)
+        let wF = p.laidOut(p.w, layout), wC = p.laidOut(p.wCodes, layout), ws = p.scales(layout)
+        func go<Y: KernelFloat>(_ y: inout [Y]) throws {
+            var view = y.mutableSpan
+            switch (p.xt, p.wt) {
+            case (.e4m3, _):
+                try GroupedGEMM.mGrouped(fp8: p.xCodes.span, xScales: p.xScales.span, rows: p.rows, k: p.k,
+                                         groupSizes: p.sizes.span, fp8Weights: wC.span, weightScales: ws.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view)
+            case (.f32, .e4m3):
+                try GroupedGEMM.mGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, fp8Weights: wC.span,
+                                         weightScales: ws.span, layout: layout, n: p.n, beta: beta, into: &view)
+            case (.bf16, .e4m3):
+                try GroupedGEMM.mGrouped(xBF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, fp8Weights: wC.span,
+                                         weightScales: ws.span, layout: layout, n: p.n, beta: beta, into: &view)
+            case (.f32, .bf16):
+                try GroupedGEMM.mGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wBF.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view)
+            case (.bf16, .bf16):
+                try GroupedGEMM.mGrouped(xBF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wBF.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view)
+            case (.bf16, .f32):
+                try GroupedGEMM.mGrouped(xBF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wF.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view)
+            case (.f32, .f32):
+                try GroupedGEMM.mGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wF.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view)
+            }
+        }
+        if bf16Out {
+            var y = old.map { BFloat16($0) }
+            try go(&y)
+            return y.map { UInt32($0.bitPattern) }
+        }
+        var y = old
+        try go(&y)
+        return y.map(\.bitPattern)
+    }
+
+    static let combos: [(Element, Element, bf16Out: Bool)] = [
+        (.f32, .bf16, false), (.bf16, .bf16, true), (.bf16, .f32, false), (.f32, .e4m3, false), (.bf16, .e4m3, true),
+        (.e4m3, .e4m3, true), (.e4m3, .e4m3, false),
+    ]
+    static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
+        ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
+        ([2, 1], 1100, 70),
+    ]
+
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func everyISAMatchesTheCanonicalOrders(layout: WeightLayout) throws {
+        for (c, (xt, wt, bf16Out)) in Self.combos.enumerated() {
+            for (s, shape) in Self.shapes.enumerated() {
+                let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, x: xt, w: wt, seed: UInt64(c * 16 + s))
+                for beta: Float in [0, 0.5] {
+                    var rng = SplitMix64(seed: 5)
+                    let old = (0..<p.rows * p.n).map { _ -> Float in
+                        beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
+                    }
+                    let want = Self.expected(p, beta: beta, old: old, bf16Out: bf16Out)
+                    for (isa, got) in try forEachISA({ _ in try Self.run(p, layout, beta: beta, old: old, bf16Out: bf16Out) }) {
+                        let what = "\(isa) x \(xt) w \(wt) bf16 out \(bf16Out) \(shape) beta \(beta)"
+                        #expect(got == want.bits, "\(what)")
+                        for i in got.indices {
+                            let v = bf16Out ? BFloat16Reference.value(UInt16(got[i])) : Double(Float(bitPattern: got[i]))
+                            #expect(abs(v - want.exact[i]) <= want.bound[i], "\(what) element \(i)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func threadCountsGiveTheSameBits() throws {
+        let p = Problem(sizes: [300, 0, 1, 200], k: 260, n: 300, x: .e4m3, w: .e4m3, seed: 3)
+        let old = [Float](repeating: .nan, count: p.rows * p.n)
+        let one = try withThreads(1) { try Self.run(p, .nk, beta: 0, old: old, bf16Out: true) }
+        for t in [2, 3] {
+            #expect(try withThreads(t) { try Self.run(p, .nk, beta: 0, old: old, bf16Out: true) } == one, "\(t) threads")
+        }
+    }
+
+    @Test func maskedWeightOnlyFP8MatchesTheDenseCall() throws {
+        let experts = 3, maxRows = 4, k = 200, n = 140, valid = [2, 0, 4]
+        let p = Problem(sizes: [Int](repeating: maxRows, count: experts), k: k, n: n, x: .bf16, w: .e4m3, seed: 9)
+        var x = p.x.map { BFloat16($0) }
+        for g in 0..<experts { for r in valid[g]..<maxRows { for l in 0..<k { x[(g * maxRows + r) * k + l] = BFloat16(Float.nan) } } }
+        let dense = Self.expected(p, beta: 0, old: [Float](repeating: 0, count: p.rows * n), bf16Out: true).bits
+        for (isa, y) in try forEachISA({ _ -> [BFloat16] in
+            var y = [BFloat16](repeating: BFloat16(Float.infinity), count: experts * maxRows * n)
+            var view = y.mutableSpan
+            try GroupedGEMM.mGroupedMasked(x.span, maxRows: maxRows, k: k, validRows: valid.span, fp8Weights: p.wCodes.span,
+                                           weightScales: p.wScales.span, layout: .nk, n: n, into: &view)
+            _ = consume view
+            return y
+        }) {
+            for g in 0..<experts {
+                for r in 0..<maxRows {
+                    for j in 0..<n {
+                        let i = (g * maxRows + r) * n + j
+                        if r < valid[g] { #expect(UInt32(y[i].bitPattern) == dense[i], "\(isa)") }
+                        else { #expect(y[i].bitPattern == 0x7F80, "\(isa): row past valid_m written") }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func kGroupedOnBF16() throws {
+        let sizes = [4, 0, 131], k = 20, n = 70
+        let p = Problem(sizes: sizes, k: k, n: n, x: .bf16, w: .bf16, seed: 4)
+        var rng = SplitMix64(seed: 6)
+        let dy = (0..<p.rows * n).map { _ in BFloat16(Float.random(in: -1...1, using: &rng)) }
+        let x = p.x.map { BFloat16($0) }
+        var want = [UInt16](), row = 0
+        for m in sizes {
+            for i in 0..<k {
+                for j in 0..<n {
+                    want.append(BFloat16Reference.round(GemmReference.chain((row..<row + m).map {
+                        (p.x[$0 * k + i], Float(BFloat16Reference.value(dy[$0 * n + j].bitPattern)))
+                    })))
+                }
+            }
+            row += m
+        }
+        for (isa, got) in try forEachISA({ _ -> [UInt16] in
+            var dw = [BFloat16](repeating: BFloat16(Float.nan), count: sizes.count * k * n)
+            var view = dw.mutableSpan
+            try GroupedGEMM.kGrouped(x.span, rows: p.rows, k: k, groupSizes: sizes.span, dy: dy.span, n: n, into: &view)
+            _ = consume view
+            return dw.map(\.bitPattern)
+        }) {
+            #expect(got == want, "\(isa)")
+        }
+    }
+
+    @Test func fp8ScalesAreChecked() throws {
+        let p = Problem(sizes: [2, 3], k: 130, n: 5, x: .e4m3, w: .e4m3, seed: 1)
+        func attempt(xScales: [Float], wScales: [Float]) -> MoEKitError? {
+            var y = [Float](repeating: 42, count: p.rows * p.n)
+            var failure: MoEKitError?
+            do {
+                var view = y.mutableSpan
+                try GroupedGEMM.mGrouped(fp8: p.xCodes.span, xScales: xScales.span, rows: p.rows, k: p.k,
+                                         groupSizes: p.sizes.span, fp8Weights: p.wCodes.span, weightScales: wScales.span,
+                                         layout: .nk, n: p.n, into: &view)
+            } catch { failure = error }
+            if failure != nil { #expect(y.allSatisfy { $0 == 42 }, "output written on error") }
+            return failure
+        }
+        #expect(attempt(xScales: Array(p.xScales.dropLast()), wScales: p.wScales)?.argument == "xScales")
+        #expect(attempt(xScales: p.xScales, wScales: Array(p.wScales.dropLast()))?.argument == "weightScales")
+        #expect(attempt(xScales: p.xScales, wScales: p.wScales) == nil)
+    }
+
+    @Test func theCAPIRejectsBadTypeAndScaleCombinations() {
+        let x = [UInt8](repeating: 0x38, count: 4 * 8), w = [UInt8](repeating: 0x38, count: 2 * 3 * 8)
+        let f = [Float](repeating: 1, count: 64), sizes: [Int64] = [1, 3]
+        var y = [Float](repeating: 42, count: 4 * 3)
+        func call(_ xt: ck_dtype, _ xs: UnsafePointer<Float>?, _ wt: ck_dtype, _ ws: UnsafePointer<Float>?,
+                  _ yt: ck_dtype) -> (ck_status, String) {
+            let status = y.withUnsafeMutableBytes { yp in
+                ck_gemm_m_grouped(x, xt, xs, 4, 8, 8, sizes, 2, w, wt, ws, CK_WEIGHTS_NK, 3, 24, 0, yp.baseAddress, yt, 3)
+            }
+            return (status, String(cString: ck_last_error_argument()))
+        }
+        f.withUnsafeBufferPointer { s in
+            let one = s.baseAddress
+            #expect(call(CK_DTYPE_E4M3FN, one, CK_DTYPE_F32, nil, CK_DTYPE_F32) == (CK_ERR_INVALID_VALUE, "w_type"))
+            #expect(call(CK_DTYPE_E4M3FN, one, CK_DTYPE_E4M3FN, one, CK_DTYPE_E4M3FN) == (CK_ERR_INVALID_VALUE, "y_type"))
+            #expect(call(CK_DTYPE_F32, one, CK_DTYPE_E4M3FN, one, CK_DTYPE_F32) == (CK_ERR_INVALID_VALUE, "x_scales"))
+            #expect(call(CK_DTYPE_BF16, nil, CK_DTYPE_E4M3FN, nil, CK_DTYPE_F32) == (CK_ERR_NULL_POINTER, "w_scales"))
+            #expect(call(CK_DTYPE_E4M3FN, nil, CK_DTYPE_E4M3FN, one, CK_DTYPE_F32) == (CK_ERR_NULL_POINTER, "x_scales"))
+            #expect(call(ck_dtype(rawValue: 7), nil, CK_DTYPE_F32, nil, CK_DTYPE_F32) == (CK_ERR_INVALID_VALUE, "x_type"))
+        }
+        #expect(y.allSatisfy { $0 == 42 }, "output written on error")
+        f.withUnsafeBufferPointer { s in
+            #expect(call(CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_BF16).0 == CK_OK)
+        }
+    }
+}
