@@ -18,7 +18,13 @@
 
 /* KC: the reduction chunk, equal to the FP8 scale block; KP: the span of B packed at once (long runs of each
  * weight row keep DRAM streaming); NB: columns per task; a task's rows: MB_TILES tiles. */
-enum { KC = 128, KP = 4 * KC, NB = 256, MB_TILES = 64, MAX_MR = 8 };
+enum { KC = 128, KP = 4 * KC, NB = 256, MB_TILES = 64, MAX_MR = 12 };
+
+/* Experts with at most this many rows (<= every narrow tile's width) and unscaled [N, K] weights run in the
+ * decode form: the transposed problem Y^T = W . X^T with weight rows as tile rows (read in place, no
+ * transposing pack) and the few tokens as the columns of one narrow panel. The chain of every output is the
+ * same, so the bits are too. */
+enum { DECODE_ROWS = 4 };
 
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
@@ -38,12 +44,15 @@ typedef struct {
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
+    bool decode;                  /* the decode form: narrow tiles, B packed whole (see DECODE_ROWS) */
 } problem;
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
 typedef struct {
     float *pb, *acc, *a;
 } scratch;
+
+static const ck_gemm_shape *shape_of(const ck_gemm_kernels *k, const problem *p) { return p->decode ? &k->narrow : &k->wide; }
 
 typedef struct {
     const ck_gemm_kernels *k;
@@ -56,7 +65,7 @@ typedef struct {
     scratch *scratch; /* one per participant */
 } gemm_job;
 
-static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
+static size_t block_rows(const ck_gemm_shape *sh) { return MB_TILES * (size_t)sh->mr; }
 
 /* The f32 view of A's block [i0, i0 + mb) x [l0, l0 + kc): A itself when it is f32, otherwise the block
  * decoded exactly into buf along A's contiguous axis (for rows of x, prefetching the next chunk of each). */
@@ -85,7 +94,8 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
 static void write_block(const gemm_job *job, const problem *p, const float *acc, size_t i0, size_t mb, size_t j0,
                         size_t nb) {
     if (p->red == 0 && job->beta == 1.0f) return;
-    const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
+    const ck_gemm_shape *sh = shape_of(job->k, p);
+    const size_t mr = (size_t)sh->mr, nr = (size_t)sh->nr, strips = ck_div_up(nb, nr);
     for (size_t i = 0; i < mb; i++) {
         const float *tiles = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i of the block's first tile */
         for (size_t j = 0; j < nb; j++) {
@@ -99,7 +109,7 @@ static void write_block(const gemm_job *job, const problem *p, const float *acc,
 
 static void run_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
-    const ck_gemm_kernels *k = job->k;
+    const ck_gemm_shape *k = &job->k->wide;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const size_t bsize = type_size(p->b.type);
@@ -129,6 +139,25 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
+/* The decode form: B (the tokens, nb <= nr of them) packed once for the whole reduction, then each tile of
+ * weight rows runs its full reduction while its rows stream in. Unscaled problems only. */
+static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb,
+                             size_t nb) {
+    const ck_gemm_shape *k = &job->k->narrow;
+    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, tiles = ck_div_up(mb, mr);
+    if (p->red == 0) memset(s->acc, 0, tiles * mr * nr * sizeof(float));
+    k->pack(p->b.data, p->b.type, p->b.rs, p->b.cs, p->red, (int)nb, s->pb);
+    for (size_t t = 0; t < tiles; t++) {
+        const size_t i = i0 + t * mr, rows = i0 + mb - i < mr ? i0 + mb - i : mr;
+        for (size_t l0 = 0; l0 < p->red; l0 += KC) {
+            const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
+            const view a = a_view(job->f, &p->a, i, rows, l0, kc, s->a);
+            k->tile(kc, a.p, a.rs, a.cs, s->pb + l0 * nr, s->acc + t * mr * nr, (int)rows, NULL, 0.0f, l0 == 0);
+        }
+    }
+    write_block(job, p, s->acc, i0, mb, 0, nb);
+}
+
 static void gemm_task(void *arg, size_t t, int tid) {
     const gemm_job *job = arg;
     size_t lo = 0, hi = job->groups; /* the problem whose task range holds t */
@@ -138,9 +167,11 @@ static void gemm_task(void *arg, size_t t, int tid) {
         else hi = mid;
     }
     const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(job->k), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
+    const size_t mb = block_rows(shape_of(job->k, p)), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
     const size_t i0 = local / col_blocks * mb, j0 = local % col_blocks * NB;
-    run_block(job, p, &job->scratch[tid], i0, p->rows - i0 < mb ? p->rows - i0 : mb, j0, p->cols - j0 < NB ? p->cols - j0 : NB);
+    const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < NB ? p->cols - j0 : NB;
+    if (p->decode) run_decode_block(job, p, &job->scratch[tid], i0, rows, cols);
+    else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
 }
 
 /* An array for `groups` problems (NULL when out of memory; run_problems frees it). */
@@ -149,9 +180,15 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    const size_t mb = block_rows(k), per = NB * KP + mb * NB + mb * KC; /* floats: pb, acc, a */
-    size_t ntasks = 0;
-    for (size_t g = 0; g < groups; g++) ntasks += ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
+    /* per participant (floats): packed B (the decode form packs its whole reduction), accumulators, an A chunk */
+    const size_t mb = block_rows(&k->wide);
+    size_t ntasks = 0, pb = NB * KP, acc = mb * NB;
+    for (size_t g = 0; g < groups; g++) {
+        const problem *p = &problems[g];
+        ntasks += ck_div_up(p->rows, block_rows(shape_of(k, p))) * ck_div_up(p->cols, NB);
+        if (p->decode && p->cols > 0 && p->red * (size_t)k->narrow.nr > pb) pb = p->red * (size_t)k->narrow.nr;
+    }
+    const size_t per = pb + acc + mb * KC;
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     scratch *sc = malloc(participants * sizeof(scratch));
@@ -165,10 +202,10 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     }
     first[0] = 0;
     for (size_t g = 0; g < groups; g++)
-        first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
+        first[g + 1] = first[g] + ck_div_up(problems[g].rows, block_rows(shape_of(k, &problems[g]))) * ck_div_up(problems[g].cols, NB);
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
-        sc[i] = (scratch){base, base + NB * KP, base + NB * KP + mb * NB};
+        sc[i] = (scratch){base, base + pb, base + pb + acc};
     }
     gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
     ck_parallel_for(ntasks, gemm_task, &job, (int)participants);
@@ -257,6 +294,9 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
 static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
                          ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
     const bool nk = layout == CK_WEIGHTS_NK;
+    if (nk && ws == NULL && rows <= DECODE_ROWS) /* Y^T = W . X^T: A(j, l) = w[j*k + l], B(l, i) = x[i*ldx + l] */
+        return (problem){.a = {w, wt, k, 1}, .b = {x, xt, 1, ldx}, .c = y, .rsc = 1, .csc = ldy,
+                         .rows = n, .cols = rows, .red = k, .decode = true};
     return (problem){.a = {x, xt, ldx, 1},
                      .b = {w, wt, nk ? 1 : n, nk ? k : 1},
                      .sa = xs,

@@ -75,12 +75,17 @@ typedef struct ck_formats_kernels {
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb, first ? +0 : out) (a scaled block).
  * pack: dst[l*nr + c] = src[l*ls + c*cs] (elements of type t, decoded exactly to f32) for c < cols, +0 for
  *   cols <= c < nr, l < kc.
+ * Two shapes: wide (many rows: the GEMM's tiles) and narrow (a few columns: decode, rows = weight rows).
  * No allocation, no threads; beta and the output type are the driver's. */
-typedef struct ck_gemm_kernels {
+typedef struct ck_gemm_shape {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
                  const float *sa, float sb, int first);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
+} ck_gemm_shape;
+
+typedef struct ck_gemm_kernels {
+    ck_gemm_shape wide, narrow;
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

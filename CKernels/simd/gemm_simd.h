@@ -1,57 +1,48 @@
 /*
- * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA with
- * CK_GEMM_MR rows x CK_GEMM_V vectors of outer-product tiles over packed B panels.
+ * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA in two
+ * tile shapes of outer products over packed B panels: wide (CK_GEMM_WIDE_MR rows x CK_GEMM_WIDE_V vectors,
+ * the GEMM's workhorse) and narrow (CK_GEMM_NARROW_MR rows x CK_GEMM_NARROW_V vectors, for decode, where the
+ * rows are weight rows and the few tokens are the columns).
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
 
 #define CK_INLINE static inline __attribute__((always_inline))
-#define CK_GEMM_NR (CK_GEMM_V * CK_VW)
+enum { CK_MAX_MR = 12, CK_MAX_V = 4 };
 
-/* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
+/* mr rows x nv vectors of fma chains over kc (see ck_gemm_shape.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                         const float *sa, float sb, int first, const int mr) {
-    vf32 acc[CK_GEMM_MR][CK_GEMM_V];
+                         const float *sa, float sb, int first, const int mr, const int nv) {
+    const int nr = nv * CK_VW;
+    vf32 acc[CK_MAX_MR][CK_MAX_V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
-        for (int v = 0; v < CK_GEMM_V; v++)
-            acc[r][v] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_GEMM_NR + v * CK_VW));
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * nr + v * CK_VW));
     for (size_t l = 0; l < kc; l++) {
-        vf32 bv[CK_GEMM_V];
+        vf32 bv[CK_MAX_V];
 #pragma unroll
-        for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * CK_GEMM_NR + v * CK_VW));
+        for (int v = 0; v < nv; v++) bv[v] = v_as_f32(v_load_u32(pb + l * (size_t)nr + v * CK_VW));
 #pragma unroll
         for (int r = 0; r < mr; r++) {
             const vf32 ar = v_setf(a[r * rsa + l * csa]);
 #pragma unroll
-            for (int v = 0; v < CK_GEMM_V; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
+            for (int v = 0; v < nv; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
         }
     }
     if (sa) /* the block's partial sums, scaled: out = fma(p * sa[r], sb, out) */
 #pragma unroll
         for (int r = 0; r < mr; r++)
 #pragma unroll
-            for (int v = 0; v < CK_GEMM_V; v++) {
-                const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_GEMM_NR + v * CK_VW));
+            for (int v = 0; v < nv; v++) {
+                const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * nr + v * CK_VW));
                 acc[r][v] = v_fmaf(v_mulf(acc[r][v], v_setf(sa[r])), v_setf(sb), old);
             }
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
-        for (int v = 0; v < CK_GEMM_V; v++) v_store_u32(out + r * CK_GEMM_NR + v * CK_VW, v_as_u32(acc[r][v]));
-}
-
-static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                               int rows, const float *sa, float sb, int first) {
-    switch (rows) {
-    case 1: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 1); break;
-    case 2: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 2); break;
-    case 3: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 3); break;
-    case 4: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 4); break;
-    case 5: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 5); break;
-    default: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, CK_GEMM_MR); break;
-    }
+        for (int v = 0; v < nv; v++) v_store_u32(out + r * nr + v * CK_VW, v_as_u32(acc[r][v]));
 }
 
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
@@ -63,20 +54,22 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     }
 }
 
-/* dst[l * NR + c] = B(l, c) = src[l*ls + c*cs] decoded (0 for c >= cols): rows copied as vectors when
- * cs == 1, CK_VW x CK_VW blocks transposed in registers when ls == 1 (prefetching the same lines of the
- * next kc), element by element otherwise and at the edges. */
-CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+/* dst[l * nr + c] = B(l, c) = src[l*ls + c*cs] decoded (0 for c >= cols), nr = nv vectors: rows copied as
+ * vectors when cs == 1, CK_VW x CK_VW blocks transposed in registers when ls == 1 (prefetching the same lines
+ * of the next kc), element by element otherwise and at the edges. */
+CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst,
+                         const int nv) {
+    const int nr = nv * CK_VW;
     size_t l = 0;
-    if (cs == 1 && cols == CK_GEMM_NR)
+    if (cs == 1 && cols == nr)
         for (; l < kc; l++)
 #pragma unroll
-            for (int v = 0; v < CK_GEMM_V; v++)
-                v_store_u32(dst + l * CK_GEMM_NR + v * CK_VW, v_as_u32(load_f32_of(src, t, l * ls + (size_t)v * CK_VW)));
-    else if (ls == 1 && cols == CK_GEMM_NR) {
+            for (int v = 0; v < nv; v++)
+                v_store_u32(dst + l * nr + v * CK_VW, v_as_u32(load_f32_of(src, t, l * ls + (size_t)v * CK_VW)));
+    else if (ls == 1 && cols == nr) {
         const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1;
         const size_t full = kc / CK_VW * CK_VW;
-        for (int v = 0; v < CK_GEMM_V; v++) /* 16 rows (streams) at a time, each read along l */
+        for (int v = 0; v < nv; v++) /* CK_VW rows (streams) at a time, each read along l */
             for (l = 0; l < full; l += CK_VW) {
                 vf32 r[CK_VW];
                 for (int i = 0; i < CK_VW; i++) {
@@ -85,21 +78,40 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                     r[i] = load_f32_of(src, t, at);
                 }
                 v_transpose(r);
-                for (int i = 0; i < CK_VW; i++) v_store_u32(dst + (l + (size_t)i) * CK_GEMM_NR + v * CK_VW, v_as_u32(r[i]));
+                for (int i = 0; i < CK_VW; i++) v_store_u32(dst + (l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
             }
     }
     for (; l < kc; l++)
-        for (int c = 0; c < CK_GEMM_NR; c++) dst[l * CK_GEMM_NR + c] = c < cols ? ck_load_f32(src, t, l * ls + (size_t)c * cs) : 0.0f;
+        for (int c = 0; c < nr; c++) dst[l * nr + c] = c < cols ? ck_load_f32(src, t, l * ls + (size_t)c * cs) : 0.0f;
 }
 
-static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
-    switch (t) {
-    case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst); break;
-    case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst); break;
-    default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst); break;
+/* The entry points of one tile shape: tile_<name> (a case per row count up to MR) and pack_<name>. */
+#define CK_TILE_ROWS(R, MR, NV)                                                                             \
+    case R:                                                                                                 \
+        if (R <= MR) tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, R, NV);                             \
+        break;
+#define CK_GEMM_SHAPE(NAME, MR, NV)                                                                         \
+    static void CK_SIMD(tile_##NAME)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb,    \
+                                     float *out, int rows, const float *sa, float sb, int first) {          \
+        switch (rows) {                                                                                     \
+            CK_TILE_ROWS(1, MR, NV) CK_TILE_ROWS(2, MR, NV) CK_TILE_ROWS(3, MR, NV) CK_TILE_ROWS(4, MR, NV)   \
+            CK_TILE_ROWS(5, MR, NV) CK_TILE_ROWS(6, MR, NV) CK_TILE_ROWS(7, MR, NV) CK_TILE_ROWS(8, MR, NV)   \
+            CK_TILE_ROWS(9, MR, NV) CK_TILE_ROWS(10, MR, NV) CK_TILE_ROWS(11, MR, NV) CK_TILE_ROWS(12, MR, NV) \
+        }                                                                                                   \
+    }                                                                                                       \
+    static void CK_SIMD(pack_##NAME)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, \
+                                     float *dst) {                                                          \
+        switch (t) {                                                                                        \
+        case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst, NV); break;                  \
+        case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst, NV); break;                \
+        default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst, NV); break;                         \
+        }                                                                                                   \
     }
-}
+
+CK_GEMM_SHAPE(wide, CK_GEMM_WIDE_MR, CK_GEMM_WIDE_V)
+CK_GEMM_SHAPE(narrow, CK_GEMM_NARROW_MR, CK_GEMM_NARROW_V)
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
-    .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
+    .wide = {CK_GEMM_WIDE_MR, CK_GEMM_WIDE_V * CK_VW, CK_SIMD(tile_wide), CK_SIMD(pack_wide)},
+    .narrow = {CK_GEMM_NARROW_MR, CK_GEMM_NARROW_V * CK_VW, CK_SIMD(tile_narrow), CK_SIMD(pack_narrow)},
 };
