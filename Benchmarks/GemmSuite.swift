@@ -23,6 +23,7 @@ func gemmSuite() -> [BenchCase] {
     for precision in [Precision.bf16, .w8] {
         cases.append(gemmCase(v3, tokens: 16, routing: .uniform, op: .forward, precision: precision))
     }
+    cases.append(gemmCase(v3, tokens: 16, routing: .uniform, op: .forwardKN))
     return cases
 }
 
@@ -79,7 +80,11 @@ enum Routing: String {
 private func pow(_ a: Double, _ b: Double) -> Double { Glibc.pow(a, b) }
 
 enum GemmOp: String {
-    case forward, dgrad, wgrad
+    /// y = x . w^T with the checkpoint's [N, K] weights
+    case forward
+    /// y = x . w with the weights stored [K, N] (an inference layout: one relayout at load time)
+    case forwardKN = "forward_kn"
+    case dgrad, wgrad
 }
 
 import Glibc
@@ -127,6 +132,7 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
                         sizes.withUnsafeBufferPointer { g in
                             switch op {
                             case .forward: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 1, n, yf)
+                            case .forwardKN: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 0, n, yf)
                             case .dgrad: baseline_openblas_m_grouped(xf, n, g.baseAddress, e, wf, 0, k, yf)
                             case .wgrad: baseline_openblas_k_grouped(xf, k, g.baseAddress, e, xf, n, yf)
                             }
@@ -140,6 +146,9 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
                         case .forward: // y [rows, n] = x [rows, k] . w[g]^T, w [E, n, k]
                             return ck_gemm_m_grouped(xp, xt, xScales, rows, k, k, g.baseAddress, e, w, wt, wScales,
                                                      CK_WEIGHTS_NK, n, n * k, 0, yp, yt, n)
+                        case .forwardKN: // y [rows, n] = x [rows, k] . w[g], w [E, k, n]
+                            return ck_gemm_m_grouped(xp, xt, xScales, rows, k, k, g.baseAddress, e, w, wt, wScales,
+                                                     CK_WEIGHTS_KN, n, n * k, 0, yp, yt, n)
                         case .dgrad: // dx [rows, k] = dy [rows, n] . w[g], w [E, n, k] read as [K' = n, N' = k]
                             return ck_gemm_m_grouped(xp, xt, xScales, rows, n, n, g.baseAddress, e, w, wt, wScales,
                                                      CK_WEIGHTS_KN, k, n * k, 0, yp, yt, k)

@@ -20,12 +20,6 @@
  * weight row keep DRAM streaming); NB: columns per task; a task's rows: MB_TILES tiles. */
 enum { KC = 128, KP = 4 * KC, NB = 256, MB_TILES = 64, MAX_MR = 12 };
 
-/* Experts with at most this many rows (<= every narrow tile's width) and unscaled [N, K] weights run in the
- * decode form: the transposed problem Y^T = W . X^T with weight rows as tile rows (read in place, no
- * transposing pack) and the few tokens as the columns of one narrow panel. The chain of every output is the
- * same, so the bits are too. */
-enum { DECODE_ROWS = 4 };
-
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
 /* A matrix operand: element (r, c) at data[r*rs + c*cs] (in elements of `type`); rs or cs is 1. */
@@ -44,7 +38,8 @@ typedef struct {
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
-    bool decode;                  /* the decode form: narrow tiles, B packed whole (see DECODE_ROWS) */
+    const ck_gemm_shape *shape;   /* the tiles: the ISA's wide shape, or one of its transposed ones */
+    bool transposed;              /* the transposed form (see m_problem): B packed whole as one panel */
 } problem;
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
@@ -52,10 +47,8 @@ typedef struct {
     float *pb, *acc, *a;
 } scratch;
 
-static const ck_gemm_shape *shape_of(const ck_gemm_kernels *k, const problem *p) { return p->decode ? &k->narrow : &k->wide; }
 
 typedef struct {
-    const ck_gemm_kernels *k;
     const ck_formats_kernels *f;
     const problem *problems;
     const size_t *first_task; /* [groups + 1]: tasks of problem g are first_task[g] ..< first_task[g + 1] */
@@ -67,8 +60,11 @@ typedef struct {
 
 static size_t block_rows(const ck_gemm_shape *sh) { return MB_TILES * (size_t)sh->mr; }
 
-/* The f32 view of A's block [i0, i0 + mb) x [l0, l0 + kc): A itself when it is f32, otherwise the block
- * decoded exactly into buf along A's contiguous axis (for rows of x, prefetching the next chunk of each). */
+/* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis. Copying
+ * f32 too keeps the tile's rows a few hundred bytes apart: rows of x or of the weights whose stride is a
+ * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel. When
+ * A's rows are contiguous (rows of x, or the weight rows of the transposed form) the next chunk of each row
+ * is prefetched. */
 typedef struct {
     const float *p;
     size_t rs, cs;
@@ -78,48 +74,59 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
                    float *buf) {
     const size_t size = type_size(o->type);
     const char *base = (const char *)o->data + (i0 * o->rs + l0 * o->cs) * size;
-    if (o->type == CK_DTYPE_F32) return (view){(const float *)base, o->rs, o->cs};
     const bool rows = o->cs == 1;
     const size_t lines = rows ? mb : kc, len = rows ? kc : mb, step = (rows ? o->rs : o->cs) * size;
     for (size_t i = 0; i < lines; i++) {
-        for (size_t at = 0; rows && at < len * size; at += 64) __builtin_prefetch(base + i * step + len * size + at);
-        if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)(base + i * step), buf + i * len, len);
-        else f->from_fp8((const uint8_t *)(base + i * step), CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
+        const char *line = base + i * step;
+        for (size_t at = 0; rows && at < len * size; at += 64) __builtin_prefetch(line + len * size + at);
+        if (o->type == CK_DTYPE_F32) memcpy(buf + i * len, line, len * sizeof(float));
+        else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * len, len);
+        else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
     }
     return rows ? (view){buf, kc, 1} : (view){buf, 1, mb};
 }
 
-/* Stores the block's tiles: C = v (beta 0, C never read) or fma(beta, C, v), rounded once to C's type; an
- * empty reduction with beta 1 leaves C. */
+/* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
+ * once to C's type; contiguous runs with beta 0 go through the vector casts. */
+static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n) {
+    const ck_dtype t = job->ctype;
+    const float beta = job->beta;
+    if (beta == 0.0f && stride == 1) {
+        if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
+        else job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
+        return;
+    }
+    for (size_t q = 0; q < n; q++) {
+        const size_t i = at + q * stride;
+        const float out = beta == 0.0f ? v[q] : fmaf(beta, ck_bits_f32(ck_load_bits(c, t, i)), v[q]);
+        ck_store_bits(c, t, i, ck_f32_bits(out));
+    }
+}
+
+/* Stores the block's tiles (tile (ti, s) at acc + (ti*strips + s)*mr*nr); an empty reduction with beta 1
+ * leaves C. */
 static void write_block(const gemm_job *job, const problem *p, const float *acc, size_t i0, size_t mb, size_t j0,
                         size_t nb) {
     if (p->red == 0 && job->beta == 1.0f) return;
-    const ck_gemm_shape *sh = shape_of(job->k, p);
+    const ck_gemm_shape *sh = p->shape;
     const size_t mr = (size_t)sh->mr, nr = (size_t)sh->nr, strips = ck_div_up(nb, nr);
     for (size_t i = 0; i < mb; i++) {
-        const float *tiles = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i of the block's first tile */
-        for (size_t j = 0; j < nb; j++) {
-            const float v = tiles[j / nr * mr * nr + j % nr];
-            const size_t at = (i0 + i) * p->rsc + (j0 + j) * p->csc;
-            const float out = job->beta == 0.0f ? v : fmaf(job->beta, ck_bits_f32(ck_load_bits(p->c, job->ctype, at)), v);
-            ck_store_bits(p->c, job->ctype, at, ck_f32_bits(out));
-        }
+        const float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
+        for (size_t st = 0, j = 0; st < strips; st++, j += nr)
+            store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, row + st * mr * nr, nb - j < nr ? nb - j : nr);
     }
 }
 
 static void run_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
-    const ck_gemm_shape *k = &job->k->wide;
+    const ck_gemm_shape *k = p->shape;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const size_t bsize = type_size(p->b.type);
     for (size_t p0 = 0; p0 < p->red; p0 += KP) {
         const size_t kp = p->red - p0 < KP ? p->red - p0 : KP;
-        for (size_t st = 0; st < strips; st++) {
-            const size_t j = j0 + st * nr;
-            k->pack((const char *)p->b.data + (p0 * p->b.rs + j * p->b.cs) * bsize, p->b.type, p->b.rs, p->b.cs, kp,
-                    (int)(j0 + nb - j < nr ? j0 + nb - j : nr), s->pb + st * kp * nr);
-        }
+        k->pack((const char *)p->b.data + (p0 * p->b.rs + j0 * p->b.cs) * bsize, p->b.type, p->b.rs, p->b.cs, kp,
+                (int)nb, s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
             const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
@@ -139,20 +146,22 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
-/* The decode form: B (the tokens, nb <= nr of them) packed once for the whole reduction, then each tile of
- * weight rows runs its full reduction while its rows stream in. Unscaled problems only. */
-static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb,
-                             size_t nb) {
-    const ck_gemm_shape *k = &job->k->narrow;
-    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, tiles = ck_div_up(mb, mr);
-    if (p->red == 0) memset(s->acc, 0, tiles * mr * nr * sizeof(float));
+/* The transposed form: B (the tokens, nb of them) packed once for the whole reduction, then each tile of
+ * weight rows runs its full reduction against every panel while its rows stream in. Unscaled problems only. */
+static void run_transposed_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb,
+                                 size_t nb) {
+    const ck_gemm_shape *k = p->shape;
+    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, tiles = ck_div_up(mb, mr), strips = ck_div_up(nb, nr);
+    if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     k->pack(p->b.data, p->b.type, p->b.rs, p->b.cs, p->red, (int)nb, s->pb);
     for (size_t t = 0; t < tiles; t++) {
         const size_t i = i0 + t * mr, rows = i0 + mb - i < mr ? i0 + mb - i : mr;
         for (size_t l0 = 0; l0 < p->red; l0 += KC) {
             const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
             const view a = a_view(job->f, &p->a, i, rows, l0, kc, s->a);
-            k->tile(kc, a.p, a.rs, a.cs, s->pb + l0 * nr, s->acc + t * mr * nr, (int)rows, NULL, 0.0f, l0 == 0);
+            for (size_t st = 0; st < strips; st++)
+                k->tile(kc, a.p, a.rs, a.cs, s->pb + (st * p->red + l0) * nr, s->acc + (t * strips + st) * mr * nr,
+                        (int)rows, NULL, 0.0f, l0 == 0);
         }
     }
     write_block(job, p, s->acc, i0, mb, 0, nb);
@@ -167,10 +176,10 @@ static void gemm_task(void *arg, size_t t, int tid) {
         else hi = mid;
     }
     const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(shape_of(job->k, p)), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
+    const size_t mb = block_rows(p->shape), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
     const size_t i0 = local / col_blocks * mb, j0 = local % col_blocks * NB;
     const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < NB ? p->cols - j0 : NB;
-    if (p->decode) run_decode_block(job, p, &job->scratch[tid], i0, rows, cols);
+    if (p->transposed) run_transposed_block(job, p, &job->scratch[tid], i0, rows, cols);
     else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
 }
 
@@ -179,16 +188,19 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
-    const ck_gemm_kernels *k = ck_gemm_dispatch();
-    /* per participant (floats): packed B (the decode form packs its whole reduction), accumulators, an A chunk */
-    const size_t mb = block_rows(&k->wide);
-    size_t ntasks = 0, pb = NB * KP, acc = mb * NB;
+    /* per participant (floats): packed B (the transposed form packs its whole reduction), accumulators, A */
+    size_t ntasks = 0, pb = 0, acc = 0, a = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
-        ntasks += ck_div_up(p->rows, block_rows(shape_of(k, p))) * ck_div_up(p->cols, NB);
-        if (p->decode && p->cols > 0 && p->red * (size_t)k->narrow.nr > pb) pb = p->red * (size_t)k->narrow.nr;
+        const size_t mb = block_rows(p->shape), nr = (size_t)p->shape->nr;
+        ntasks += ck_div_up(p->rows, mb) * ck_div_up(p->cols, NB);
+        const size_t need_pb = p->transposed ? p->red * nr : NB * KP, need_acc = mb * (p->transposed ? nr : NB);
+        const size_t need_a = (p->transposed ? (size_t)p->shape->mr : mb) * KC;
+        pb = need_pb > pb ? need_pb : pb;
+        acc = need_acc > acc ? need_acc : acc;
+        a = need_a > a ? need_a : a;
     }
-    const size_t per = pb + acc + mb * KC;
+    const size_t per = pb + acc + a;
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     scratch *sc = malloc(participants * sizeof(scratch));
@@ -202,12 +214,12 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     }
     first[0] = 0;
     for (size_t g = 0; g < groups; g++)
-        first[g + 1] = first[g] + ck_div_up(problems[g].rows, block_rows(shape_of(k, &problems[g]))) * ck_div_up(problems[g].cols, NB);
+        first[g + 1] = first[g] + ck_div_up(problems[g].rows, block_rows(problems[g].shape)) * ck_div_up(problems[g].cols, NB);
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
         sc[i] = (scratch){base, base + pb, base + pb + acc};
     }
-    gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
+    gemm_job job = {ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
     ck_parallel_for(ntasks, gemm_task, &job, (int)participants);
     free(pool);
     free(sc);
@@ -291,12 +303,19 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
 }
 
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y. */
-static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
-                         ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
+/* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
+ * Experts with at most two vectors of rows (32 for AVX-512) and unscaled [N, K] weights run in the transposed
+ * form Y^T = W . X^T: weight rows are the tile rows, read in place (no transposing pack; each weight row is
+ * streamed once), and the tokens are the columns of one narrow panel. Every output's chain is the same in
+ * both forms, so the bits are too. */
+static problem m_problem(const ck_gemm_kernels *kt, const void *x, ck_dtype xt, const float *xs, size_t ldx,
+                         size_t rows, const void *w, ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n,
+                         size_t k, void *y, size_t ldy) {
     const bool nk = layout == CK_WEIGHTS_NK;
-    if (nk && ws == NULL && rows <= DECODE_ROWS) /* Y^T = W . X^T: A(j, l) = w[j*k + l], B(l, i) = x[i*ldx + l] */
-        return (problem){.a = {w, wt, k, 1}, .b = {x, xt, 1, ldx}, .c = y, .rsc = 1, .csc = ldy,
-                         .rows = n, .cols = rows, .red = k, .decode = true};
+    for (int v = 0; nk && ws == NULL && v < 2; v++)
+        if (rows <= (size_t)kt->transposed[v].nr) /* A(j, l) = w[j*k + l], B(l, i) = x[i*ldx + l] */
+            return (problem){.a = {w, wt, k, 1}, .b = {x, xt, 1, ldx}, .c = y, .rsc = 1, .csc = ldy, .rows = n,
+                             .cols = rows, .red = k, .shape = &kt->transposed[v], .transposed = true};
     return (problem){.a = {x, xt, ldx, 1},
                      .b = {w, wt, nk ? 1 : n, nk ? k : 1},
                      .sa = xs,
@@ -309,7 +328,8 @@ static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx
                      .csc = 1,
                      .rows = rows,
                      .cols = n,
-                     .red = k};
+                     .red = k,
+                     .shape = &kt->wide};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
@@ -325,11 +345,12 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
+    const ck_gemm_kernels *kt = ck_gemm_dispatch();
     const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t rows = (size_t)group_sizes[g];
-        pr[g] = m_problem((const char *)x + row * ldx * type_size(x_type), x_type,
+        pr[g] = m_problem(kt, (const char *)x + row * ldx * type_size(x_type), x_type,
                           x_scales ? x_scales + row * ck_div_up(k, KC) : NULL, ldx, rows,
                           (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
                           layout, n, k, (char *)y + row * ldy * type_size(y_type), ldy);
@@ -356,9 +377,10 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     if (rows == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
+    const ck_gemm_kernels *kt = ck_gemm_dispatch();
     const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     for (size_t g = 0; g < groups; g++)
-        pr[g] = m_problem((const char *)x + g * max_m * k * type_size(x_type), x_type,
+        pr[g] = m_problem(kt, (const char *)x + g * max_m * k * type_size(x_type), x_type,
                           x_scales ? x_scales + g * max_m * ck_div_up(k, KC) : NULL, k, (size_t)valid_m[g],
                           (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
                           layout, n, k, (char *)y + g * max_m * n * type_size(y_type), n);
@@ -381,6 +403,7 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
     if (k == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
+    const ck_gemm_kernels *kt = ck_gemm_dispatch();
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
@@ -392,7 +415,8 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
                           .csc = layout == CK_WEIGHTS_KN ? 1 : k,
                           .rows = k,
                           .cols = n,
-                          .red = tokens};
+                          .red = tokens,
+                          .shape = &kt->wide};
         row += tokens;
     }
     return run_problems(pr, groups, beta, dw_type);

@@ -73,9 +73,10 @@ typedef struct ck_formats_kernels {
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb, first ? +0 : out) (a scaled block).
- * pack: dst[l*nr + c] = src[l*ls + c*cs] (elements of type t, decoded exactly to f32) for c < cols, +0 for
- *   cols <= c < nr, l < kc.
- * Two shapes: wide (many rows: the GEMM's tiles) and narrow (a few columns: decode, rows = weight rows).
+ * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
+ *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
+ * Shapes: wide (the GEMM's tiles over packed weights) and transposed[v] (the transposed form, rows = weight
+ * rows, columns = at most (v + 1) vectors of tokens).
  * No allocation, no threads; beta and the output type are the driver's. */
 typedef struct ck_gemm_shape {
     int mr, nr;
@@ -85,7 +86,7 @@ typedef struct ck_gemm_shape {
 } ck_gemm_shape;
 
 typedef struct ck_gemm_kernels {
-    ck_gemm_shape wide, narrow;
+    ck_gemm_shape wide, transposed[2];
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.
