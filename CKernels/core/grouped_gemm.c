@@ -62,23 +62,23 @@ static size_t block_rows(const ck_gemm_shape *sh) { return MB_TILES * (size_t)sh
 
 /* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis. Copying
  * f32 too keeps the tile's rows a few hundred bytes apart: rows of x or of the weights whose stride is a
- * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel. When
- * A's rows are contiguous (rows of x, or the weight rows of the transposed form) the next chunk of each row
- * is prefetched. */
+ * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel.
+ * `stream` (the weight rows of the transposed form, read from DRAM): the next chunk of each row is
+ * prefetched into L2. */
 typedef struct {
     const float *p;
     size_t rs, cs;
 } view;
 
 static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, size_t mb, size_t l0, size_t kc,
-                   float *buf) {
+                   float *buf, bool stream) {
     const size_t size = type_size(o->type);
     const char *base = (const char *)o->data + (i0 * o->rs + l0 * o->cs) * size;
     const bool rows = o->cs == 1;
     const size_t lines = rows ? mb : kc, len = rows ? kc : mb, step = (rows ? o->rs : o->cs) * size;
     for (size_t i = 0; i < lines; i++) {
         const char *line = base + i * step;
-        for (size_t at = 0; rows && at < len * size; at += 64) __builtin_prefetch(line + len * size + at);
+        for (size_t at = 0; stream && rows && at < len * size; at += 64) __builtin_prefetch(line + len * size + at);
         if (o->type == CK_DTYPE_F32) memcpy(buf + i * len, line, len * sizeof(float));
         else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * len, len);
         else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
@@ -129,7 +129,7 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
                 (int)nb, s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
-            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
+            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a, false);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
                 const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + (j0 + st * nr) / KC * p->sb_js] : 0.0f;
@@ -158,7 +158,7 @@ static void run_transposed_block(const gemm_job *job, const problem *p, const sc
         const size_t i = i0 + t * mr, rows = i0 + mb - i < mr ? i0 + mb - i : mr;
         for (size_t l0 = 0; l0 < p->red; l0 += KC) {
             const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
-            const view a = a_view(job->f, &p->a, i, rows, l0, kc, s->a);
+            const view a = a_view(job->f, &p->a, i, rows, l0, kc, s->a, true);
             for (size_t st = 0; st < strips; st++)
                 k->tile(kc, a.p, a.rs, a.cs, s->pb + (st * p->red + l0) * nr, s->acc + (t * strips + st) * mr * nr,
                         (int)rows, NULL, 0.0f, l0 == 0);

@@ -60,7 +60,8 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
 /* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
  * nr = nv vectors, 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
  * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
- * in registers when ls == 1 (CK_VW source rows at a time, prefetching the same lines of the next kc), element
+ * in registers when ls == 1 (CK_VW source rows at a time, prefetching the same lines of the next kc into L2:
+ * rows 4 KiB apart share L1 sets, so L1 prefetches would evict each other), element
  * by element otherwise and in ragged strips. */
 CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst,
                          const int nv) {
@@ -80,7 +81,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                     vf32 r[CK_VW];
                     for (int i = 0; i < CK_VW; i++) {
                         const size_t at = (size_t)(st * nr + v * CK_VW + i) * cs + l;
-                        __builtin_prefetch((const char *)src + (at + kc) * size);
+                        __builtin_prefetch((const char *)src + (at + kc) * size, 0, 2); /* into L2 */
                         r[i] = load_f32_of(src, t, at);
                     }
                     v_transpose(r);
