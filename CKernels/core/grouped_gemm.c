@@ -18,7 +18,7 @@
 
 /* KC: the reduction chunk, equal to the FP8 scale block; KP: the span of B packed at once (long runs of each
  * weight row keep DRAM streaming); NB: columns per task; a task's rows: MB_TILES tiles. */
-enum { KC = 128, KP = 4 * KC, NB = 256, MB_TILES = 64, MAX_MR = 12 };
+enum { KC = 128, KP = 2 * KC, NB = 512, MB_TILES = 64, MAX_MR = 12 };
 
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
