@@ -38,8 +38,7 @@ typedef struct {
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
-    const ck_gemm_shape *shape;   /* the tiles: the ISA's wide shape, or one of its transposed ones */
-    bool transposed;              /* the transposed form (see m_problem): B packed whole as one panel */
+    bool decode;                  /* at most CK_DECODE_M rows against [N, K] weights: the decode kernel */
 } problem;
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
@@ -49,6 +48,7 @@ typedef struct {
 
 
 typedef struct {
+    const ck_gemm_kernels *k;
     const ck_formats_kernels *f;
     const problem *problems;
     const size_t *first_task; /* [groups + 1]: tasks of problem g are first_task[g] ..< first_task[g + 1] */
@@ -58,27 +58,24 @@ typedef struct {
     scratch *scratch; /* one per participant */
 } gemm_job;
 
-static size_t block_rows(const ck_gemm_shape *sh) { return MB_TILES * (size_t)sh->mr; }
+static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
 /* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis. Copying
  * f32 too keeps the tile's rows a few hundred bytes apart: rows of x or of the weights whose stride is a
- * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel.
- * `stream` (the weight rows of the transposed form, read from DRAM): the next chunk of each row is
- * prefetched into L2. */
+ * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel. */
 typedef struct {
     const float *p;
     size_t rs, cs;
 } view;
 
 static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, size_t mb, size_t l0, size_t kc,
-                   float *buf, bool stream) {
+                   float *buf) {
     const size_t size = type_size(o->type);
     const char *base = (const char *)o->data + (i0 * o->rs + l0 * o->cs) * size;
     const bool rows = o->cs == 1;
     const size_t lines = rows ? mb : kc, len = rows ? kc : mb, step = (rows ? o->rs : o->cs) * size;
     for (size_t i = 0; i < lines; i++) {
         const char *line = base + i * step;
-        for (size_t at = 0; stream && rows && at < len * size; at += 64) __builtin_prefetch(line + len * size + at);
         if (o->type == CK_DTYPE_F32) memcpy(buf + i * len, line, len * sizeof(float));
         else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * len, len);
         else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
@@ -108,8 +105,7 @@ static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, co
 static void write_block(const gemm_job *job, const problem *p, const float *acc, size_t i0, size_t mb, size_t j0,
                         size_t nb) {
     if (p->red == 0 && job->beta == 1.0f) return;
-    const ck_gemm_shape *sh = p->shape;
-    const size_t mr = (size_t)sh->mr, nr = (size_t)sh->nr, strips = ck_div_up(nb, nr);
+    const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
     for (size_t i = 0; i < mb; i++) {
         const float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
         for (size_t st = 0, j = 0; st < strips; st++, j += nr)
@@ -119,7 +115,7 @@ static void write_block(const gemm_job *job, const problem *p, const float *acc,
 
 static void run_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
-    const ck_gemm_shape *k = p->shape;
+    const ck_gemm_kernels *k = job->k;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const size_t bsize = type_size(p->b.type);
@@ -129,7 +125,7 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
                 (int)nb, s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
-            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a, false);
+            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
                 const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + (j0 + st * nr) / KC * p->sb_js] : 0.0f;
@@ -146,25 +142,25 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
-/* The transposed form: B (the tokens, nb of them) packed once for the whole reduction, then each tile of
- * weight rows runs its full reduction against every panel while its rows stream in. Unscaled problems only. */
-static void run_transposed_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb,
-                                 size_t nb) {
-    const ck_gemm_shape *k = p->shape;
-    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, tiles = ck_div_up(mb, mr), strips = ck_div_up(nb, nr);
-    if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
-    k->pack(p->b.data, p->b.type, p->b.rs, p->b.cs, p->red, (int)nb, s->pb);
-    for (size_t t = 0; t < tiles; t++) {
-        const size_t i = i0 + t * mr, rows = i0 + mb - i < mr ? i0 + mb - i : mr;
-        for (size_t l0 = 0; l0 < p->red; l0 += KC) {
-            const size_t kc = p->red - l0 < KC ? p->red - l0 : KC;
-            const view a = a_view(job->f, &p->a, i, rows, l0, kc, s->a, true);
-            for (size_t st = 0; st < strips; st++)
-                k->tile(kc, a.p, a.rs, a.cs, s->pb + (st * p->red + l0) * nr, s->acc + (t * strips + st) * mr * nr,
-                        (int)rows, NULL, 0.0f, l0 == 0);
+/* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of decode_w weight rows
+ * runs its whole reduction (in 128-long scaled blocks for FP8 weights), streamed once from memory. */
+static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t j0, size_t nb) {
+    const ck_gemm_kernels *k = job->k;
+    const size_t w = (size_t)k->decode_w, size = type_size(p->b.type), chunk = p->sb ? KC : p->red;
+    const view x = a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->a);
+    for (size_t g = j0; g < j0 + nb; g += w) {
+        const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
+        if (p->red == 0) memset(s->acc, 0, p->rows * w * sizeof(float));
+        for (size_t l0 = 0; l0 < p->red; l0 += chunk) {
+            const size_t kc = p->red - l0 < chunk ? p->red - l0 : chunk;
+            float sa[CK_DECODE_M];
+            for (size_t r = 0; p->sb && r < p->rows; r++) sa[r] = p->sa ? p->sa[r * p->sa_rs + l0 / KC] : 1.0f;
+            const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + g / KC * p->sb_js] : 0.0f;
+            k->decode(kc, (const char *)p->b.data + (l0 * p->b.rs + g * p->b.cs) * size, p->b.type, p->b.cs, cols,
+                      x.p + l0, x.rs, (int)p->rows, s->acc, p->sb ? sa : NULL, sb, l0 == 0);
         }
+        for (size_t r = 0; r < p->rows; r++) store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols);
     }
-    write_block(job, p, s->acc, i0, mb, 0, nb);
 }
 
 static void gemm_task(void *arg, size_t t, int tid) {
@@ -176,10 +172,10 @@ static void gemm_task(void *arg, size_t t, int tid) {
         else hi = mid;
     }
     const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(p->shape), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
+    const size_t mb = block_rows(job->k), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
     const size_t i0 = local / col_blocks * mb, j0 = local % col_blocks * NB;
     const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < NB ? p->cols - j0 : NB;
-    if (p->transposed) run_transposed_block(job, p, &job->scratch[tid], i0, rows, cols);
+    if (p->decode) run_decode_block(job, p, &job->scratch[tid], j0, cols);
     else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
 }
 
@@ -188,17 +184,14 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
-    /* per participant (floats): packed B (the transposed form packs its whole reduction), accumulators, A */
-    size_t ntasks = 0, pb = 0, acc = 0, a = 0;
+    /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
+    const ck_gemm_kernels *k = ck_gemm_dispatch();
+    const size_t mb = block_rows(k), pb = NB * KP, acc = mb * NB;
+    size_t ntasks = 0, a = mb * KC;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
-        const size_t mb = block_rows(p->shape), nr = (size_t)p->shape->nr;
         ntasks += ck_div_up(p->rows, mb) * ck_div_up(p->cols, NB);
-        const size_t need_pb = p->transposed ? p->red * nr : NB * KP, need_acc = mb * (p->transposed ? nr : NB);
-        const size_t need_a = (p->transposed ? (size_t)p->shape->mr : mb) * KC;
-        pb = need_pb > pb ? need_pb : pb;
-        acc = need_acc > acc ? need_acc : acc;
-        a = need_a > a ? need_a : a;
+        if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
     }
     const size_t per = pb + acc + a;
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
@@ -214,12 +207,12 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     }
     first[0] = 0;
     for (size_t g = 0; g < groups; g++)
-        first[g + 1] = first[g] + ck_div_up(problems[g].rows, block_rows(problems[g].shape)) * ck_div_up(problems[g].cols, NB);
+        first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
         sc[i] = (scratch){base, base + pb, base + pb + acc};
     }
-    gemm_job job = {ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
+    gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
     ck_parallel_for(ntasks, gemm_task, &job, (int)participants);
     free(pool);
     free(sc);
@@ -304,18 +297,11 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
 
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y. */
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
- * Experts with at most two vectors of rows (32 for AVX-512) and unscaled [N, K] weights run in the transposed
- * form Y^T = W . X^T: weight rows are the tile rows, read in place (no transposing pack; each weight row is
- * streamed once), and the tokens are the columns of one narrow panel. Every output's chain is the same in
- * both forms, so the bits are too. */
-static problem m_problem(const ck_gemm_kernels *kt, const void *x, ck_dtype xt, const float *xs, size_t ldx,
-                         size_t rows, const void *w, ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n,
-                         size_t k, void *y, size_t ldy) {
+ * Decode-sized experts (at most CK_DECODE_M rows) with [N, K] weights run the decode kernel, which streams each
+ * weight row once with no packing; its chains are the tiles' chains, so the bits are the same. */
+static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
+                         ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
     const bool nk = layout == CK_WEIGHTS_NK;
-    for (int v = 0; nk && ws == NULL && v < 2; v++)
-        if (rows <= (size_t)kt->transposed[v].nr) /* A(j, l) = w[j*k + l], B(l, i) = x[i*ldx + l] */
-            return (problem){.a = {w, wt, k, 1}, .b = {x, xt, 1, ldx}, .c = y, .rsc = 1, .csc = ldy, .rows = n,
-                             .cols = rows, .red = k, .shape = &kt->transposed[v], .transposed = true};
     return (problem){.a = {x, xt, ldx, 1},
                      .b = {w, wt, nk ? 1 : n, nk ? k : 1},
                      .sa = xs,
@@ -329,7 +315,7 @@ static problem m_problem(const ck_gemm_kernels *kt, const void *x, ck_dtype xt, 
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .shape = &kt->wide};
+                     .decode = nk && rows <= CK_DECODE_M};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
@@ -345,12 +331,11 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const ck_gemm_kernels *kt = ck_gemm_dispatch();
     const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t rows = (size_t)group_sizes[g];
-        pr[g] = m_problem(kt, (const char *)x + row * ldx * type_size(x_type), x_type,
+        pr[g] = m_problem((const char *)x + row * ldx * type_size(x_type), x_type,
                           x_scales ? x_scales + row * ck_div_up(k, KC) : NULL, ldx, rows,
                           (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
                           layout, n, k, (char *)y + row * ldy * type_size(y_type), ldy);
@@ -377,10 +362,9 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     if (rows == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const ck_gemm_kernels *kt = ck_gemm_dispatch();
     const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     for (size_t g = 0; g < groups; g++)
-        pr[g] = m_problem(kt, (const char *)x + g * max_m * k * type_size(x_type), x_type,
+        pr[g] = m_problem((const char *)x + g * max_m * k * type_size(x_type), x_type,
                           x_scales ? x_scales + g * max_m * ck_div_up(k, KC) : NULL, k, (size_t)valid_m[g],
                           (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
                           layout, n, k, (char *)y + g * max_m * n * type_size(y_type), n);
@@ -403,7 +387,6 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
     if (k == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const ck_gemm_kernels *kt = ck_gemm_dispatch();
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
@@ -415,8 +398,7 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
                           .csc = layout == CK_WEIGHTS_KN ? 1 : k,
                           .rows = k,
                           .cols = n,
-                          .red = tokens,
-                          .shape = &kt->wide};
+                          .red = tokens};
         row += tokens;
     }
     return run_problems(pr, groups, beta, dw_type);

@@ -68,25 +68,27 @@ typedef struct ck_formats_kernels {
 } ck_formats_kernels;
 
 /* ---- GEMM microkernels (ref/gemm_ref.c, simd/gemm_simd.h) ----
- * One canonical order, identical on every ISA (see ck_gemm.h). A tile is rows (<= mr) x nr outputs
- * out[r*nr + c] over a packed B panel pb[l*nr + c] (l < kc) and A(r, l) = a[r*rsa + l*csa]:
+ * One canonical order, identical on every ISA (see ck_gemm.h).
+ * tile: rows (<= mr) x nr outputs out[r*nr + c] over a packed B panel pb[l*nr + c] (l < kc) and
+ *   A(r, l) = a[r*rsa + l*csa]:
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb, first ? +0 : out) (a scaled block).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
- * Shapes: wide (the GEMM's tiles over packed weights) and transposed[v] (the transposed form, rows = weight
- * rows, columns = at most (v + 1) vectors of tokens).
+ * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows:
+ *   out[r*decode_w + c] over l < kc of x[r*ldx + l] * W(c, l), W(c, l) = w[c*ldw + l] (type t, decoded),
+ *   with first / sa / sb as in tile; weight rows past cols are never read.
  * No allocation, no threads; beta and the output type are the driver's. */
-typedef struct ck_gemm_shape {
+#define CK_DECODE_M 4
+typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
                  const float *sa, float sb, int first);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
-} ck_gemm_shape;
-
-typedef struct ck_gemm_kernels {
-    ck_gemm_shape wide, transposed[2];
+    int decode_w;
+    void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows,
+                   float *out, const float *sa, float sb, int first);
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

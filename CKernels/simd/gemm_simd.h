@@ -1,51 +1,61 @@
 /*
- * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA in
- * tile shapes of outer products over packed B panels: wide (CK_GEMM_WIDE_MR rows x CK_GEMM_WIDE_V vectors,
- * the GEMM's workhorse) and the transposed form's one- and two-vector panels (CK_GEMM_T1_MR x 1 and
- * CK_GEMM_T2_MR x 2 vectors), where the rows are weight rows and the few tokens are the columns.
+ * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA:
+ * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels, B's packing (decoding BF16 and
+ * E4M3), and the decode kernel for up to CK_DECODE_M rows against [N, K] weights.
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
 
 #define CK_INLINE static inline __attribute__((always_inline))
-enum { CK_MAX_MR = 12, CK_MAX_V = 4 };
+#define CK_GEMM_NR (CK_GEMM_V * CK_VW)
 
-/* mr rows x nv vectors of fma chains over kc (see ck_gemm_shape.tile). */
+/* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                         const float *sa, float sb, int first, const int mr, const int nv) {
-    const int nr = nv * CK_VW;
-    vf32 acc[CK_MAX_MR][CK_MAX_V];
+                         const float *sa, float sb, int first, const int mr) {
+    vf32 acc[CK_GEMM_MR][CK_GEMM_V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
-        for (int v = 0; v < nv; v++)
-            acc[r][v] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * nr + v * CK_VW));
-    const float *row[CK_MAX_MR]; /* A's rows, so that each broadcast is one addressing mode off l */
+        for (int v = 0; v < CK_GEMM_V; v++)
+            acc[r][v] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_GEMM_NR + v * CK_VW));
+    const float *row[CK_GEMM_MR]; /* A's rows, so that each broadcast is one addressing mode off l */
 #pragma unroll
     for (int r = 0; r < mr; r++) row[r] = a + r * rsa;
     for (size_t l = 0, at = 0; l < kc; l++, at += csa) {
-        vf32 bv[CK_MAX_V];
+        vf32 bv[CK_GEMM_V];
 #pragma unroll
-        for (int v = 0; v < nv; v++) bv[v] = v_as_f32(v_load_u32(pb + l * (size_t)nr + v * CK_VW));
+        for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * CK_GEMM_NR + v * CK_VW));
 #pragma unroll
         for (int r = 0; r < mr; r++) {
             const vf32 ar = v_setf(row[r][at]);
 #pragma unroll
-            for (int v = 0; v < nv; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
+            for (int v = 0; v < CK_GEMM_V; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
         }
     }
     if (sa) /* the block's partial sums, scaled: out = fma(p * sa[r], sb, out) */
 #pragma unroll
         for (int r = 0; r < mr; r++)
 #pragma unroll
-            for (int v = 0; v < nv; v++) {
-                const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * nr + v * CK_VW));
+            for (int v = 0; v < CK_GEMM_V; v++) {
+                const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_GEMM_NR + v * CK_VW));
                 acc[r][v] = v_fmaf(v_mulf(acc[r][v], v_setf(sa[r])), v_setf(sb), old);
             }
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
-        for (int v = 0; v < nv; v++) v_store_u32(out + r * nr + v * CK_VW, v_as_u32(acc[r][v]));
+        for (int v = 0; v < CK_GEMM_V; v++) v_store_u32(out + r * CK_GEMM_NR + v * CK_VW, v_as_u32(acc[r][v]));
+}
+
+static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
+                               int rows, const float *sa, float sb, int first) {
+    switch (rows) {
+    case 1: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 1); break;
+    case 2: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 2); break;
+    case 3: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 3); break;
+    case 4: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 4); break;
+    case 5: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 5); break;
+    default: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, CK_GEMM_MR); break;
+    }
 }
 
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
@@ -58,14 +68,13 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
 }
 
 /* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
- * nr = nv vectors, 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
+ * 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
  * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
  * in registers when ls == 1 (CK_VW source rows at a time, prefetching the same lines of the next kc into L2:
  * rows 4 KiB apart share L1 sets, so L1 prefetches would evict each other), element
  * by element otherwise and in ragged strips. */
-CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst,
-                         const int nv) {
-    const int nr = nv * CK_VW, full = cols / nr;
+CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+    const int nr = CK_GEMM_NR, nv = CK_GEMM_V, full = cols / nr;
     if (cs == 1)
         for (size_t l = 0; l < kc; l++)
             for (int st = 0; st < full; st++)
@@ -101,40 +110,72 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
             }
 }
 
-/* The entry points of one tile shape: tile_<name> (a case per row count up to MR) and pack_<name>. */
-#define CK_TILE_ROWS(R, MR, NV)                                                                             \
-    case R:                                                                                                 \
-        if (R <= MR) tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, R, NV);                             \
-        break;
-#define CK_GEMM_SHAPE(NAME, MR, NV)                                                                         \
-    static void CK_SIMD(tile_##NAME)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb,    \
-                                     float *out, int rows, const float *sa, float sb, int first) {          \
-        switch (rows) {                                                                                     \
-            CK_TILE_ROWS(1, MR, NV) CK_TILE_ROWS(2, MR, NV) CK_TILE_ROWS(3, MR, NV) CK_TILE_ROWS(4, MR, NV)   \
-            CK_TILE_ROWS(5, MR, NV) CK_TILE_ROWS(6, MR, NV) CK_TILE_ROWS(7, MR, NV) CK_TILE_ROWS(8, MR, NV)   \
-            CK_TILE_ROWS(9, MR, NV) CK_TILE_ROWS(10, MR, NV) CK_TILE_ROWS(11, MR, NV) CK_TILE_ROWS(12, MR, NV) \
-        }                                                                                                   \
-    }                                                                                                       \
-    static void CK_SIMD(pack_##NAME)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, \
-                                     float *dst) {                                                          \
-        switch (t) {                                                                                        \
-        case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst, NV); break;                  \
-        case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst, NV); break;                \
-        default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst, NV); break;                         \
-        }                                                                                                   \
+static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+    switch (t) {
+    case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst); break;
+    case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst); break;
+    default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst); break;
     }
+}
 
-CK_GEMM_SHAPE(wide, CK_GEMM_WIDE_MR, CK_GEMM_WIDE_V)
-CK_GEMM_SHAPE(t1, CK_GEMM_T1_MR, 1)
-#if CK_GEMM_T2_MR == CK_GEMM_WIDE_MR && CK_GEMM_WIDE_V == 2 /* the same tile: no second copy */
-#define CK_T2_FNS CK_SIMD(tile_wide), CK_SIMD(pack_wide)
-#else
-CK_GEMM_SHAPE(t2, CK_GEMM_T2_MR, 2)
-#define CK_T2_FNS CK_SIMD(tile_t2), CK_SIMD(pack_t2)
-#endif
+/* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] (see ck_gemm_kernels.decode).
+ * CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output column and its chain runs
+ * along l as in the tiles; each weight element is read once, straight from memory. */
+CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
+                           size_t ldx, float *out, const float *sa, float sb, int first, const int m) {
+    const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1;
+    vf32 acc[CK_DECODE_M];
+#pragma unroll
+    for (int r = 0; r < m; r++) acc[r] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
+    size_t l = 0;
+    if (cols == CK_VW)
+        for (; l + CK_VW <= kc; l += CK_VW) {
+            vf32 col[CK_VW];
+            for (int c = 0; c < CK_VW; c++) {
+                __builtin_prefetch((const char *)w + ((size_t)c * ldw + l) * size + 512);
+                col[c] = load_f32_of(w, t, (size_t)c * ldw + l);
+            }
+            v_transpose(col); /* col[j] lane c = W(c, l + j) */
+#pragma unroll
+            for (int j = 0; j < CK_VW; j++)
+#pragma unroll
+                for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l + (size_t)j]), col[j], acc[r]);
+        }
+    for (; l < kc; l++) { /* ragged columns and the tail: one column of W at a time */
+        float v[CK_VW];
+        for (int c = 0; c < CK_VW; c++) v[c] = c < cols ? ck_load_f32(w, t, (size_t)c * ldw + l) : 0.0f;
+        const vf32 wv = v_as_f32(v_load_u32(v));
+#pragma unroll
+        for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
+    }
+    if (sa)
+#pragma unroll
+        for (int r = 0; r < m; r++) {
+            const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
+            acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa[r])), v_setf(sb), old);
+        }
+#pragma unroll
+    for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(acc[r]));
+}
+
+static void CK_SIMD(gemm_decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,
+                                 size_t ldx, int rows, float *out, const float *sa, float sb, int first) {
+#define CK_DECODE_ROWS(T)                                                                                   \
+    switch (rows) {                                                                                         \
+    case 1: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, 1); break;                         \
+    case 2: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, 2); break;                         \
+    case 3: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, 3); break;                         \
+    default: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, CK_DECODE_M); break;              \
+    }
+    switch (t) {
+    case CK_DTYPE_F32: CK_DECODE_ROWS(CK_DTYPE_F32) break;
+    case CK_DTYPE_BF16: CK_DECODE_ROWS(CK_DTYPE_BF16) break;
+    default: CK_DECODE_ROWS(CK_DTYPE_E4M3FN) break;
+    }
+#undef CK_DECODE_ROWS
+}
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
-    .wide = {CK_GEMM_WIDE_MR, CK_GEMM_WIDE_V * CK_VW, CK_SIMD(tile_wide), CK_SIMD(pack_wide)},
-    .transposed = {{CK_GEMM_T1_MR, CK_VW, CK_SIMD(tile_t1), CK_SIMD(pack_t1)},
-                   {CK_GEMM_T2_MR, 2 * CK_VW, CK_T2_FNS}},
+    .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
+    .decode_w = CK_VW, .decode = CK_SIMD(gemm_decode),
 };
