@@ -80,7 +80,7 @@ typedef struct ck_formats_kernels {
  *   out[r*decode_w + c] over l < kc of x[r*ldx + l] * W(c, l), W(c, l) = w[c*ldw + l] (type t, decoded),
  *   with first / sa / sb as in tile; weight rows past cols are never read.
  * No allocation, no threads; beta and the output type are the driver's. */
-#define CK_DECODE_M 4
+#define CK_DECODE_M 8
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,

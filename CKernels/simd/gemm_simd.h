@@ -160,18 +160,20 @@ CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ld
 
 static void CK_SIMD(gemm_decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,
                                  size_t ldx, int rows, float *out, const float *sa, float sb, int first) {
+#define CK_DECODE_CASE(T, R)                                                                                \
+    case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, R); break;
 #define CK_DECODE_ROWS(T)                                                                                   \
     switch (rows) {                                                                                         \
-    case 1: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, 1); break;                         \
-    case 2: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, 2); break;                         \
-    case 3: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, 3); break;                         \
-    default: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, CK_DECODE_M); break;              \
+        CK_DECODE_CASE(T, 1) CK_DECODE_CASE(T, 2) CK_DECODE_CASE(T, 3) CK_DECODE_CASE(T, 4)                   \
+        CK_DECODE_CASE(T, 5) CK_DECODE_CASE(T, 6) CK_DECODE_CASE(T, 7) CK_DECODE_CASE(T, 8)                   \
     }
+    _Static_assert(CK_DECODE_M == 8, "one case per row count");
     switch (t) {
     case CK_DTYPE_F32: CK_DECODE_ROWS(CK_DTYPE_F32) break;
     case CK_DTYPE_BF16: CK_DECODE_ROWS(CK_DTYPE_BF16) break;
     default: CK_DECODE_ROWS(CK_DTYPE_E4M3FN) break;
     }
+#undef CK_DECODE_CASE
 #undef CK_DECODE_ROWS
 }
 
