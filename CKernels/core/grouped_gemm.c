@@ -2,12 +2,12 @@
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for
  * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
  * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the
- * task packs B into nr-wide f32 panels (KP of the reduction at a time), and per 128-long chunk decodes A to
- * f32 when it is not (BF16 and FP8 are decoded exactly there, so the microkernels only ever see f32), then runs the
- * dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
- * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Nothing about the blocking changes
- * an output's order, so the bits do not depend on M, threads or ISA.
- */
+ * task packs B into nr-wide f32 panels (KP of the reduction at a time) and copies A to f32 per 128-long
+ * chunk (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32), then runs the dispatched
+ * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
+ * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run the decode
+ * kernel over the weights in place instead. Nothing about the blocking or the path changes an output's
+ * order, so the bits do not depend on M, threads or ISA. */
 #include "internal.h"
 #include "formats_element.h"
 #include "../include/ck_gemm.h"
@@ -18,7 +18,7 @@
 
 /* KC: the reduction chunk, equal to the FP8 scale block; KP: the span of B packed at once (long runs of each
  * weight row keep DRAM streaming); NB: columns per task; a task's rows: MB_TILES tiles. */
-enum { KC = 128, KP = 2 * KC, NB = 512, MB_TILES = 64, MAX_MR = 12 };
+enum { KC = 128, KP = 2 * KC, NB = 512, MB_TILES = 64, MAX_MR = 8 };
 
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
