@@ -71,6 +71,8 @@ struct BenchResult {
     var threads: Int
     var seconds: Double
     var work: Work
+    var bound: BenchCase.Bound
+    /// The fraction of the run's best probe of the relevant peak (set once the run has finished).
     var peakFraction: Double?
     var gbps: Double { Double(work.bytes) / seconds / 1e9 }
     var gflops: Double? { work.flops.map { Double($0) / seconds / 1e9 } }
@@ -87,15 +89,22 @@ func withISA<T>(_ isa: ISA, _ body: () throws -> T) rethrows -> T {
 
 /// Runs `impl` of a prepared case: `moekit` at the chosen cap, `scalar` capped to the scalar reference;
 /// other names are baselines the case runs itself.
-func measure(_ c: BenchCase, impl: String, run: () -> Void, timing: Timing, machine: Machine) -> BenchResult {
+func measure(_ c: BenchCase, impl: String, run: () -> Void, timing: Timing) -> BenchResult {
     let seconds = impl == "scalar" ? withISA(.scalar) { timing.median(run) } : timing.median(run)
-    var result = BenchResult(suite: c.suite, name: c.name, impl: impl, dtype: c.dtype, shape: c.shape,
-                             threads: Runtime.threadCount, seconds: seconds, work: c.work, peakFraction: nil)
-    switch c.bound {
-    case .dram, .cache: result.peakFraction = result.gbps / machine.copyGBps
-    case .dramRead: result.peakFraction = result.gbps / machine.readGBps
-    case .compute: result.peakFraction = result.gflops.map { $0 / machine.peakF32GFlops }
-    case .computeBF16: result.peakFraction = result.gflops.map { $0 / (machine.peakBF16GFlops ?? machine.peakF32GFlops) }
+    return BenchResult(suite: c.suite, name: c.name, impl: impl, dtype: c.dtype, shape: c.shape,
+                       threads: Runtime.threadCount, seconds: seconds, work: c.work, bound: c.bound, peakFraction: nil)
+}
+
+extension BenchResult {
+    /// The result judged against the machine's peaks.
+    func judged(by machine: Machine) -> BenchResult {
+        var r = self
+        switch bound {
+        case .dram, .cache: r.peakFraction = gbps / machine.copyGBps
+        case .dramRead: r.peakFraction = gbps / machine.readGBps
+        case .compute: r.peakFraction = gflops.map { $0 / machine.peakF32GFlops }
+        case .computeBF16: r.peakFraction = gflops.map { $0 / (machine.peakBF16GFlops ?? machine.peakF32GFlops) }
+        }
+        return r
     }
-    return result
 }

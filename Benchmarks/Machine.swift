@@ -1,8 +1,10 @@
 import CKernels
 import MoEKit
 
-/// This machine's own peaks, measured at the start of every run by MoEKit's probes (ck_probe.h) on the
-/// benchmark's thread count and ISA cap. Each figure is the best of several timed repetitions.
+/// This machine's own peaks, measured by MoEKit's probes (ck_probe.h) on the benchmark's thread count and ISA
+/// cap: at the start of every run (best of several timed repetitions), again before each compute-bound case
+/// (FMA and BF16 dot) and at the end (DRAM). Each figure is the best the run saw: on a shared machine a probe
+/// that lands in a busy moment would otherwise make the cases after it look faster than the machine.
 struct Machine {
     var cpu: String
     var isa: ISA
@@ -21,9 +23,16 @@ struct Machine {
             log("probing BF16 dot-product peak ...")
             bf16 = bestRate(reps: reps) { ck_probe_dot_bf16($0) }
         }
-        // Arrays far beyond the last-level cache (at least 4x, at least 1 GiB; 256 MiB with --quick).
+        log("probing DRAM copy and read bandwidth ...")
+        let (copy, read) = bandwidths(reps: reps, quick: quick)
+        return Machine(cpu: Runtime.cpuName, isa: Runtime.activeISA, threads: Runtime.threadCount,
+                       peakF32GFlops: f32, peakBF16GFlops: bf16, copyGBps: copy, readGBps: read)
+    }
+
+    /// DRAM copy (bytes read + written) and read GB/s on arrays far beyond the last-level cache (at least 4x,
+    /// at least 1 GiB; 256 MiB with --quick), best of `reps`.
+    private static func bandwidths(reps: Int, quick: Bool) -> (copy: Double, read: Double) {
         let bytes = quick ? 256 << 20 : max(1 << 30, 4 * lastLevelCacheBytes()) / 64 * 64
-        log("probing DRAM copy and read bandwidth on \(bytes >> 20) MiB arrays ...")
         let src = Allocation(bytes: bytes), dst = Allocation(bytes: bytes)
         memsetPattern(src)
         var copy = 0.0, read = 0.0
@@ -36,9 +45,21 @@ struct Machine {
             sink ^= ck_probe_read(src.raw, bytes)
             read = max(read, Double(bytes) / (now() - t0) / 1e9)
         }
-        if sink == 0x5EED { log("") } // keeps the checksum alive
-        return Machine(cpu: Runtime.cpuName, isa: Runtime.activeISA, threads: Runtime.threadCount,
-                       peakF32GFlops: f32, peakBF16GFlops: bf16, copyGBps: copy, readGBps: read)
+        if sink == 0x5EED { print("") } // keeps the checksum alive
+        return (copy, read)
+    }
+
+    /// Probes the compute peaks once more, keeping the best.
+    mutating func reprobeCompute() {
+        peakF32GFlops = max(peakF32GFlops, Self.bestRate(reps: 1) { ck_probe_fma_f32($0) })
+        if let bf16 = peakBF16GFlops { peakBF16GFlops = max(bf16, Self.bestRate(reps: 1) { ck_probe_dot_bf16($0) }) }
+    }
+
+    /// Probes the DRAM bandwidths once more, keeping the best.
+    mutating func reprobeMemory(quick: Bool) {
+        let (copy, read) = Self.bandwidths(reps: 1, quick: quick)
+        copyGBps = max(copyGBps, copy)
+        readGBps = max(readGBps, read)
     }
 
     /// GFLOP/s of a probe: calibrated to ~0.1 s per repetition, best of `reps`.

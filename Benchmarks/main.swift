@@ -1,5 +1,5 @@
 // `swift run -c release benchmarks`: measures this machine's peaks, then every case of the default suite
-// against its baselines, printing a table as it goes (progress on stderr) and optionally a JSON report.
+// against its baselines (progress on stderr), then prints the table and optionally writes a JSON report.
 import Glibc
 import MoEKit
 
@@ -41,32 +41,34 @@ if let t = options.threads {
 }
 if let isa = options.isa { Runtime.setMaxISA(isa) }
 
-let machine = Machine.measure(quick: options.quick, log: log)
-print(Report.header(machine))
-print("")
-print(Report.tableHeader())
-
+var machine = Machine.measure(quick: options.quick, log: log)
 let timing = options.quick ? Timing.quick : Timing.standard
 var results: [BenchResult] = []
+var speedups: [Double?] = []
 for (index, c) in cases.enumerated() {
     log("[\(index + 1)/\(cases.count)] \(c.id) (\(c.shapeText)) ...")
+    if c.bound == .compute || c.bound == .computeBF16 { machine.reprobeCompute() }
     let runner = c.prepare()
-    var rows: [BenchResult] = []
-    for impl in c.impls {
-        rows.append(measure(c, impl: impl, run: runner(impl), timing: timing, machine: machine))
-    }
+    let rows = c.impls.map { measure(c, impl: $0, run: runner($0), timing: timing) }
     for r in rows {
-        let speedup = r.impl == c.impls[0] && rows.count > 1
-            ? (rows.dropFirst().map(\.seconds).min()! / r.seconds, "baseline") : nil
-        print(Report.row(r, speedup: speedup))
+        speedups.append(r.impl == c.impls[0] && rows.count > 1 ? rows.dropFirst().map(\.seconds).min()! / r.seconds : nil)
     }
     results += rows
 }
+log("probing DRAM bandwidth again ...")
+machine.reprobeMemory(quick: options.quick)
+results = results.map { $0.judged(by: machine) }
 
+print(Report.header(machine))
+print("")
+print(Report.tableHeader())
+for (r, speedup) in zip(results, speedups) { print(Report.row(r, speedup: speedup.map { ($0, "baseline") })) }
 print("""
 
     of peak: GB/s over the DRAM copy bandwidth for the formats (L2 cases exceed 100%), over the DRAM read
-    bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak for other GEMMs. speedup: MoEKit's time over the fastest baseline's in the same run.
+    bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak (the BF16 dot peak
+    for BF16 and FP8 operands) for other GEMMs; peaks are the best probes of the whole run. speedup: MoEKit's
+    time over the fastest baseline's in the same run.
     repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
     """)
 
