@@ -30,9 +30,10 @@ test: deps test-main test-openmp test-sanitizers test-dependency
 test-main:
 	$(SWIFT) test -c release
 
-# The executor and determinism tests again with the OpenMP trait (libomp's runtime instead of the pool).
+# The executor, determinism and thread-count tests again with the OpenMP trait (libomp's runtime instead of
+# the pool).
 test-openmp:
-	$(SWIFT) test -c release --traits OpenMP --scratch-path .build-openmp --filter "Threads|Determinism"
+	$(SWIFT) test -c release --traits OpenMP --scratch-path .build-openmp --filter "Threads|Determinism|threadCounts"
 
 # AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer over the whole suite; ThreadSanitizer over
 # the threaded tests. The suite is Swift Testing only: --disable-xctest skips the empty XCTest pass, whose runner
@@ -44,7 +45,7 @@ test-sanitizers:
 	$(SWIFT) test -c release --disable-xctest --sanitize=address --scratch-path .build-asan
 	@test -n "$(UBSAN_RT)" || { echo "no UBSan runtime in the Swift toolchain"; exit 1; }
 	$(SWIFT) test -c release --disable-xctest --scratch-path .build-ubsan -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined -Xlinker $(UBSAN_RT)
-	$(SWIFT) test -c release --disable-xctest --sanitize=thread --scratch-path .build-tsan --filter "Threads|Determinism|Concurrent"
+	$(SWIFT) test -c release --disable-xctest --sanitize=thread --scratch-path .build-tsan --filter "Threads|Determinism|Concurrent|threadCounts"
 
 # A throw-away package that depends on a tagged clone of this repository with `.package(url:, from:)`.
 test-dependency:
