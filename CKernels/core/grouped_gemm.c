@@ -2,7 +2,7 @@
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for
  * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
  * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the
- * task packs B into nr-wide f32 panels (KP of the reduction at a time) and copies A to f32 per 128-long
+ * task packs B into nr-wide f32 panels (a span of the reduction at a time) and copies A to f32 per 128-long
  * chunk (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32), then runs the dispatched
  * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
  * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run the decode
@@ -16,9 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KC: the reduction chunk, equal to the FP8 scale block; KP: the span of B packed at once (long runs of each
- * weight row keep DRAM streaming); NB: columns per task; a task's rows: MB_TILES tiles. */
-enum { KC = 128, KP = 2 * KC, NB = 512, MB_TILES = 64, MAX_MR = 8 };
+/* KC: the reduction chunk, equal to the FP8 scale block; PB: the packed B panel's floats, NB columns per task
+ * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
+ * packed weight only a few times, so their tasks take NB_FEW columns and 4 x longer spans of K instead,
+ * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles. */
+enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8 };
+
 
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
@@ -40,6 +43,9 @@ typedef struct {
     size_t rows, cols, red;
     bool decode;                  /* at most CK_DECODE_M rows against [N, K] weights: the decode kernel */
 } problem;
+
+/* Columns per task of a problem; its packed B spans PB / task_cols of the reduction. */
+static size_t task_cols(const problem *p) { return p->rows <= FEW_ROWS ? NB_FEW : NB; }
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
 typedef struct {
@@ -119,8 +125,9 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const size_t bsize = type_size(p->b.type);
-    for (size_t p0 = 0; p0 < p->red; p0 += KP) {
-        const size_t kp = p->red - p0 < KP ? p->red - p0 : KP;
+    const size_t span = PB / task_cols(p);
+    for (size_t p0 = 0; p0 < p->red; p0 += span) {
+        const size_t kp = p->red - p0 < span ? p->red - p0 : span;
         k->pack((const char *)p->b.data + (p0 * p->b.rs + j0 * p->b.cs) * bsize, p->b.type, p->b.rs, p->b.cs, kp,
                 (int)nb, s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
@@ -172,9 +179,9 @@ static void gemm_task(void *arg, size_t t, int tid) {
         else hi = mid;
     }
     const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(job->k), local = t - job->first_task[lo], col_blocks = ck_div_up(p->cols, NB);
-    const size_t i0 = local / col_blocks * mb, j0 = local % col_blocks * NB;
-    const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < NB ? p->cols - j0 : NB;
+    const size_t mb = block_rows(job->k), nb = task_cols(p), local = t - job->first_task[lo];
+    const size_t col_blocks = ck_div_up(p->cols, nb), i0 = local / col_blocks * mb, j0 = local % col_blocks * nb;
+    const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
     if (p->decode) run_decode_block(job, p, &job->scratch[tid], j0, cols);
     else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
 }
@@ -186,11 +193,11 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    const size_t mb = block_rows(k), pb = NB * KP, acc = mb * NB;
+    const size_t mb = block_rows(k), pb = PB, acc = mb * NB;
     size_t ntasks = 0, a = mb * KC;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
-        ntasks += ck_div_up(p->rows, mb) * ck_div_up(p->cols, NB);
+        ntasks += ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
     }
     const size_t per = pb + acc + a;
@@ -207,7 +214,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     }
     first[0] = 0;
     for (size_t g = 0; g < groups; g++)
-        first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, NB);
+        first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, task_cols(&problems[g]));
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
         sc[i] = (scratch){base, base + pb, base + pb + acc};

@@ -70,8 +70,8 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
 /* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
  * 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
  * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
- * in registers when ls == 1 (CK_VW source rows at a time, prefetching the same lines of the next kc into L2:
- * rows 4 KiB apart share L1 sets, so L1 prefetches would evict each other), element
+ * in registers when ls == 1 (CK_VW source rows at a time, each prefetched 512 bytes ahead into L2: rows 4 KiB
+ * apart share L1 sets, so L1 prefetches would evict each other), element
  * by element otherwise and in ragged strips. */
 CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
     const int nr = CK_GEMM_NR, nv = CK_GEMM_V, full = cols / nr;
@@ -90,7 +90,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                     vf32 r[CK_VW];
                     for (int i = 0; i < CK_VW; i++) {
                         const size_t at = (size_t)(st * nr + v * CK_VW + i) * cs + l;
-                        __builtin_prefetch((const char *)src + (at + kc) * size, 0, 2); /* into L2 */
+                        __builtin_prefetch((const char *)src + at * size + 512, 0, 2); /* into L2 */
                         r[i] = load_f32_of(src, t, at);
                     }
                     v_transpose(r);
@@ -120,7 +120,8 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
 
 /* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] (see ck_gemm_kernels.decode).
  * CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output column and its chain runs
- * along l as in the tiles; each weight element is read once, straight from memory. */
+ * along l as in the tiles; each weight element is read once, straight from memory (prefetched 512 bytes ahead
+ * into L2, as in the pack). */
 CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                            size_t ldx, float *out, const float *sa, float sb, int first, const int m) {
     const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1;
@@ -132,7 +133,7 @@ CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ld
         for (; l + CK_VW <= kc; l += CK_VW) {
             vf32 col[CK_VW];
             for (int c = 0; c < CK_VW; c++) {
-                __builtin_prefetch((const char *)w + ((size_t)c * ldw + l) * size + 512);
+                __builtin_prefetch((const char *)w + ((size_t)c * ldw + l) * size + 512, 0, 2);
                 col[c] = load_f32_of(w, t, (size_t)c * ldw + l);
             }
             v_transpose(col); /* col[j] lane c = W(c, l + j) */
