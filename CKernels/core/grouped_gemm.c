@@ -25,6 +25,9 @@ enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TIL
 
 static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
+/* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
+static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * type_size(t) : NULL; }
+
 /* A matrix operand: element (r, c) at data[r*rs + c*cs] (in elements of `type`); rs or cs is 1. */
 typedef struct {
     const void *data;
@@ -43,6 +46,9 @@ typedef struct {
     size_t rows, cols, red;
     bool decode;                  /* at most CK_DECODE_M rows against [N, K] weights: the decode kernel */
 } problem;
+
+_Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && PB % (NB * KC) == 0 && PB % (NB_FEW * KC) == 0,
+              "task columns cover whole scale blocks, pack spans whole chunks");
 
 /* Columns per task of a problem; its packed B spans PB / task_cols of the reduction. */
 static size_t task_cols(const problem *p) { return p->rows <= FEW_ROWS ? NB_FEW : NB; }
@@ -200,11 +206,12 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         ntasks += ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
     }
-    const size_t per = pb + acc + a;
+    const size_t per = (pb + acc + a + 15) / 16 * 16; /* whole cache lines, so every participant's block is aligned */
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     scratch *sc = malloc(participants * sizeof(scratch));
-    float *pool = aligned_alloc(64, participants * per * sizeof(float));
+    size_t bytes;
+    float *pool = __builtin_mul_overflow(participants * sizeof(float), per, &bytes) ? NULL : aligned_alloc(64, bytes);
     if (first == NULL || sc == NULL || pool == NULL) {
         free(pool);
         free(sc);
@@ -271,10 +278,13 @@ static ck_status check_scales(const float *scales, const char *name, ck_dtype t,
 static ck_status check_experts(const void *w, ck_dtype t, const char *name, size_t groups, size_t rows, size_t cols,
                                size_t stride) {
     if (groups == 0 || rows == 0 || cols == 0) return CK_OK;
-    if (stride < rows * cols)
+    size_t elems;
+    if (__builtin_mul_overflow(rows, cols, &elems))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, name, "%s: one expert (%zu x %zu) overflows", name, rows, cols);
+    if (stride < elems)
         return ck_fail(CK_ERR_INVALID_STRIDE, name, "%s: expert stride %zu is smaller than one expert (%zu x %zu)", name,
                        stride, rows, cols);
-    return ck_check_matrix(w, name, groups, rows * cols, stride, type_size(t));
+    return ck_check_matrix(w, name, groups, elems, stride, type_size(t));
 }
 
 /* ---- public entry points ---- */
@@ -291,18 +301,18 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
         return s;
     if (x_type == CK_DTYPE_E4M3FN && w_type != CK_DTYPE_E4M3FN)
         return ck_fail(CK_ERR_INVALID_VALUE, "w_type", "FP8 activations need FP8 weights (w_type CK_DTYPE_E4M3FN)");
-    const size_t wr = layout == CK_WEIGHTS_NK ? n : k, wc = layout == CK_WEIGHTS_NK ? k : n, grid = scale_grid(wr, wc);
-    size_t w_count, x_count;
-    if (__builtin_mul_overflow(groups, grid, &w_count) || __builtin_mul_overflow(rows, ck_div_up(k, KC), &x_count))
+    const size_t wr = layout == CK_WEIGHTS_NK ? n : k, wc = layout == CK_WEIGHTS_NK ? k : n;
+    if ((s = check_experts(w, w_type, "w", groups, wr, wc, w_stride))) return s;
+    size_t w_count, x_count, one; /* the grid fits whenever one expert's elements do */
+    if (__builtin_mul_overflow(wr, wc, &one) || __builtin_mul_overflow(groups, scale_grid(wr, wc), &w_count) ||
+        __builtin_mul_overflow(rows, ck_div_up(k, KC), &x_count))
         return ck_fail(CK_ERR_SIZE_OVERFLOW, "w_scales", "the scale arrays' sizes overflow");
-    if ((s = check_experts(w, w_type, "w", groups, wr, wc, w_stride)) ||
-        (s = check_scales(w_scales, "w_scales", w_type, w_count)) ||
+    if ((s = check_scales(w_scales, "w_scales", w_type, w_count)) ||
         (s = check_scales(x_scales, "x_scales", x_type, x_count)))
         return s;
     return CK_OK;
 }
 
-/* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y. */
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
  * Decode-sized experts (at most CK_DECODE_M rows) with [N, K] weights run the decode kernel, which streams each
  * weight row once with no packing; its chains are the tiles' chains, so the bits are the same. */
@@ -322,7 +332,7 @@ static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .decode = nk && rows <= CK_DECODE_M};
+                     .decode = nk && rows <= CK_DECODE_M && k > 0};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
@@ -342,10 +352,10 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t rows = (size_t)group_sizes[g];
-        pr[g] = m_problem((const char *)x + row * ldx * type_size(x_type), x_type,
+        pr[g] = m_problem(element(x, row * ldx, x_type), x_type,
                           x_scales ? x_scales + row * ck_div_up(k, KC) : NULL, ldx, rows,
-                          (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
-                          layout, n, k, (char *)y + row * ldy * type_size(y_type), ldy);
+                          element(w, g * w_stride, w_type), w_type, w_scales ? w_scales + g * grid : NULL, layout, n,
+                          k, element(y, row * ldy, y_type), ldy);
         row += rows;
     }
     return run_problems(pr, groups, beta, y_type);
@@ -371,10 +381,10 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
     const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
     for (size_t g = 0; g < groups; g++)
-        pr[g] = m_problem((const char *)x + g * max_m * k * type_size(x_type), x_type,
+        pr[g] = m_problem(element(x, g * max_m * k, x_type), x_type,
                           x_scales ? x_scales + g * max_m * ck_div_up(k, KC) : NULL, k, (size_t)valid_m[g],
-                          (const char *)w + g * w_stride * type_size(w_type), w_type, w_scales ? w_scales + g * grid : NULL,
-                          layout, n, k, (char *)y + g * max_m * n * type_size(y_type), n);
+                          element(w, g * w_stride, w_type), w_type, w_scales ? w_scales + g * grid : NULL, layout, n,
+                          k, element(y, g * max_m * n, y_type), n);
     return run_problems(pr, groups, beta, y_type);
 }
 
@@ -398,9 +408,9 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
     for (size_t g = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
         /* C = dW[g] as [K, N] (stored transposed for [N, K]): A(i, l) = x[row + l, i], B(l, j) = dy[row + l, j] */
-        pr[g] = (problem){.a = {(const char *)x + row * ldx * type_size(x_type), x_type, 1, ldx},
-                          .b = {(const char *)dy + row * lddy * type_size(dy_type), dy_type, lddy, 1},
-                          .c = (char *)dw + g * dw_stride * type_size(dw_type),
+        pr[g] = (problem){.a = {element(x, row * ldx, x_type), x_type, 1, ldx},
+                          .b = {element(dy, row * lddy, dy_type), dy_type, lddy, 1},
+                          .c = element(dw, g * dw_stride, dw_type),
                           .rsc = layout == CK_WEIGHTS_KN ? n : 1,
                           .csc = layout == CK_WEIGHTS_KN ? 1 : k,
                           .rows = k,

@@ -11,7 +11,7 @@
  *   valid_m[g] rows of each expert are read and written; rows past them are untouched and never read.
  * k-grouped (wgrad): dW[g] = X_g^T . dY_g (+ beta * dW[g]) over each expert's token range,
  *   x: [M, K], dy: [M, N], dw: [G, K, N] (CK_WEIGHTS_KN) or [G, N, K] (CK_WEIGHTS_NK). An expert with no
- *   tokens gets exact zeros (or beta * dW[g], untouched when beta == 1).
+ *   tokens gets exact zeros (with beta: fma(beta, dW[g], +0), untouched when beta == 1).
  *
  * Element types. Inputs are CK_DTYPE_F32, CK_DTYPE_BF16 or (m-grouped only) CK_DTYPE_E4M3FN, outputs
  * CK_DTYPE_F32 or CK_DTYPE_BF16 (rounded to nearest even once, at the end); the types may be mixed. Every

@@ -8,6 +8,8 @@
 
 #define CK_INLINE static inline __attribute__((always_inline))
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
+_Static_assert(128 % CK_GEMM_NR == 0 && 128 % CK_VW == 0 && CK_GEMM_MR <= 8,
+               "panels and decode groups lie within one 128-wide scale block; the driver's row scales hold 8");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,

@@ -121,7 +121,7 @@ public enum GroupedGEMM {
     /// - Parameters:
     ///   - x: `[rows, k]`; `dy`: `[rows, n]`; `groupSizes` as in ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
     ///   - dw: `[experts, k, n]` (``WeightLayout/kn``) or `[experts, n, k]` (``WeightLayout/nk``). An expert
-    ///     with no tokens gets exact zeros (`beta · dw` with accumulation; untouched when `beta == 1`).
+    ///     with no tokens gets exact zeros (with `beta`: `fma(beta, dw, +0)`; untouched when `beta == 1`).
     public static func kGrouped<X: KernelFloat, D: KernelFloat, W: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, dy: Span<D>, n: Int, beta: Float = 0,
         into dw: inout MutableSpan<W>, layout: WeightLayout = .kn,

@@ -284,6 +284,12 @@ import TestSupport
             #expect(call(ck_dtype(rawValue: 7), nil, CK_DTYPE_F32, nil, CK_DTYPE_F32) == (CK_ERR_INVALID_VALUE, "x_type"))
         }
         #expect(y.allSatisfy { $0 == 42 }, "output written on error")
+        // one expert's [n, k] wraps around size_t: rejected before anything is read
+        let huge = y.withUnsafeMutableBytes { yp in
+            ck_gemm_m_grouped(x, CK_DTYPE_F32, nil, 0, 1 << 31, 1 << 31, sizes, 2, nil, CK_DTYPE_F32, nil,
+                              CK_WEIGHTS_NK, 1 << 33, 0, 0, yp.baseAddress, CK_DTYPE_F32, 1 << 33)
+        }
+        #expect(huge == CK_ERR_SIZE_OVERFLOW && String(cString: ck_last_error_argument()) == "w")
         f.withUnsafeBufferPointer { s in
             #expect(call(CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_BF16).0 == CK_OK)
         }

@@ -204,4 +204,29 @@ import TestSupport
         #expect(attempt(sizes: [2, 3], rows: 5, n: Int.max / 2)?.argument == "n")
         #expect(attempt(sizes: [Int.max, 1], rows: 5)?.argument == "group_sizes")
     }
+
+    @Test func anEmptyReductionWritesZerosOrLeavesTheOutput() throws {
+        // K = 0 with decode-sized and larger experts, both layouts: beta 0 gives +0, beta 1 leaves every bit
+        // (-0 and a NaN payload included), beta 0.5 gives fma(0.5, y, +0).
+        let sizes = [2, 0, 70], n = 5, rows = 72
+        let specials: [Float] = [-0.0, Float(bitPattern: 0x7FA0_0001)]
+        let old: [Float] = (0..<rows * n).map { i -> Float in i % 3 < 2 ? specials[i % 3] : Float(i) }
+        for layout in [WeightLayout.nk, .kn] {
+            for beta: Float in [0, 1, 0.5] {
+                for (isa, got) in try forEachISA({ _ -> [UInt32] in
+                    var y = old
+                    var view = y.mutableSpan
+                    try GroupedGEMM.mGrouped([Float]().span, rows: rows, k: 0, groupSizes: sizes.span,
+                                             weights: [Float]().span, layout: layout, n: n, beta: beta, into: &view)
+                    _ = consume view
+                    return y.map(\.bitPattern)
+                }) {
+                    let want: [UInt32] = old.map { v -> UInt32 in
+                        beta == 1 ? v.bitPattern : beta == 0 ? 0 : Float(0).addingProduct(beta, v).bitPattern
+                    }
+                    #expect(got == want, "\(isa) \(layout) beta \(beta)")
+                }
+            }
+        }
+    }
 }
