@@ -14,7 +14,6 @@
 /* Elements of one row handled per kernel call, so a row piece stays in L1 between its two passes. */
 #define CK_PIECE_ELEMS 4096
 
-static size_t dtype_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : 2; }
 
 static ck_status check_dtype(ck_dtype t, const char *name) {
     if (t != CK_DTYPE_F32 && t != CK_DTYPE_BF16)
@@ -99,8 +98,8 @@ static void cast_task(void *arg, size_t task, int tid) {
     switch (j->op) {
     case 0: j->k->f32_to_bf16((const float *)j->x + start, (uint16_t *)j->y + start, n); break;
     case 1: j->k->bf16_to_f32((const uint16_t *)j->x + start, (float *)j->y + start, n); break;
-    case 2: j->k->to_fp8((const char *)j->x + start * dtype_size(j->t), j->t, (uint8_t *)j->y + start, n, j->format, j->overflow); break;
-    default: j->k->from_fp8((const uint8_t *)j->x + start, j->format, (char *)j->y + start * dtype_size(j->t), j->t, n); break;
+    case 2: j->k->to_fp8((const char *)j->x + start * ck_dtype_size(j->t), j->t, (uint8_t *)j->y + start, n, j->format, j->overflow); break;
+    default: j->k->from_fp8((const uint8_t *)j->x + start, j->format, (char *)j->y + start * ck_dtype_size(j->t), j->t, n); break;
     }
 }
 
@@ -128,13 +127,13 @@ ck_status ck_cast_to_fp8(const void *x, ck_dtype x_type, uint8_t *y, size_t n, c
     if (overflow != CK_OVERFLOW_SATURATE && overflow != CK_OVERFLOW_NAN)
         return ck_fail(CK_ERR_INVALID_VALUE, "overflow", "overflow must be CK_OVERFLOW_SATURATE or CK_OVERFLOW_NAN");
     return run_cast((cast_job){.x = x, .y = y, .n = n, .op = 2, .t = x_type, .format = format, .overflow = overflow},
-                    dtype_size(x_type), 1);
+                    ck_dtype_size(x_type), 1);
 }
 
 ck_status ck_cast_from_fp8(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype y_type, size_t n) {
     ck_status s;
     if ((s = check_format(format, "format")) || (s = check_dtype(y_type, "y_type"))) return s;
-    return run_cast((cast_job){.x = x, .y = y, .n = n, .op = 3, .t = y_type, .format = format}, 1, dtype_size(y_type));
+    return run_cast((cast_job){.x = x, .y = y, .n = n, .op = 3, .t = y_type, .format = format}, 1, ck_dtype_size(y_type));
 }
 
 /* ---- scaled rows: per token (row_block 1) and per block (row_block B) ----
@@ -190,7 +189,7 @@ static task_span span_of(const rows_job *j, size_t task) {
 static void quant_rows_task(void *arg, size_t task, int tid) {
     (void)tid;
     const rows_job *j = arg;
-    const size_t es = dtype_size(j->xt);
+    const size_t es = ck_dtype_size(j->xt);
     const task_span t = span_of(j, task);
     const size_t g0 = t.g0, c0 = t.c0, len = t.len, ng = t.ng, b0 = t.b0, b1 = t.b1;
     uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS], row_max[CK_PIECE_GROUPS], row_min[CK_PIECE_GROUPS];
@@ -218,7 +217,7 @@ static void quant_rows_task(void *arg, size_t task, int tid) {
 static void dequant_rows_task(void *arg, size_t task, int tid) {
     (void)tid;
     const rows_job *j = arg;
-    const size_t es = dtype_size(j->yt);
+    const size_t es = ck_dtype_size(j->yt);
     const task_span t = span_of(j, task);
     const size_t g0 = t.g0, c0 = t.c0, len = t.len, ng = t.ng, b0 = t.b0, b1 = t.b1;
     float s[CK_PIECE_GROUPS];
@@ -234,7 +233,7 @@ static void dequant_rows_task(void *arg, size_t task, int tid) {
 static ck_status quant_rows(rows_job j, const char *group_name) {
     ck_status s;
     if ((s = check_dtype(j.xt, "x_type")) || (s = check_params(&j.p)) || (s = check_group(j.group, group_name)) ||
-        (s = ck_check_matrix(j.x, "x", j.rows, j.cols, j.ldx, dtype_size(j.xt))) ||
+        (s = ck_check_matrix(j.x, "x", j.rows, j.cols, j.ldx, ck_dtype_size(j.xt))) ||
         (s = ck_check_matrix(j.q, "q", j.rows, j.cols, j.ldq, 1)) ||
         (s = ck_check_matrix(j.scales, "scales", ck_div_up(j.rows, j.row_block), ck_div_up(j.cols, j.group), j.lds,
                              scale_size(j.p.scale_format))))
@@ -254,7 +253,7 @@ static ck_status dequant_rows(rows_job j, const char *group_name) {
         (s = ck_check_matrix(j.qin, "q", j.rows, j.cols, j.ldq, 1)) ||
         (s = ck_check_matrix(j.scales, "scales", ck_div_up(j.rows, j.row_block), ck_div_up(j.cols, j.group), j.lds,
                              scale_size(j.p.scale_format))) ||
-        (s = ck_check_matrix(j.y, "y", j.rows, j.cols, j.ldy, dtype_size(j.yt))))
+        (s = ck_check_matrix(j.y, "y", j.rows, j.cols, j.ldy, ck_dtype_size(j.yt))))
         return s;
     if (j.rows == 0 || j.cols == 0) return CK_OK;
     j.k = ck_formats_dispatch();
@@ -318,7 +317,7 @@ static void quant_channels_task(void *arg, size_t task, int tid) {
     const size_t tg = task / j->channel_pieces, c0 = task % j->channel_pieces * CK_PIECE_GROUPS;
     const size_t t0 = tg * j->group, nt = j->tokens - t0 < j->group ? j->tokens - t0 : j->group;
     const size_t nc = j->channels - c0 < CK_PIECE_GROUPS ? j->channels - c0 : CK_PIECE_GROUPS;
-    const char *x = (const char *)j->x + (t0 * j->ldx + c0) * dtype_size(j->xt);
+    const char *x = (const char *)j->x + (t0 * j->ldx + c0) * ck_dtype_size(j->xt);
     uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS];
     scale_scratch sc;
     j->k->range_cols(x, j->xt, nt, nc, j->ldx, amax, amin);
@@ -331,7 +330,7 @@ ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t
                                           size_t ldq, void *scales, size_t lds) {
     ck_status s;
     if ((s = check_dtype(x_type, "x_type")) || (s = check_params(params)) || (s = check_group(group, "group")) ||
-        (s = ck_check_matrix(x, "x", tokens, channels, ldx, dtype_size(x_type))) ||
+        (s = ck_check_matrix(x, "x", tokens, channels, ldx, ck_dtype_size(x_type))) ||
         (s = ck_check_matrix(q, "q", channels, tokens, ldq, 1)) ||
         (s = ck_check_matrix(scales, "scales", channels, ck_div_up(tokens, group), lds, scale_size(params->scale_format))))
         return s;

@@ -22,11 +22,8 @@
  * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles. */
 enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8 };
 
-
-static size_t type_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
-
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
-static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * type_size(t) : NULL; }
+static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * ck_dtype_size(t) : NULL; }
 
 /* A matrix operand: element (r, c) at data[r*rs + c*cs] (in elements of `type`); rs or cs is 1. */
 typedef struct {
@@ -58,7 +55,6 @@ typedef struct {
     float *pb, *acc, *a;
 } scratch;
 
-
 typedef struct {
     const ck_gemm_kernels *k;
     const ck_formats_kernels *f;
@@ -72,6 +68,13 @@ typedef struct {
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
+/* A scaled problem's scales for the 128-block of the reduction starting at l0: sa[r] = a_s of rows i0 + r
+ * (1 without FP8 activations), and the return value b_s of the weight block holding column j. */
+static float block_scales(const problem *p, size_t l0, size_t i0, size_t rows, size_t j, float *sa) {
+    for (size_t r = 0; r < rows; r++) sa[r] = p->sa ? p->sa[(i0 + r) * p->sa_rs + l0 / KC] : 1.0f;
+    return p->sb[l0 / KC * p->sb_ls + j / KC * p->sb_js];
+}
+
 /* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis. Copying
  * f32 too keeps the tile's rows a few hundred bytes apart: rows of x or of the weights whose stride is a
  * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel. */
@@ -82,8 +85,8 @@ typedef struct {
 
 static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, size_t mb, size_t l0, size_t kc,
                    float *buf) {
-    const size_t size = type_size(o->type);
-    const char *base = (const char *)o->data + (i0 * o->rs + l0 * o->cs) * size;
+    const size_t size = ck_dtype_size(o->type);
+    const char *base = element(o->data, i0 * o->rs + l0 * o->cs, o->type);
     const bool rows = o->cs == 1;
     const size_t lines = rows ? mb : kc, len = rows ? kc : mb, step = (rows ? o->rs : o->cs) * size;
     for (size_t i = 0; i < lines; i++) {
@@ -130,22 +133,20 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     const ck_gemm_kernels *k = job->k;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
-    const size_t bsize = type_size(p->b.type);
     const size_t span = PB / task_cols(p);
     for (size_t p0 = 0; p0 < p->red; p0 += span) {
         const size_t kp = p->red - p0 < span ? p->red - p0 : span;
-        k->pack((const char *)p->b.data + (p0 * p->b.rs + j0 * p->b.cs) * bsize, p->b.type, p->b.rs, p->b.cs, kp,
-                (int)nb, s->pb);
+        k->pack(element(p->b.data, p0 * p->b.rs + j0 * p->b.cs, p->b.type), p->b.type, p->b.rs, p->b.cs, kp, (int)nb,
+                s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
             const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
-                const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + (j0 + st * nr) / KC * p->sb_js] : 0.0f;
                 for (size_t t = 0; t < tiles; t++) {
                     const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
                     float sa[MAX_MR];
-                    for (size_t r = 0; p->sb && r < rows; r++) sa[r] = p->sa ? p->sa[(i0 + i + r) * p->sa_rs + l0 / KC] : 1.0f;
+                    const float sb = p->sb ? block_scales(p, l0, i0 + i, rows, j0 + st * nr, sa) : 0.0f;
                     k->tile(kc, a.p + i * a.rs, a.rs, a.cs, pb, s->acc + (t * strips + st) * mr * nr, (int)rows,
                             p->sb ? sa : NULL, sb, l0 == 0);
                 }
@@ -159,7 +160,7 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
  * runs its whole reduction (in 128-long scaled blocks for FP8 weights), streamed once from memory. */
 static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
-    const size_t w = (size_t)k->decode_w, size = type_size(p->b.type), chunk = p->sb ? KC : p->red;
+    const size_t w = (size_t)k->decode_w, chunk = p->sb ? KC : p->red;
     const view x = a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->a);
     for (size_t g = j0; g < j0 + nb; g += w) {
         const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
@@ -167,10 +168,9 @@ static void run_decode_block(const gemm_job *job, const problem *p, const scratc
         for (size_t l0 = 0; l0 < p->red; l0 += chunk) {
             const size_t kc = p->red - l0 < chunk ? p->red - l0 : chunk;
             float sa[CK_DECODE_M];
-            for (size_t r = 0; p->sb && r < p->rows; r++) sa[r] = p->sa ? p->sa[r * p->sa_rs + l0 / KC] : 1.0f;
-            const float sb = p->sb ? p->sb[l0 / KC * p->sb_ls + g / KC * p->sb_js] : 0.0f;
-            k->decode(kc, (const char *)p->b.data + (l0 * p->b.rs + g * p->b.cs) * size, p->b.type, p->b.cs, cols,
-                      x.p + l0, x.rs, (int)p->rows, s->acc, p->sb ? sa : NULL, sb, l0 == 0);
+            const float sb = p->sb ? block_scales(p, l0, 0, p->rows, g, sa) : 0.0f;
+            k->decode(kc, element(p->b.data, l0 * p->b.rs + g * p->b.cs, p->b.type), p->b.type, p->b.cs, cols, x.p + l0,
+                      x.rs, (int)p->rows, s->acc, p->sb ? sa : NULL, sb, l0 == 0);
         }
         for (size_t r = 0; r < p->rows; r++) store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols);
     }
@@ -200,28 +200,30 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     const size_t mb = block_rows(k), pb = PB, acc = mb * NB;
-    size_t ntasks = 0, a = mb * KC;
+    size_t *first = malloc((groups + 1) * sizeof(size_t));
+    if (first == NULL) {
+        free(problems);
+        return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
+    }
+    size_t a = mb * KC;
+    first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
-        ntasks += ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
+        first[g + 1] = first[g] + ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
     }
-    const size_t per = (pb + acc + a + 15) / 16 * 16; /* whole cache lines, so every participant's block is aligned */
+    const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
-    size_t *first = malloc((groups + 1) * sizeof(size_t));
     scratch *sc = malloc(participants * sizeof(scratch));
     size_t bytes;
     float *pool = __builtin_mul_overflow(participants * sizeof(float), per, &bytes) ? NULL : aligned_alloc(64, bytes);
-    if (first == NULL || sc == NULL || pool == NULL) {
+    if (sc == NULL || pool == NULL) {
         free(pool);
         free(sc);
         free(first);
         free(problems);
-        return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list and its buffers");
+        return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the GEMM's buffers");
     }
-    first[0] = 0;
-    for (size_t g = 0; g < groups; g++)
-        first[g + 1] = first[g] + ck_div_up(problems[g].rows, mb) * ck_div_up(problems[g].cols, task_cols(&problems[g]));
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
         sc[i] = (scratch){base, base + pb, base + pb + acc};
@@ -284,7 +286,7 @@ static ck_status check_experts(const void *w, ck_dtype t, const char *name, size
     if (stride < elems)
         return ck_fail(CK_ERR_INVALID_STRIDE, name, "%s: expert stride %zu is smaller than one expert (%zu x %zu)", name,
                        stride, rows, cols);
-    return ck_check_matrix(w, name, groups, elems, stride, type_size(t));
+    return ck_check_matrix(w, name, groups, elems, stride, ck_dtype_size(t));
 }
 
 /* ---- public entry points ---- */
@@ -342,8 +344,8 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
     ck_status s;
     if ((s = check_m_grouped(x_type, x_scales, m, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
         (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
-        (s = ck_check_matrix(x, "x", m, k, ldx, type_size(x_type))) ||
-        (s = ck_check_matrix(y, "y", m, n, ldy, type_size(y_type))))
+        (s = ck_check_matrix(x, "x", m, k, ldx, ck_dtype_size(x_type))) ||
+        (s = ck_check_matrix(y, "y", m, n, ldy, ck_dtype_size(y_type))))
         return s;
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
@@ -369,8 +371,8 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     size_t rows;
     if (__builtin_mul_overflow(groups, max_m, &rows)) return ck_fail(CK_ERR_SIZE_OVERFLOW, "max_m", "groups x max_m overflows");
     if ((s = check_m_grouped(x_type, x_scales, rows, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
-        (s = ck_check_matrix(x, "x", rows, k, k, type_size(x_type))) ||
-        (s = ck_check_matrix(y, "y", rows, n, n, type_size(y_type))))
+        (s = ck_check_matrix(x, "x", rows, k, k, ck_dtype_size(x_type))) ||
+        (s = ck_check_matrix(y, "y", rows, n, n, ck_dtype_size(y_type))))
         return s;
     if (groups > 0 && valid_m == NULL) return ck_fail(CK_ERR_NULL_POINTER, "valid_m", "valid_m is NULL");
     for (size_t g = 0; g < groups; g++)
@@ -396,8 +398,8 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
     if ((s = check_type(x_type, "x_type", false)) || (s = check_type(dy_type, "dy_type", false)) ||
         (s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
         (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
-        (s = ck_check_matrix(x, "x", m, k, ldx, type_size(x_type))) ||
-        (s = ck_check_matrix(dy, "dy", m, n, lddy, type_size(dy_type))) ||
+        (s = ck_check_matrix(x, "x", m, k, ldx, ck_dtype_size(x_type))) ||
+        (s = ck_check_matrix(dy, "dy", m, n, lddy, ck_dtype_size(dy_type))) ||
         (s = check_experts(dw, dw_type, "dw", groups, layout == CK_WEIGHTS_KN ? k : n, layout == CK_WEIGHTS_KN ? n : k,
                            dw_stride)))
         return s;

@@ -18,6 +18,8 @@ ck_status ck_fail(ck_status status, const char *argument, const char *format, ..
 ck_status ck_check_matrix(const void *ptr, const char *name, size_t rows, size_t cols, size_t ld,
                           size_t elem_size);
 static inline size_t ck_div_up(size_t a, size_t b) { return a / b + (a % b != 0); }
+/* Bytes per element: f32 4, bf16 2, e4m3fn 1. */
+static inline size_t ck_dtype_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
 /* ---- executor (core/parallel.c) ----
  * A region runs fn(ctx, tid, nthreads) once on each of nthreads participants (tid 0 is the caller). The

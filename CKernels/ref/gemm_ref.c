@@ -34,7 +34,7 @@ static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, siz
 
 static void gemm_decode_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
                             int rows, float *out, const float *sa, float sb, int first) {
-    const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1;
+    const size_t size = ck_dtype_size(t);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             float *o = &out[r * NR + c];

@@ -237,7 +237,7 @@ static inline scale_op scale_op_for(bool finite, bool power_of_two, ck_scaling s
 CK_INLINE void quant_run(const void *x, ck_dtype xt, size_t i, size_t end, float s, float rcp, scale_op op,
                          bool subnormals, const ck_fp8_spec *f, uint8_t *q, const char *next) {
     const vf32 vs = v_setf(s), vr = v_setf(rcp);
-    const size_t es = xt == CK_DTYPE_F32 ? 4 : 2;
+    const size_t es = ck_dtype_size(xt);
     for (; i + 4 * CK_VW <= end; i += 4 * CK_VW) {
         if (next) /* the lines of the next row that this step's input spans, so DRAM stays busy */
             for (size_t b = 0; b < 4 * CK_VW * es; b += 64) __builtin_prefetch(next + i * es + b, 0, 3);

@@ -62,11 +62,8 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
 
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
 CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
-    switch (t) {
-    case CK_DTYPE_F32: return v_as_f32(v_load_f32((const float *)p + i));
-    case CK_DTYPE_BF16: return v_as_f32(v_load_bf16((const uint16_t *)p + i));
-    default: return v_as_f32(v_fp8_to_bits(v_load_u8((const uint8_t *)p + i), &ck_fp8_specs[CK_FP8_E4M3FN]));
-    }
+    if (t == CK_DTYPE_E4M3FN) return v_as_f32(v_fp8_to_bits(v_load_u8((const uint8_t *)p + i), &ck_fp8_specs[CK_FP8_E4M3FN]));
+    return v_as_f32(v_load_x(p, t, i));
 }
 
 /* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
@@ -85,7 +82,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                     v_store_u32(dst + ((size_t)st * kc + l) * nr + v * CK_VW,
                                 v_as_u32(load_f32_of(src, t, l * ls + (size_t)(st * nr + v * CK_VW))));
     else if (ls == 1) {
-        const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1, blocks = kc / CK_VW * CK_VW;
+        const size_t size = ck_dtype_size(t), blocks = kc / CK_VW * CK_VW;
         for (int st = 0; st < full; st++) {
             for (int v = 0; v < nv; v++) /* CK_VW source rows (streams) at a time, each read along l */
                 for (size_t l = 0; l < blocks; l += CK_VW) {
@@ -126,7 +123,7 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
  * into L2, as in the pack). */
 CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                            size_t ldx, float *out, const float *sa, float sb, int first, const int m) {
-    const size_t size = t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1;
+    const size_t size = ck_dtype_size(t);
     vf32 acc[CK_DECODE_M];
 #pragma unroll
     for (int r = 0; r < m; r++) acc[r] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
