@@ -5,40 +5,35 @@ import TestSupport
 enum CastRun {
     static func encode<Input: KernelFloat>(_ x: [Input], format: FP8Format, overflow: OverflowMode,
                                            offset: Int = 0, fillByte: UInt8 = 0xA5) throws(MoEKitError) -> TestBuffer<UInt8> {
-        let input = TestBuffer(x, offset: offset)
-        var codes = TestBuffer<UInt8>(count: x.count, offset: offset, fillByte: fillByte)
-        try input.withSpan { (xs) throws(MoEKitError) in
-            try codes.withMutableSpan { (cs) throws(MoEKitError) in
-                try Casts.encodeFP8(xs, format: format, overflow: overflow, into: &cs)
-            }
+        try run(x, offset: offset, fillByte: fillByte) { (xs, cs) throws(MoEKitError) in
+            try Casts.encodeFP8(xs, format: format, overflow: overflow, into: &cs)
         }
-        return codes
     }
 
     static func decode<Output: KernelFloat>(_ codes: [UInt8], format: FP8Format, as _: Output.Type,
                                             offset: Int = 0, fillByte: UInt8 = 0xA5) throws(MoEKitError) -> TestBuffer<Output> {
-        let input = TestBuffer(codes, offset: offset)
-        var y = TestBuffer<Output>(count: codes.count, offset: offset, fillByte: fillByte)
-        try input.withSpan { (cs) throws(MoEKitError) in
-            try y.withMutableSpan { (ys) throws(MoEKitError) in try Casts.decodeFP8(cs, format: format, into: &ys) }
+        try run(codes, offset: offset, fillByte: fillByte) { (cs, ys) throws(MoEKitError) in
+            try Casts.decodeFP8(cs, format: format, into: &ys)
         }
-        return y
     }
 
     static func toBFloat16(_ x: [Float], offset: Int = 0, fillByte: UInt8 = 0xA5) throws(MoEKitError) -> TestBuffer<BFloat16> {
-        let input = TestBuffer(x, offset: offset)
-        var y = TestBuffer<BFloat16>(count: x.count, offset: offset, fillByte: fillByte)
-        try input.withSpan { (xs) throws(MoEKitError) in
-            try y.withMutableSpan { (ys) throws(MoEKitError) in try Casts.convert(xs, to: &ys) }
-        }
-        return y
+        try run(x, offset: offset, fillByte: fillByte) { (xs, ys) throws(MoEKitError) in try Casts.convert(xs, to: &ys) }
     }
 
     static func toFloat(_ x: [BFloat16], offset: Int = 0, fillByte: UInt8 = 0xA5) throws(MoEKitError) -> TestBuffer<Float> {
+        try run(x, offset: offset, fillByte: fillByte) { (xs, ys) throws(MoEKitError) in try Casts.convert(xs, to: &ys) }
+    }
+
+    /// `cast` from a buffer holding `x` into a fresh output buffer of the same count, both at `offset`.
+    private static func run<Input: BitwiseCopyable, Output: BitwiseCopyable>(
+        _ x: [Input], offset: Int, fillByte: UInt8,
+        _ cast: (Span<Input>, inout MutableSpan<Output>) throws(MoEKitError) -> Void
+    ) throws(MoEKitError) -> TestBuffer<Output> {
         let input = TestBuffer(x, offset: offset)
-        var y = TestBuffer<Float>(count: x.count, offset: offset, fillByte: fillByte)
+        var y = TestBuffer<Output>(count: x.count, offset: offset, fillByte: fillByte)
         try input.withSpan { (xs) throws(MoEKitError) in
-            try y.withMutableSpan { (ys) throws(MoEKitError) in try Casts.convert(xs, to: &ys) }
+            try y.withMutableSpan { (ys) throws(MoEKitError) in try cast(xs, &ys) }
         }
         return y
     }
