@@ -110,19 +110,20 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
         impls: ["moekit"] + baselines,
         prepare: {
             let weights = Allocation(bytes: e * k * n * 4)
-            weights.fillFloats(count: e * k * n)
             let x = Allocation(bytes: rows * max(k, n) * 4), y = Allocation(bytes: max(rows * max(k, n), e * k * n) * 4)
-            x.fillFloats(count: rows * max(k, n), seed: 7)
-            // FP8 operands: the low byte of each float's bits with the top exponent bit cleared (no NaN codes),
-            // and scales near 1.
-            if precision.w == CK_DTYPE_E4M3FN { fp8Codes(weights, count: e * k * n) }
-            if precision.x == CK_DTYPE_E4M3FN { fp8Codes(x, count: rows * k) }
-            let scales = Allocation(bytes: max(e * ((k + 127) / 128) * ((n + 127) / 128), rows * ((k + 127) / 128)) * 4)
-            scales.fillFloats(count: max(e * ((k + 127) / 128) * ((n + 127) / 128), rows * ((k + 127) / 128)), seed: 3)
+            let wScales = Allocation(bytes: e * ((n + 127) / 128) * ((k + 127) / 128) * 4)
+            let xScales = Allocation(bytes: rows * ((k + 127) / 128) * 4)
+            if precision == .f32 {
+                weights.fillFloats(count: e * k * n)
+                x.fillFloats(count: rows * max(k, n), seed: 7)
+            } else { // what a model holds: bell-shaped values rounded to BF16 or quantized to E4M3
+                encode(rows: e * n, cols: k, seed: 1, as: precision.w, into: weights, scales: wScales, block: 128)
+                encode(rows: rows, cols: k, seed: 7, as: precision.x, into: x, scales: xScales, block: 1)
+            }
             let w = UnsafeRawPointer(weights.raw), xp = UnsafeRawPointer(x.raw), yp = y.raw
-            let sp = scales.pointer(Float.self)
-            let (xScales, wScales) = (precision.x == CK_DTYPE_E4M3FN ? sp : nil, precision.w == CK_DTYPE_E4M3FN ? sp : nil)
-            let keep = [weights, x, y, scales] // the runners below hold the buffers alive
+            let ws = precision.w == CK_DTYPE_E4M3FN ? UnsafePointer(wScales.pointer(Float.self)) : nil
+            let xs = precision.x == CK_DTYPE_E4M3FN ? UnsafePointer(xScales.pointer(Float.self)) : nil
+            let keep = [weights, x, y, wScales, xScales] // the runners below hold the buffers alive
             return { impl in
                 _ = keep
                 if impl == "openblas-loop" {
@@ -144,13 +145,13 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
                     let status = sizes.withUnsafeBufferPointer { g in
                         switch op {
                         case .forward: // y [rows, n] = x [rows, k] . w[g]^T, w [E, n, k]
-                            return ck_gemm_m_grouped(xp, xt, xScales, rows, k, k, g.baseAddress, e, w, wt, wScales,
+                            return ck_gemm_m_grouped(xp, xt, xs, rows, k, k, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_NK, n, n * k, 0, yp, yt, n)
                         case .forwardKN: // y [rows, n] = x [rows, k] . w[g], w [E, k, n]
-                            return ck_gemm_m_grouped(xp, xt, xScales, rows, k, k, g.baseAddress, e, w, wt, wScales,
+                            return ck_gemm_m_grouped(xp, xt, xs, rows, k, k, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_KN, n, n * k, 0, yp, yt, n)
                         case .dgrad: // dx [rows, k] = dy [rows, n] . w[g], w [E, n, k] read as [K' = n, N' = k]
-                            return ck_gemm_m_grouped(xp, xt, xScales, rows, n, n, g.baseAddress, e, w, wt, wScales,
+                            return ck_gemm_m_grouped(xp, xt, xs, rows, n, n, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_KN, k, n * k, 0, yp, yt, k)
                         case .wgrad: // dw [E, k, n] = x_g^T . dy_g (dy: the same buffer, read as [rows, n])
                             return ck_gemm_k_grouped(xp, xt, rows, k, k, g.baseAddress, e, xp, xt, n, n, 0, yp, yt,
@@ -163,8 +164,31 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
         })
 }
 
-/// Rewrites the first `count` bytes of `a` as E4M3 codes without NaN (bit 6 cleared: exponents below 8).
-private func fp8Codes(_ a: Allocation, count: Int) {
-    let p = a.pointer(UInt8.self)
-    for i in 0..<count { p[i] = UInt8(truncatingIfNeeded: (i &* 0x9E37) >> 3) & 0xBF }
+/// Fills `dst` with a [rows, cols] matrix of bell-shaped values (sums of four uniforms, as in a trained
+/// layer: few values near zero, none far out) encoded as `type`: BF16 by rounding, E4M3 quantized in
+/// `block` x 128 tiles (1: per token, 128: per weight block) with FP32 scales into `scales`.
+private func encode(rows: Int, cols: Int, seed: UInt64, as type: ck_dtype, into dst: Allocation, scales: Allocation, block: Int) {
+    let values = Allocation(bytes: rows * cols * 4), p = values.pointer(Float.self)
+    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    for i in 0..<rows * cols {
+        var sum: Float = -2
+        for _ in 0..<4 {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            sum += Float(s >> 40) / Float(1 << 24)
+        }
+        p[i] = sum
+    }
+    var params = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
+    let status: ck_status
+    switch type {
+    case CK_DTYPE_BF16: status = ck_cast_f32_to_bf16(p, dst.pointer(UInt16.self), rows * cols)
+    case CK_DTYPE_E4M3FN where block == 1:
+        status = ck_quant_per_token(p, CK_DTYPE_F32, rows, cols, cols, 128, &params, dst.pointer(UInt8.self), cols,
+                                    scales.raw, (cols + 127) / 128)
+    case CK_DTYPE_E4M3FN:
+        status = ck_quant_per_block(p, CK_DTYPE_F32, rows, cols, cols, block, &params, dst.pointer(UInt8.self), cols,
+                                    scales.raw, (cols + 127) / 128)
+    default: preconditionFailure("f32 operands are filled directly")
+    }
+    precondition(status == CK_OK)
 }

@@ -66,12 +66,48 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     return v_as_f32(v_load_x(p, t, i));
 }
 
+/* E4M3FN codes in the lanes' top bytes, all normal, decoded exactly: an arithmetic shift and a mask move the
+ * sign, exponent and mantissa into binary32's fields, and a product with 2^120 rebiases them. (Subnormal codes
+ * would be binary32 subnormals there: exact with the default environment, but a microcode assist per product
+ * on x86, and zero with denormals-are-zero set. load_block_t sends them to the full decode.) */
+CK_INLINE vf32 v_e4m3_top_to_f32(vu32 u) {
+    return v_mulf(v_as_f32(v_and(v_sra(u, 4), v_set(0x87FFFFFFu))), v_setf(0x1p120f));
+}
+
+/* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed:
+ * col[j] lane c = W(c, l + j). BF16 and E4M3 are transposed before they are widened (v_load_u*_t); E4M3 blocks
+ * of normal codes take the short decode, the rare others the full one. Every 64 bytes along the rows, each row is
+ * prefetched 512 bytes ahead into L2 (rows 4 KiB apart share L1 sets, so L1 prefetches would evict each
+ * other). */
+CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, vf32 col[CK_VW]) {
+    const size_t size = ck_dtype_size(t), ld = ldw * size;
+    const uint8_t *p = (const uint8_t *)w + l * size;
+    if (l * size % 64 == 0)
+        for (int c = 0; c < CK_VW; c++) __builtin_prefetch(p + (size_t)c * ld + 512, 0, 2);
+    vu32 u[CK_VW];
+    switch (t) {
+    case CK_DTYPE_F32:
+        for (int c = 0; c < CK_VW; c++) col[c] = v_as_f32(v_load_f32(p + (size_t)c * ld));
+        v_transpose(col);
+        return;
+    case CK_DTYPE_BF16: v_load_u16_t(p, ld, u); break;
+    default:
+        if (v_load_u8_t(p, ld, u)) {
+            for (int j = 0; j < CK_VW; j++)
+                col[j] = v_as_f32(v_fp8_to_bits(v_srl(u[j], 24), &ck_fp8_specs[CK_FP8_E4M3FN]));
+            return;
+        }
+        for (int j = 0; j < CK_VW; j++) col[j] = v_e4m3_top_to_f32(u[j]);
+        return;
+    }
+    for (int j = 0; j < CK_VW; j++) col[j] = v_as_f32(u[j]);
+}
+
 /* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
  * 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
  * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
- * in registers when ls == 1 (CK_VW source rows at a time, each prefetched 512 bytes ahead into L2: rows 4 KiB
- * apart share L1 sets, so L1 prefetches would evict each other), element
- * by element otherwise and in ragged strips. */
+ * in registers when ls == 1 (load_block_t: CK_VW source rows at a time), element by element otherwise and in
+ * ragged strips. */
 CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
     const int nr = CK_GEMM_NR, nv = CK_GEMM_V, full = cols / nr;
     if (cs == 1)
@@ -82,17 +118,12 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                     v_store_u32(dst + ((size_t)st * kc + l) * nr + v * CK_VW,
                                 v_as_u32(load_f32_of(src, t, l * ls + (size_t)(st * nr + v * CK_VW))));
     else if (ls == 1) {
-        const size_t size = ck_dtype_size(t), blocks = kc / CK_VW * CK_VW;
+        const size_t blocks = kc / CK_VW * CK_VW;
         for (int st = 0; st < full; st++) {
             for (int v = 0; v < nv; v++) /* CK_VW source rows (streams) at a time, each read along l */
                 for (size_t l = 0; l < blocks; l += CK_VW) {
                     vf32 r[CK_VW];
-                    for (int i = 0; i < CK_VW; i++) {
-                        const size_t at = (size_t)(st * nr + v * CK_VW + i) * cs + l;
-                        __builtin_prefetch((const char *)src + at * size + 512, 0, 2); /* into L2 */
-                        r[i] = load_f32_of(src, t, at);
-                    }
-                    v_transpose(r);
+                    load_block_t((const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t), t, cs, l, r);
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
@@ -123,19 +154,14 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
  * into L2, as in the pack). */
 CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                            size_t ldx, float *out, const float *sa, float sb, int first, const int m) {
-    const size_t size = ck_dtype_size(t);
     vf32 acc[CK_DECODE_M];
 #pragma unroll
     for (int r = 0; r < m; r++) acc[r] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
     size_t l = 0;
     if (cols == CK_VW)
         for (; l + CK_VW <= kc; l += CK_VW) {
-            vf32 col[CK_VW];
-            for (int c = 0; c < CK_VW; c++) {
-                __builtin_prefetch((const char *)w + ((size_t)c * ldw + l) * size + 512, 0, 2);
-                col[c] = load_f32_of(w, t, (size_t)c * ldw + l);
-            }
-            v_transpose(col); /* col[j] lane c = W(c, l + j) */
+            vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
+            load_block_t(w, t, ldw, l, col);
 #pragma unroll
             for (int j = 0; j < CK_VW; j++)
 #pragma unroll

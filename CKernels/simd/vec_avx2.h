@@ -26,6 +26,7 @@ static inline vu32 v_add(vu32 a, vu32 b) { return _mm256_add_epi32(a, b); }
 static inline vu32 v_sub(vu32 a, vu32 b) { return _mm256_sub_epi32(a, b); }
 #define v_srl(a, n) _mm256_srli_epi32((a), (n))
 #define v_sll(a, n) _mm256_slli_epi32((a), (n))
+#define v_sra(a, n) _mm256_srai_epi32((a), (n))
 /* a + bit n of a (the round-to-nearest-even carry) */
 #define v_add_bit(a, n) _mm256_add_epi32((a), _mm256_and_si256(_mm256_srli_epi32((a), (n)), _mm256_set1_epi32(1)))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm256_max_epu32(a, b); }
@@ -106,6 +107,34 @@ static inline void v_transpose(vf32 r[CK_VW]) {
         r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
         r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
     }
+}
+
+/* 8 x 8 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
+ * in the lane's top bits: out[j] lane c = element j of row c << (32 - width); rows widened, then v_transpose. */
+static inline void v_transpose_u32(vu32 r[CK_VW]) {
+    vf32 f[CK_VW];
+    for (int i = 0; i < CK_VW; i++) f[i] = _mm256_castsi256_ps(r[i]);
+    v_transpose(f);
+    for (int i = 0; i < CK_VW; i++) r[i] = _mm256_castps_si256(f[i]);
+}
+
+/* 8 x 8 bytes; returns whether the low seven bits of one of them are 0x7F or below 8 (E4M3FN's NaN, zero
+ * and subnormal codes): (b + 1) & 0x7F <= 8. */
+static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
+    __m256i least = v_set(0xFF);
+    for (int c = 0; c < CK_VW; c++) {
+        const __m256i b = v_load_u8(p + (size_t)c * ld);
+        least = v_min(least, v_and(v_add(b, v_set(1)), v_set(0x7F)));
+        out[c] = v_sll(b, 24);
+    }
+    v_transpose_u32(out);
+    return v_any(v_gt(v_set(9), least));
+}
+
+/* 8 x 8 16-bit elements. */
+static inline void v_load_u16_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
+    for (int c = 0; c < CK_VW; c++) out[c] = v_load_bf16(p + (size_t)c * ld);
+    v_transpose_u32(out);
 }
 
 /* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:

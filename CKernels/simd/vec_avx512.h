@@ -26,6 +26,7 @@ static inline vu32 v_add(vu32 a, vu32 b) { return _mm512_add_epi32(a, b); }
 static inline vu32 v_sub(vu32 a, vu32 b) { return _mm512_sub_epi32(a, b); }
 #define v_srl(a, n) _mm512_srli_epi32((a), (n))
 #define v_sll(a, n) _mm512_slli_epi32((a), (n))
+#define v_sra(a, n) _mm512_srai_epi32((a), (n))
 /* a + bit n of a (the round-to-nearest-even carry), as a test and a masked add */
 #define v_add_bit(a, n) _mm512_mask_add_epi32((a), _mm512_test_epi32_mask((a), _mm512_set1_epi32(1 << (n))), (a), _mm512_set1_epi32(1))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm512_max_epu32(a, b); }
@@ -100,6 +101,59 @@ static inline void v_transpose(vf32 r[CK_VW]) {
     for (int c = 0; c < 8; c++) {
         r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
         r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD);
+    }
+}
+
+/* 16 x 16 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
+ * in the lane's top bits: out[j] lane c = element j of row c << (32 - width). The rows are loaded in 128-bit
+ * pieces so that lane L of register k holds row 4L + k; two rounds of unpacks then gather each column's four
+ * rows of a lane into one dword, and unpacks against zero widen those dwords into lanes (row 4L + d in lane
+ * 4L + d), so the transpose costs 32 in-lane shuffles instead of the 64 of v_transpose. */
+static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
+    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)k * ld + at)));
+    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + k) * ld + at)), 1);
+    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(8 + k) * ld + at)), 2);
+    return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
+}
+
+/* 16 x 16 bytes; returns whether the low seven bits of one of them are 0x7F or below 8 (E4M3FN's NaN, zero
+ * and subnormal codes): (b + 1) & 0x7F <= 8. */
+static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[16]) {
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
+    __m512i z[4], w[4];
+    for (int k = 0; k < 4; k++) {
+        z[k] = v_rows4(p, ld, k, 0);
+        w[k] = _mm512_and_si512(_mm512_add_epi8(z[k], one), low7);
+    }
+    const __m512i least = _mm512_min_epu8(_mm512_min_epu8(w[0], w[1]), _mm512_min_epu8(w[2], w[3]));
+    const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
+    const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
+    const __m512i q[4] = {_mm512_unpacklo_epi16(a0, a2), _mm512_unpackhi_epi16(a0, a2), _mm512_unpacklo_epi16(a1, a3),
+                          _mm512_unpackhi_epi16(a1, a3)}; /* q[i] lane L dword d: column 4i + d, rows 4L.. */
+    for (int i = 0; i < 4; i++) {
+        const __m512i lo = _mm512_unpacklo_epi8(zero, q[i]), hi = _mm512_unpackhi_epi8(zero, q[i]);
+        out[4 * i] = _mm512_unpacklo_epi16(zero, lo);
+        out[4 * i + 1] = _mm512_unpackhi_epi16(zero, lo);
+        out[4 * i + 2] = _mm512_unpacklo_epi16(zero, hi);
+        out[4 * i + 3] = _mm512_unpackhi_epi16(zero, hi);
+    }
+    return _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) != 0;
+}
+
+/* 16 x 16 16-bit elements. */
+static inline void v_load_u16_t(const uint8_t *p, size_t ld, vu32 out[16]) {
+    const __m512i zero = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) { /* columns 8h .. 8h + 7 */
+        __m512i z[4];
+        for (int k = 0; k < 4; k++) z[k] = v_rows4(p, ld, k, 16 * (size_t)h);
+        const __m512i a0 = _mm512_unpacklo_epi16(z[0], z[1]), a1 = _mm512_unpackhi_epi16(z[0], z[1]);
+        const __m512i a2 = _mm512_unpacklo_epi16(z[2], z[3]), a3 = _mm512_unpackhi_epi16(z[2], z[3]);
+        const __m512i q[4] = {_mm512_unpacklo_epi32(a0, a2), _mm512_unpackhi_epi32(a0, a2),
+                              _mm512_unpacklo_epi32(a1, a3), _mm512_unpackhi_epi32(a1, a3)};
+        for (int i = 0; i < 4; i++) { /* q[i] lane L qword e: column 8h + 2i + e, rows 4L.. */
+            out[8 * h + 2 * i] = _mm512_unpacklo_epi16(zero, q[i]);
+            out[8 * h + 2 * i + 1] = _mm512_unpackhi_epi16(zero, q[i]);
+        }
     }
 }
 

@@ -30,7 +30,14 @@ import TestSupport
                 let c = UInt8.random(in: 0...253, using: &rng)
                 return c >= 0x7F ? c + 1 : c
             }
-            func values(_ count: Int, _ t: Element) -> ([Float], [UInt8]) {
+            // Weight codes in 16 x 16 tiles of [N, K], two thirds of them normal codes only: the kernels decode
+            // blocks of normal codes on a short path and the others (zero, subnormal) on the full one.
+            func weightCode(_ i: Int) -> UInt8 {
+                let (j, l) = (i / k % n, i % k)
+                guard (j / 16 + l / 16) % 3 != 0 else { return code() }
+                return UInt8.random(in: 0x08...0x7E, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0)
+            }
+            func values(_ count: Int, _ t: Element, weights: Bool = false) -> ([Float], [UInt8]) {
                 switch t {
                 case .f32: return ((0..<count).map { _ in Float.random(in: -1...1, using: &rng) }, [])
                 case .bf16:
@@ -38,12 +45,12 @@ import TestSupport
                         Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
                     }, [])
                 case .e4m3:
-                    let codes = (0..<count).map { _ in code() }
+                    let codes = (0..<count).map { weights ? weightCode($0) : code() }
                     return (codes.map { Float(e4m3.values[Int($0)]) }, codes)
                 }
             }
             (x, xCodes) = values(rows * k, xt)
-            (w, wCodes) = values(sizes.count * n * k, wt)
+            (w, wCodes) = values(sizes.count * n * k, wt, weights: true)
             let blocks = (k + 127) / 128, grid = (n + 127) / 128 * blocks
             xScales = (0..<rows * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-6 }
             wScales = (0..<sizes.count * grid).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-3 }
@@ -211,6 +218,29 @@ import TestSupport
                         if r < valid[g] { #expect(UInt32(y[i].bitPattern) == dense[i], "\(isa)") }
                         else { #expect(y[i].bitPattern == 0x7F80, "\(isa): row past valid_m written") }
                     }
+                }
+            }
+        }
+    }
+
+    /// NaN weight codes (0x7F, 0xFF) make exactly their columns NaN, on the decode and the packed paths.
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func nanWeightCodesReachTheirColumnsOnly(layout: WeightLayout) throws {
+        var p = Problem(sizes: [2, 40], k: 300, n: 50, x: .bf16, w: .e4m3, seed: 11)
+        let nans: [(g: Int, j: Int, l: Int, code: UInt8)] = [(0, 3, 17, 0x7F), (0, 20, 299, 0xFF), (1, 33, 128, 0x7F), (1, 49, 0, 0xFF)]
+        for c in nans {
+            p.wCodes[p.wNK(c.g, c.j, c.l)] = c.code
+            p.w[p.wNK(c.g, c.j, c.l)] = .nan
+        }
+        let old = [Float](repeating: .nan, count: p.rows * p.n)
+        let want = Self.expected(p, beta: 0, old: old, bf16Out: true).bits
+        #expect(want.filter { BFloat16Reference.value(UInt16($0)).isNaN }.count == 2 * 2 + 2 * 40)
+        for (isa, got) in try forEachISA({ _ in try Self.run(p, layout, beta: 0, old: old, bf16Out: true) }) {
+            for i in got.indices {
+                if BFloat16Reference.value(UInt16(want[i])).isNaN {
+                    #expect(BFloat16Reference.value(UInt16(got[i])).isNaN, "\(isa) \(layout) element \(i)")
+                } else {
+                    #expect(got[i] == want[i], "\(isa) \(layout) element \(i)")
                 }
             }
         }
