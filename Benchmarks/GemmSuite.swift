@@ -19,6 +19,9 @@ func gemmSuite() -> [BenchCase] {
     for precision in [Precision.bf16, .fp8, .w8] {
         cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .forward, precision: precision))
     }
+    for precision in [Precision.bf16, .w8] { // decode proper: ~1.5 tokens per expert
+        cases.append(gemmCase(v2lite, tokens: 16, routing: .uniform, op: .forward, precision: precision))
+    }
     for tokens in [16, 256] { cases.append(gemmCase(v3, tokens: tokens, routing: .uniform, op: .forward)) }
     for precision in [Precision.bf16, .w8] {
         cases.append(gemmCase(v3, tokens: 16, routing: .uniform, op: .forward, precision: precision))
