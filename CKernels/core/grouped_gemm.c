@@ -20,7 +20,7 @@
  * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
  * packed weight only a few times, so their tasks take NB_FEW columns and 4 x longer spans of K instead,
  * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles. */
-enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8 };
+enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
 
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
 static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * ck_dtype_size(t) : NULL; }
@@ -36,8 +36,9 @@ typedef struct {
     operand a, b;                 /* A(i, l), B(l, j) */
     const float *sa;              /* FP8 A: a_s(i, lb) = sa[i*sa_rs + lb]; NULL: 1 */
     size_t sa_rs;
-    const float *sb;              /* FP8 B: b_s(lb, jb) = sb[lb*sb_ls + jb*sb_js]; NULL: an unscaled problem */
+    const float *sb;              /* FP8 B: b_s(lb, j) = sb[lb*sb_ls + (j >> sb_shift)*sb_js]; NULL: unscaled */
     size_t sb_ls, sb_js;
+    unsigned sb_shift;            /* 7: 128 x 128 weight blocks; 0: a scale per column */
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
@@ -69,10 +70,13 @@ typedef struct {
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
 /* A scaled problem's scales for the 128-block of the reduction starting at l0: sa[r] = a_s of rows i0 + r
- * (1 without FP8 activations), and the return value b_s of the weight block holding column j. */
-static float block_scales(const problem *p, size_t l0, size_t i0, size_t rows, size_t j, float *sa) {
+ * (1 without FP8 activations), and sb[c] = b_s of columns j0 + c for c < cols, then 1 up to width. */
+static void row_scales(const problem *p, size_t l0, size_t i0, size_t rows, float *sa) {
     for (size_t r = 0; r < rows; r++) sa[r] = p->sa ? p->sa[(i0 + r) * p->sa_rs + l0 / KC] : 1.0f;
-    return p->sb[l0 / KC * p->sb_ls + j / KC * p->sb_js];
+}
+
+static void col_scales(const problem *p, size_t l0, size_t j0, size_t cols, size_t width, float *sb) {
+    for (size_t c = 0; c < width; c++) sb[c] = c < cols ? p->sb[l0 / KC * p->sb_ls + ((j0 + c) >> p->sb_shift) * p->sb_js] : 1.0f;
 }
 
 /* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis. Copying
@@ -143,10 +147,11 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
             const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
+                float sa[MAX_MR], sb[MAX_NR];
+                if (p->sb) col_scales(p, l0, j0 + st * nr, nb - st * nr < nr ? nb - st * nr : nr, nr, sb);
                 for (size_t t = 0; t < tiles; t++) {
                     const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
-                    float sa[MAX_MR];
-                    const float sb = p->sb ? block_scales(p, l0, i0 + i, rows, j0 + st * nr, sa) : 0.0f;
+                    if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
                     k->tile(kc, a.p + i * a.rs, a.rs, a.cs, pb, s->acc + (t * strips + st) * mr * nr, (int)rows,
                             p->sb ? sa : NULL, sb, l0 == 0);
                 }
@@ -167,8 +172,11 @@ static void run_decode_block(const gemm_job *job, const problem *p, const scratc
         if (p->red == 0) memset(s->acc, 0, p->rows * w * sizeof(float));
         for (size_t l0 = 0; l0 < p->red; l0 += chunk) {
             const size_t kc = p->red - l0 < chunk ? p->red - l0 : chunk;
-            float sa[CK_DECODE_M];
-            const float sb = p->sb ? block_scales(p, l0, 0, p->rows, g, sa) : 0.0f;
+            float sa[CK_DECODE_M], sb[MAX_NR];
+            if (p->sb) {
+                row_scales(p, l0, 0, p->rows, sa);
+                col_scales(p, l0, g, (size_t)cols, w, sb);
+            }
             k->decode(kc, element(p->b.data, l0 * p->b.rs + g * p->b.cs, p->b.type), p->b.type, p->b.cs, cols, x.p + l0,
                       x.rs, (int)p->rows, s->acc, p->sb ? sa : NULL, sb, l0 == 0);
         }
@@ -328,6 +336,7 @@ static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx
                      .sb = ws,
                      .sb_ls = nk ? 1 : ck_div_up(n, KC),
                      .sb_js = nk ? ck_div_up(k, KC) : 1,
+                     .sb_shift = 7,
                      .c = y,
                      .rsc = ldy,
                      .csc = 1,
@@ -390,6 +399,19 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     return run_problems(pr, groups, beta, y_type);
 }
 
+/* Expert g's k-grouped problem over its tokens: C = dW[g] as [K, N] (stored transposed for [N, K]),
+ * A(i, l) = the token l of feature i, B(l, j) = the token l of output feature j. */
+static problem k_problem(operand a, operand b, size_t k, size_t n, size_t tokens, void *dw, ck_weight_layout layout) {
+    return (problem){.a = a,
+                     .b = b,
+                     .c = dw,
+                     .rsc = layout == CK_WEIGHTS_KN ? n : 1,
+                     .csc = layout == CK_WEIGHTS_KN ? 1 : k,
+                     .rows = k,
+                     .cols = n,
+                     .red = tokens};
+}
+
 ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, size_t ldx,
                             const int64_t *group_sizes, size_t groups, const void *dy, ck_dtype dy_type, size_t n,
                             size_t lddy, float beta, void *dw, ck_dtype dw_type, ck_weight_layout layout,
@@ -409,16 +431,46 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
-        /* C = dW[g] as [K, N] (stored transposed for [N, K]): A(i, l) = x[row + l, i], B(l, j) = dy[row + l, j] */
-        pr[g] = (problem){.a = {element(x, row * ldx, x_type), x_type, 1, ldx},
-                          .b = {element(dy, row * lddy, dy_type), dy_type, lddy, 1},
-                          .c = element(dw, g * dw_stride, dw_type),
-                          .rsc = layout == CK_WEIGHTS_KN ? n : 1,
-                          .csc = layout == CK_WEIGHTS_KN ? 1 : k,
-                          .rows = k,
-                          .cols = n,
-                          .red = tokens};
+        pr[g] = k_problem((operand){element(x, row * ldx, x_type), x_type, 1, ldx},
+                          (operand){element(dy, row * lddy, dy_type), dy_type, lddy, 1}, k, n, tokens,
+                          element(dw, g * dw_stride, dw_type), layout);
         row += tokens;
+    }
+    return run_problems(pr, groups, beta, dw_type);
+}
+
+ck_status ck_gemm_k_grouped_fp8(const uint8_t *xt, const float *x_scales, size_t m, size_t k, size_t ldxt,
+                                const int64_t *group_sizes, size_t groups, const uint8_t *dyt, const float *dy_scales,
+                                size_t n, size_t lddyt, float beta, void *dw, ck_dtype dw_type,
+                                ck_weight_layout layout, size_t dw_stride) {
+    ck_status s;
+    if ((s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
+        (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
+        (s = ck_check_matrix(xt, "xt", k, m, ldxt, 1)) || (s = ck_check_matrix(dyt, "dyt", n, m, lddyt, 1)) ||
+        (s = check_experts(dw, dw_type, "dw", groups, layout == CK_WEIGHTS_KN ? k : n, layout == CK_WEIGHTS_KN ? n : k,
+                           dw_stride)))
+        return s;
+    size_t blocks = 0, x_count, dy_count; /* S: the experts' token blocks */
+    for (size_t g = 0; g < groups; g++) blocks += ck_div_up((size_t)group_sizes[g], KC);
+    if (__builtin_mul_overflow(k, blocks, &x_count) || __builtin_mul_overflow(n, blocks, &dy_count))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "x_scales", "the scale arrays' sizes overflow");
+    if ((x_count && (s = check_scales(x_scales, "x_scales", CK_DTYPE_E4M3FN, x_count))) ||
+        (dy_count && (s = check_scales(dy_scales, "dy_scales", CK_DTYPE_E4M3FN, dy_count))))
+        return s;
+    if (k == 0 || n == 0) return CK_OK;
+    problem *pr = new_problems(groups);
+    if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
+    for (size_t g = 0, row = 0, b = 0; g < groups; g++) {
+        const size_t tokens = (size_t)group_sizes[g];
+        pr[g] = k_problem((operand){element(xt, row, CK_DTYPE_E4M3FN), CK_DTYPE_E4M3FN, ldxt, 1},
+                          (operand){element(dyt, row, CK_DTYPE_E4M3FN), CK_DTYPE_E4M3FN, 1, lddyt},
+                          k, n, tokens, element(dw, g * dw_stride, dw_type), layout);
+        if (tokens) {
+            pr[g].sa = x_scales + b, pr[g].sa_rs = blocks;
+            pr[g].sb = dy_scales + b, pr[g].sb_ls = 1, pr[g].sb_js = blocks, pr[g].sb_shift = 0;
+        }
+        row += tokens;
+        b += ck_div_up(tokens, KC);
     }
     return run_problems(pr, groups, beta, dw_type);
 }

@@ -75,7 +75,8 @@ typedef struct ck_formats_kernels {
  *   A(r, l) = a[r*rsa + l*csa]:
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
- *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb, first ? +0 : out) (a scaled block).
+ *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb[c], first ? +0 : out) (a scaled block:
+ *               sa per row of A, sb per column of B).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
  * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows:
@@ -86,11 +87,11 @@ typedef struct ck_formats_kernels {
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
-                 const float *sa, float sb, int first);
+                 const float *sa, const float *sb, int first);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
     int decode_w;
     void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows,
-                   float *out, const float *sa, float sb, int first);
+                   float *out, const float *sa, const float *sb, int first);
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

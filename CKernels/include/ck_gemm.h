@@ -12,6 +12,13 @@
  * k-grouped (wgrad): dW[g] = X_g^T . dY_g (+ beta * dW[g]) over each expert's token range,
  *   x: [M, K], dy: [M, N], dw: [G, K, N] (CK_WEIGHTS_KN) or [G, N, K] (CK_WEIGHTS_NK). An expert with no
  *   tokens gets exact zeros (with beta: fma(beta, dW[g], +0), untouched when beta == 1).
+ * k-grouped FP8 (DeepSeek-V3's wgrad, DeepGEMM's k_grouped 1D1D): the same product from E4M3 operands quantized
+ *   per channel over 128 tokens, as ck_quant_per_channel_transposed writes them: xt: [K, M] (x transposed,
+ *   row stride ldxt >= M), dyt: [N, M] (row stride lddyt). Each expert's tokens form blocks of 128 from its
+ *   own first token (the last one partial); with S = sum over experts of ceil(group_sizes[g] / 128) and
+ *   B_g = that sum over the experts before g, block b of expert g has its scales in column B_g + b of
+ *   x_scales [K, S] and dy_scales [N, S] — quantizing each expert's rows on its own gives exactly this, and
+ *   when every size is a multiple of 128 it is the whole tensor quantized at once.
  *
  * Element types. Inputs are CK_DTYPE_F32, CK_DTYPE_BF16 or (m-grouped only) CK_DTYPE_E4M3FN, outputs
  * CK_DTYPE_F32 or CK_DTYPE_BF16 (rounded to nearest even once, at the end); the types may be mixed. Every
@@ -27,6 +34,7 @@
  *   FP8 weights (DeepSeek-V3's fp8_gemm, DeepGEMM's 1D2D): per 128-wide block kb of K, in order, the partial
  *     p = the fma chain over the block from +0, then acc = fma(p * a_s[m, kb], b_s[n/128, kb], acc) from
  *     acc = +0, with a_s = 1 for unquantized activations (weight-only FP8);
+ *   k-grouped FP8: the same per 128-token block b of each expert, with x_s[k, B_g + b] * dy_s[n, B_g + b];
  * then out = sum (beta == 0: the output is never read, so NaN there cannot leak) or out = fma(beta, out, sum);
  * an empty reduction with beta == 1 leaves the output untouched. Results are therefore bitwise identical for
  * every ISA, thread count and batch: a token's row has the same bits whatever other tokens share its expert
@@ -60,6 +68,11 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
                             const int64_t *group_sizes, size_t groups, const void *dy, ck_dtype dy_type, size_t n,
                             size_t lddy, float beta, void *dw, ck_dtype dw_type, ck_weight_layout layout,
                             size_t dw_stride);
+
+ck_status ck_gemm_k_grouped_fp8(const uint8_t *xt, const float *x_scales, size_t m, size_t k, size_t ldxt,
+                                const int64_t *group_sizes, size_t groups, const uint8_t *dyt, const float *dy_scales,
+                                size_t n, size_t lddyt, float beta, void *dw, ck_dtype dw_type,
+                                ck_weight_layout layout, size_t dw_stride);
 
 #ifdef __cplusplus
 }

@@ -9,17 +9,17 @@ enum { NR = 8 };
 
 /* The chain of one output: a[l*as] * b[l*bs] over l < kc from `acc`, then scaled as the contract says. */
 static float chain(size_t kc, const float *a, size_t as, const void *b, ck_dtype bt, size_t bs, float acc,
-                   const float *sa, int r, float sb, int first, float old) {
+                   const float *sa, int r, const float *sb, int c, int first, float old) {
     for (size_t l = 0; l < kc; l++) acc = fmaf(a[l * as], ck_load_f32(b, bt, l * bs), acc);
-    return sa ? fmaf(acc * sa[r], sb, first ? 0.0f : old) : acc;
+    return sa ? fmaf(acc * sa[r], sb[c], first ? 0.0f : old) : acc;
 }
 
 static void gemm_tile_ref(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
-                          const float *sa, float sb, int first) {
+                          const float *sa, const float *sb, int first) {
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < NR; c++) {
             float *o = &out[r * NR + c];
-            *o = chain(kc, a + r * rsa, csa, pb + c, CK_DTYPE_F32, NR, first || sa ? 0.0f : *o, sa, r, sb, first, *o);
+            *o = chain(kc, a + r * rsa, csa, pb + c, CK_DTYPE_F32, NR, first || sa ? 0.0f : *o, sa, r, sb, c, first, *o);
         }
 }
 
@@ -33,13 +33,13 @@ static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, siz
 }
 
 static void gemm_decode_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
-                            int rows, float *out, const float *sa, float sb, int first) {
+                            int rows, float *out, const float *sa, const float *sb, int first) {
     const size_t size = ck_dtype_size(t);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             float *o = &out[r * NR + c];
             *o = chain(kc, x + r * ldx, 1, (const char *)w + (size_t)c * ldw * size, t, 1, first || sa ? 0.0f : *o, sa,
-                       r, sb, first, *o);
+                       r, sb, c, first, *o);
         }
 }
 

@@ -8,12 +8,12 @@
 
 #define CK_INLINE static inline __attribute__((always_inline))
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
-_Static_assert(128 % CK_GEMM_NR == 0 && 128 % CK_VW == 0 && CK_GEMM_MR <= 8,
-               "panels and decode groups lie within one 128-wide scale block; the driver's row scales hold 8");
+_Static_assert(128 % CK_GEMM_NR == 0 && 128 % CK_VW == 0 && CK_GEMM_MR <= 8 && CK_GEMM_NR <= 64,
+               "panels and decode groups lie within one 128-wide scale block; the driver's scales hold 8 rows, 64 columns");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                         const float *sa, float sb, int first, const int mr) {
+                         const float *sa, const float *sb, int first, const int mr) {
     vf32 acc[CK_GEMM_MR][CK_GEMM_V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
@@ -34,13 +34,13 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
             for (int v = 0; v < CK_GEMM_V; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
         }
     }
-    if (sa) /* the block's partial sums, scaled: out = fma(p * sa[r], sb, out) */
+    if (sa) /* the block's partial sums, scaled: out = fma(p * sa[r], sb[c], out) */
 #pragma unroll
         for (int r = 0; r < mr; r++)
 #pragma unroll
             for (int v = 0; v < CK_GEMM_V; v++) {
                 const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_GEMM_NR + v * CK_VW));
-                acc[r][v] = v_fmaf(v_mulf(acc[r][v], v_setf(sa[r])), v_setf(sb), old);
+                acc[r][v] = v_fmaf(v_mulf(acc[r][v], v_setf(sa[r])), v_as_f32(v_load_u32(sb + v * CK_VW)), old);
             }
 #pragma unroll
     for (int r = 0; r < mr; r++)
@@ -49,7 +49,7 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
 }
 
 static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                               int rows, const float *sa, float sb, int first) {
+                               int rows, const float *sa, const float *sb, int first) {
     switch (rows) {
     case 1: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 1); break;
     case 2: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 2); break;
@@ -153,7 +153,7 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
  * along l as in the tiles; each weight element is read once, straight from memory (prefetched 512 bytes ahead
  * into L2, as in the pack). */
 CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                           size_t ldx, float *out, const float *sa, float sb, int first, const int m) {
+                           size_t ldx, float *out, const float *sa, const float *sb, int first, const int m) {
     vf32 acc[CK_DECODE_M];
 #pragma unroll
     for (int r = 0; r < m; r++) acc[r] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
@@ -178,14 +178,14 @@ CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ld
 #pragma unroll
         for (int r = 0; r < m; r++) {
             const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
-            acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa[r])), v_setf(sb), old);
+            acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa[r])), v_as_f32(v_load_u32(sb)), old);
         }
 #pragma unroll
     for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(acc[r]));
 }
 
 static void CK_SIMD(gemm_decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,
-                                 size_t ldx, int rows, float *out, const float *sa, float sb, int first) {
+                                 size_t ldx, int rows, float *out, const float *sa, const float *sb, int first) {
 #define CK_DECODE_CASE(T, R)                                                                                \
     case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, R); break;
 #define CK_DECODE_ROWS(T)                                                                                   \

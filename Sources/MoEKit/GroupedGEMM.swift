@@ -147,6 +147,55 @@ public enum GroupedGEMM {
         }.get()
     }
 
+    /// FP8 k-grouped GEMM (DeepSeek-V3's weight gradient, DeepGEMM's `k_grouped` 1D1D): `dw[g] = x_gᵀ · dy_g +
+    /// beta · dw[g]` from E4M3 operands quantized per channel over 128 tokens and stored transposed, as
+    /// ``Quantization/quantizePerChannelTransposed(_:tokens:channels:groupSize:format:scaling:codes:scales:xStride:codesStride:scalesStride:)``
+    /// writes them.
+    ///
+    /// Each expert's tokens form blocks of 128 from its own first token. With `S` = Σ ⌈groupSizes[g] / 128⌉,
+    /// block `b` of expert `g` has its scales in column `B_g + b` of `xScales` and `dyScales`, `B_g` being the
+    /// blocks of the experts before `g`: quantizing each expert's token range on its own (codes at column
+    /// offset = its first token, scales at column offset `B_g`, strides `rows` and `S`) writes exactly this,
+    /// and when every size is a multiple of 128 it is the whole tensor quantized at once. Per block, the
+    /// partial sum is scaled by `xScale · dyScale` (see <doc:GroupedGEMM>).
+    ///
+    /// - Parameters:
+    ///   - xT: `[k, rows]` codes (row stride `xStride`, default `rows`); `xScales`: `[k, S]`.
+    ///   - dyT: `[n, rows]` codes (row stride `dyStride`, default `rows`); `dyScales`: `[n, S]`.
+    ///   - dw: as in ``kGrouped(_:rows:k:groupSizes:dy:n:beta:into:layout:xStride:dyStride:dwStride:)``.
+    public static func kGrouped<W: KernelFloat>(
+        fp8Transposed xT: Span<UInt8>, xScales: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>,
+        dyTransposed dyT: Span<UInt8>, dyScales: Span<Float>, n: Int, beta: Float = 0,
+        into dw: inout MutableSpan<W>, layout: WeightLayout = .kn,
+        xStride: Int? = nil, dyStride: Int? = nil, dwStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(e4m3: xT, scales: xScales) { x in
+            GEMMOperand.with(e4m3: dyT, scales: dyScales) { dy in
+                GEMMOutput.with(&dw) { dw in
+                    Result { () throws(MoEKitError) in
+                        try requireNonNegative(["rows": rows, "k": k, "n": n])
+                        let nk = try checkedProduct(n, k, "n")
+                        let experts = groupSizes.count, ldx = xStride ?? rows, lddy = dyStride ?? rows, ws = dwStride ?? nk
+                        var blocks = 0 // S (sizes the C call rejects count as 0 or rows here)
+                        for g in groupSizes.indices {
+                            let (sum, overflow) = blocks.addingReportingOverflow(divUp(min(max(groupSizes[g], 0), rows), 128))
+                            if overflow { throw .sizeOverflow(argument: "groupSizes") }
+                            blocks = sum
+                        }
+                        try x.require("xT", rows: k, columns: rows, stride: ldx, scales: try checkedProduct(k, blocks, "k"), "xScales")
+                        try dy.require("dyT", rows: n, columns: rows, stride: lddy, scales: try checkedProduct(n, blocks, "n"), "dyScales")
+                        try requireMatrix("dw", count: dw.count, rows: experts, columns: nk, stride: ws)
+                        try check(groupSizes.withUnsafeBufferPointer { gp in
+                            ck_gemm_k_grouped_fp8(x.base?.assumingMemoryBound(to: UInt8.self), x.scales, rows, k, ldx,
+                                                  int64(gp), experts, dy.base?.assumingMemoryBound(to: UInt8.self),
+                                                  dy.scales, n, lddy, beta, dw.base, dw.type, layout.c, ws)
+                        })
+                    }
+                }
+            }
+        }.get()
+    }
+
     /// The m-grouped GEMM on checked operands (every public m-grouped overload lands here).
     private static func mGrouped(
         _ x: GEMMOperand, _ rows: Int, _ k: Int, _ xStride: Int?, _ groupSizes: Span<Int>, _ w: GEMMOperand,

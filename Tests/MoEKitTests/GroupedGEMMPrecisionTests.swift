@@ -274,6 +274,173 @@ import TestSupport
         }
     }
 
+    /// FP8 k-grouped operands: x and dy transposed as codes ([k, rows], [n, rows]) with per-channel scales,
+    /// one column per 128-token block of each expert (blocks start at the expert's first token).
+    struct WgradProblem {
+        var sizes: [Int], k: Int, n: Int
+        var xT: [UInt8], dyT: [UInt8], xScales: [Float], dyScales: [Float]
+        var rows: Int { sizes.reduce(0, +) }
+        var blocks: Int { sizes.map { ($0 + 127) / 128 }.reduce(0, +) }
+
+        init(sizes: [Int], k: Int, n: Int, seed: UInt64) {
+            (self.sizes, self.k, self.n) = (sizes, k, n)
+            var rng = SplitMix64(seed: seed)
+            let rows = sizes.reduce(0, +), blocks = sizes.map { ($0 + 127) / 128 }.reduce(0, +)
+            // dyT goes through the packing's block loads: normal-only 16 x 16 tiles and mixed ones, as for weights
+            func code(_ normal: Bool) -> UInt8 {
+                if normal { return UInt8.random(in: 0x08...0x7E, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0) }
+                let c = UInt8.random(in: 0...253, using: &rng)
+                return c >= 0x7F ? c + 1 : c
+            }
+            xT = (0..<k * rows).map { _ in code(false) }
+            dyT = (0..<n * rows).map { code(($0 / rows / 16 + $0 % rows / 16) % 3 != 0) }
+            xScales = (0..<k * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-4 }
+            dyScales = (0..<n * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-5 }
+        }
+
+        /// Expected dw bits, float64 values and bounds, in `layout`.
+        func expected(_ layout: WeightLayout) -> (bits: [UInt32], exact: [Double], bound: [Double]) {
+            let e4m3 = FP8Reference.e4m3fn, count = sizes.count * k * n
+            var bits = [UInt32](repeating: 0, count: count), exact = [Double](repeating: 0, count: count)
+            var bound = [Double](repeating: 0, count: count)
+            var row = 0, first = 0
+            for (g, m) in sizes.enumerated() {
+                let nb = (m + 127) / 128
+                for i in 0..<k {
+                    for j in 0..<n {
+                        let pairs = (0..<m).map {
+                            (Float(e4m3.values[Int(xT[i * rows + row + $0])]), Float(e4m3.values[Int(dyT[j * rows + row + $0])]))
+                        }
+                        let a = (0..<nb).map { xScales[i * blocks + first + $0] }, b = (0..<nb).map { dyScales[j * blocks + first + $0] }
+                        var e = 0.0, absSum = 0.0
+                        for (t, (u, v)) in pairs.enumerated() {
+                            let term = Double(u) * Double(v) * Double(a[t / 128]) * Double(b[t / 128])
+                            e += term
+                            absSum += abs(term)
+                        }
+                        let at = layout == .kn ? (g * k + i) * n + j : (g * n + j) * k + i
+                        bits[at] = GemmReference.blockScaled(pairs, aScales: a, bScales: b).bitPattern
+                        exact[at] = e
+                        bound[at] = GemmReference.bound(terms: m + 2 * nb, absSum: absSum)
+                    }
+                }
+                row += m
+                first += nb
+            }
+            return (bits, exact, bound)
+        }
+
+        func run(_ layout: WeightLayout, xScales: [Float]? = nil) throws(MoEKitError) -> [UInt32] {
+            var dw = [Float](repeating: .nan, count: sizes.count * k * n)
+            let xs = xScales ?? self.xScales
+            var view = dw.mutableSpan
+            try GroupedGEMM.kGrouped(fp8Transposed: xT.span, xScales: xs.span, rows: rows, k: k,
+                                     groupSizes: sizes.span, dyTransposed: dyT.span, dyScales: dyScales.span, n: n,
+                                     into: &view, layout: layout)
+            _ = consume view
+            return dw.map(\.bitPattern)
+        }
+    }
+
+    @Test(arguments: [WeightLayout.kn, .nk])
+    func kGroupedFP8MatchesTheBlockScaledOrder(layout: WeightLayout) throws {
+        for (s, shape) in [([130, 0, 1, 300, 128], 70, 40), ([5], 17, 130), ([0, 0], 3, 4)].enumerated() {
+            let p = WgradProblem(sizes: shape.0, k: shape.1, n: shape.2, seed: UInt64(20 + s))
+            let want = p.expected(layout)
+            for (isa, got) in try forEachISA({ _ in try p.run(layout) }) {
+                #expect(got == want.bits, "\(isa) \(layout) \(shape)")
+                for i in got.indices {
+                    #expect(abs(Double(Float(bitPattern: got[i])) - want.exact[i]) <= want.bound[i], "\(isa) element \(i)")
+                }
+            }
+        }
+    }
+
+    /// The documented recipe: each expert's rows quantized on their own (codes at the expert's first token,
+    /// scales at its first block) feed the FP8 wgrad, which then approximates xᵀ·dy within E4M3's precision.
+    /// Experts get magnitudes 4^g apart, so scales read from another expert's blocks would be far off.
+    @Test func kGroupedFP8TakesPerExpertQuantizedOperands() throws {
+        let sizes = [200, 0, 1, 129], k = 24, n = 20, rows = sizes.reduce(0, +), blocks = 2 + 0 + 1 + 2
+        var rng = SplitMix64(seed: 30)
+        var x = [Float](), dy = [Float]()
+        for (g, m) in sizes.enumerated() {
+            let scale = Float(1 << (2 * g))
+            x += (0..<m * k).map { _ in Float.random(in: -1...1, using: &rng) * scale }
+            dy += (0..<m * n).map { _ in Float.random(in: -1...1, using: &rng) }
+        }
+        var xT = [UInt8](repeating: 0, count: k * rows), dyT = [UInt8](repeating: 0, count: n * rows)
+        var xs = [Float](repeating: 0, count: k * blocks), dys = [Float](repeating: 0, count: n * blocks)
+        /// Tokens row ..< row + m of `source` ([rows, channels]) quantized on their own, placed at codes column
+        /// `row` and scales column `first`.
+        func quantize(_ source: [Float], channels: Int, row: Int, m: Int, first: Int, codes: inout [UInt8],
+                      scales: inout [Float]) throws {
+            let nb = (m + 127) / 128, mine = Array(source[row * channels..<(row + m) * channels])
+            var q = [UInt8](repeating: 0, count: channels * m), s = [Float](repeating: 0, count: channels * nb)
+            var qv = q.mutableSpan, sv = s.mutableSpan
+            try Quantization.quantizePerChannelTransposed(mine.span, tokens: m, channels: channels, codes: &qv, scales: &sv)
+            _ = consume qv
+            _ = consume sv
+            for c in 0..<channels {
+                for t in 0..<m { codes[c * rows + row + t] = q[c * m + t] }
+                for b in 0..<nb { scales[c * blocks + first + b] = s[c * nb + b] }
+            }
+        }
+        var row = 0, first = 0
+        for m in sizes where m > 0 {
+            try quantize(x, channels: k, row: row, m: m, first: first, codes: &xT, scales: &xs)
+            try quantize(dy, channels: n, row: row, m: m, first: first, codes: &dyT, scales: &dys)
+            row += m
+            first += (m + 127) / 128
+        }
+        var dw = [Float](repeating: .nan, count: sizes.count * k * n)
+        var view = dw.mutableSpan
+        try GroupedGEMM.kGrouped(fp8Transposed: xT.span, xScales: xs.span, rows: rows, k: k, groupSizes: sizes.span,
+                                 dyTransposed: dyT.span, dyScales: dys.span, n: n, into: &view)
+        _ = consume view
+        row = 0
+        for (g, m) in sizes.enumerated() {
+            for i in 0..<k {
+                for j in 0..<n {
+                    var exact = 0.0, absSum = 0.0
+                    for t in row..<row + m {
+                        exact += Double(x[t * k + i]) * Double(dy[t * n + j])
+                        absSum += abs(Double(x[t * k + i]) * Double(dy[t * n + j]))
+                    }
+                    // each E4M3 code is within 2^-4 of its value (relative), so a product within 2^-3 + 2^-8
+                    #expect(abs(Double(dw[(g * k + i) * n + j]) - exact) <= absSum * 0.13, "expert \(g) [\(i), \(j)]")
+                }
+            }
+            row += m
+        }
+    }
+
+    @Test func kGroupedFP8RejectsBadScalesAndSizes() throws {
+        let p = WgradProblem(sizes: [3, 130], k: 5, n: 6, seed: 40)
+        #expect(throws: MoEKitError.self) { try p.run(.kn, xScales: Array(p.xScales.dropLast())) }
+        var dwSwift = [Float](repeating: .nan, count: 2 * 5 * 6)
+        #expect(throws: MoEKitError.self) { // group sizes adding up to less than rows
+            var view = dwSwift.mutableSpan
+            try GroupedGEMM.kGrouped(fp8Transposed: p.xT.span, xScales: p.xScales.span, rows: p.rows, k: p.k,
+                                     groupSizes: [3, 129].span, dyTransposed: p.dyT.span, dyScales: p.dyScales.span,
+                                     n: p.n, into: &view)
+        }
+        #expect(dwSwift.allSatisfy { $0.isNaN })
+        // the C entry point: NULL scales, and an expert stride smaller than one expert; nothing written
+        var dw = [Float](repeating: .nan, count: 2 * 5 * 6)
+        let sizes: [Int64] = [3, 130]
+        let status = dw.withUnsafeMutableBytes { out in
+            ck_gemm_k_grouped_fp8(p.xT, nil, p.rows, p.k, p.rows, sizes, 2, p.dyT, p.dyScales, p.n, p.rows, 0,
+                                  out.baseAddress, CK_DTYPE_F32, CK_WEIGHTS_KN, 30)
+        }
+        #expect(status == CK_ERR_NULL_POINTER)
+        let stride = dw.withUnsafeMutableBytes { out in
+            ck_gemm_k_grouped_fp8(p.xT, p.xScales, p.rows, p.k, p.rows, sizes, 2, p.dyT, p.dyScales, p.n, p.rows, 0,
+                                  out.baseAddress, CK_DTYPE_F32, CK_WEIGHTS_KN, 29)
+        }
+        #expect(stride == CK_ERR_INVALID_STRIDE)
+        #expect(dw.allSatisfy { $0.isNaN })
+    }
+
     @Test func fp8ScalesAreChecked() throws {
         let p = Problem(sizes: [2, 3], k: 130, n: 5, x: .e4m3, w: .e4m3, seed: 1)
         func attempt(xScales: [Float], wScales: [Float]) -> MoEKitError? {
