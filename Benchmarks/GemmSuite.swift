@@ -16,6 +16,7 @@ func gemmSuite() -> [BenchCase] {
     }
     cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .dgrad))
     cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .wgrad))
+    cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .wgrad, precision: .fp8))
     for precision in [Precision.bf16, .fp8, .w8] {
         cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .forward, precision: precision))
     }
@@ -100,7 +101,7 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
     let (xs, ws, ys) = (Precision.size(precision.x), Precision.size(precision.w), Precision.size(precision.y))
     let flops = 2 * rows * k * n
     // Bytes: the touched experts' weights (or weight gradients) + activations in and out.
-    let bytes = touched * k * n * ws + rows * k * xs + rows * n * ys
+    let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs : touched * k * n * ws + rows * k * xs + rows * n * ys
     let decode = tokens <= 16
     let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
     let tag = precision == .f32 ? "" : "_" + precision.rawValue
@@ -116,9 +117,18 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
             let x = Allocation(bytes: rows * max(k, n) * 4), y = Allocation(bytes: max(rows * max(k, n), e * k * n) * 4)
             let wScales = Allocation(bytes: e * ((n + 127) / 128) * ((k + 127) / 128) * 4)
             let xScales = Allocation(bytes: rows * ((k + 127) / 128) * 4)
+            // FP8 wgrad: x and dy quantized per channel over 128 tokens, each expert on its own, transposed
+            let blocks = sizes.reduce(0) { $0 + (Int($1) + 127) / 128 }
+            let dy = Allocation(bytes: op == .wgrad && precision == .fp8 ? rows * n : 0)
+            let dyScales = Allocation(bytes: op == .wgrad && precision == .fp8 ? n * blocks * 4 : 0)
+            let wgradScales = Allocation(bytes: op == .wgrad && precision == .fp8 ? k * blocks * 4 : 0)
             if precision == .f32 {
                 weights.fillFloats(count: e * k * n)
                 x.fillFloats(count: rows * max(k, n), seed: 7)
+            } else if op == .wgrad {
+                precondition(precision == .fp8, "wgrad runs in f32 or fp8")
+                encodeTransposed(sizes: sizes, cols: k, seed: 7, into: x, scales: wgradScales)
+                encodeTransposed(sizes: sizes, cols: n, seed: 9, into: dy, scales: dyScales)
             } else { // what a model holds: bell-shaped values rounded to BF16 or quantized to E4M3
                 encode(rows: e * n, cols: k, seed: 1, as: precision.w, into: weights, scales: wScales, block: 128)
                 encode(rows: rows, cols: k, seed: 7, as: precision.x, into: x, scales: xScales, block: 1)
@@ -126,7 +136,7 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
             let w = UnsafeRawPointer(weights.raw), xp = UnsafeRawPointer(x.raw), yp = y.raw
             let ws = precision.w == CK_DTYPE_E4M3FN ? UnsafePointer(wScales.pointer(Float.self)) : nil
             let xs = precision.x == CK_DTYPE_E4M3FN ? UnsafePointer(xScales.pointer(Float.self)) : nil
-            let keep = [weights, x, y, wScales, xScales] // the runners below hold the buffers alive
+            let keep = [weights, x, y, wScales, xScales, dy, dyScales, wgradScales] // the runners hold them alive
             return { impl in
                 _ = keep
                 if impl == "openblas-loop" {
@@ -156,6 +166,10 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
                         case .dgrad: // dx [rows, k] = dy [rows, n] . w[g], w [E, n, k] read as [K' = n, N' = k]
                             return ck_gemm_m_grouped(xp, xt, xs, rows, n, n, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_KN, k, n * k, 0, yp, yt, k)
+                        case .wgrad where precision == .fp8: // dw [E, k, n] = (x^T)_g . (dy^T)_g^T
+                            return ck_gemm_k_grouped_fp8(x.pointer(UInt8.self), wgradScales.pointer(Float.self), rows, k,
+                                                         rows, g.baseAddress, e, dy.pointer(UInt8.self),
+                                                         dyScales.pointer(Float.self), n, rows, 0, yp, yt, CK_WEIGHTS_KN, k * n)
                         case .wgrad: // dw [E, k, n] = x_g^T . dy_g (dy: the same buffer, read as [rows, n])
                             return ck_gemm_k_grouped(xp, xt, rows, k, k, g.baseAddress, e, xp, xt, n, n, 0, yp, yt,
                                                      CK_WEIGHTS_KN, k * n)
@@ -167,13 +181,12 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
         })
 }
 
-/// Fills `dst` with a [rows, cols] matrix of bell-shaped values (sums of four uniforms, as in a trained
-/// layer: few values near zero, none far out) encoded as `type`: BF16 by rounding, E4M3 quantized in
-/// `block` x 128 tiles (1: per token, 128: per weight block) with FP32 scales into `scales`.
-private func encode(rows: Int, cols: Int, seed: UInt64, as type: ck_dtype, into dst: Allocation, scales: Allocation, block: Int) {
-    let values = Allocation(bytes: rows * cols * 4), p = values.pointer(Float.self)
+/// Bell-shaped values for `count` elements: sums of four uniforms (as in a trained layer: few values near
+/// zero, none far out).
+private func bellShaped(count: Int, seed: UInt64) -> Allocation {
+    let values = Allocation(bytes: count * 4), p = values.pointer(Float.self)
     var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    for i in 0..<rows * cols {
+    for i in 0..<count {
         var sum: Float = -2
         for _ in 0..<4 {
             s ^= s << 13; s ^= s >> 7; s ^= s << 17
@@ -181,6 +194,30 @@ private func encode(rows: Int, cols: Int, seed: UInt64, as type: ck_dtype, into 
         }
         p[i] = sum
     }
+    return values
+}
+
+/// Fills `codes` with bell-shaped [rows, cols] values quantized per channel over 128 tokens and transposed
+/// ([cols, rows] E4M3), each expert's rows (`sizes`) on their own: scales [cols, S], S = the experts' blocks.
+private func encodeTransposed(sizes: [Int64], cols: Int, seed: UInt64, into codes: Allocation, scales: Allocation) {
+    let rows = Int(sizes.reduce(0, +)), blocks = sizes.reduce(0) { $0 + (Int($1) + 127) / 128 }
+    let values = bellShaped(count: rows * cols, seed: seed), p = values.pointer(Float.self)
+    var params = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
+    var row = 0, first = 0
+    for size in sizes.map({ Int($0) }) where size > 0 {
+        let status = ck_quant_per_channel_transposed(p + row * cols, CK_DTYPE_F32, size, cols, cols, 128, &params,
+                                                     codes.pointer(UInt8.self) + row, rows,
+                                                     scales.pointer(Float.self) + first, blocks)
+        precondition(status == CK_OK)
+        row += size
+        first += (size + 127) / 128
+    }
+}
+
+/// Fills `dst` with a [rows, cols] matrix of bell-shaped values encoded as `type`: BF16 by rounding, E4M3 quantized in
+/// `block` x 128 tiles (1: per token, 128: per weight block) with FP32 scales into `scales`.
+private func encode(rows: Int, cols: Int, seed: UInt64, as type: ck_dtype, into dst: Allocation, scales: Allocation, block: Int) {
+    let values = bellShaped(count: rows * cols, seed: seed), p = values.pointer(Float.self)
     var params = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
     let status: ck_status
     switch type {
