@@ -356,6 +356,12 @@ import TestSupport
         }
     }
 
+    @Test func threadCountsGiveTheSameBitsInFP8Wgrad() throws {
+        let p = WgradProblem(sizes: [700, 0, 3, 260], k: 90, n: 130, seed: 50)
+        let one = try withThreads(1) { try p.run(.nk) }
+        for t in [2, 3] { #expect(try withThreads(t) { try p.run(.nk) } == one, "\(t) threads") }
+    }
+
     /// The documented recipe: each expert's rows quantized on their own (codes at the expert's first token,
     /// scales at its first block) feed the FP8 wgrad, which then approximates xᵀ·dy within E4M3's precision.
     /// Experts get magnitudes 4^g apart, so scales read from another expert's blocks would be far off.
