@@ -78,12 +78,14 @@ CK_INLINE vf32 v_e4m3_top_to_f32(vu32 u) {
  * col[j] lane c = W(c, l + j). BF16 and E4M3 are transposed before they are widened (v_load_u*_t); E4M3 blocks
  * of normal codes take the short decode, the rare others the full one. Every 64 bytes along the rows, each row is
  * prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as
- * FP32; into L1, which measured faster than into L2 for E4M3 and the same for FP32 and BF16). */
-CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, vf32 col[CK_VW]) {
-    const size_t size = ck_dtype_size(t), ld = ldw * size;
+ * FP32; into L1, which measured faster than into L2 for E4M3 and the same for FP32 and BF16). A caller that
+ * reads `len` of each row and then the next CK_VW rows gets those rows' starts prefetched past the end. */
+CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, vf32 col[CK_VW]) {
+    const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
+    const uint8_t *ahead = (const uint8_t *)w + (at < len ? at * size : CK_VW * ld + (at - len) * size);
     if (l * size % 64 == 0)
-        for (int c = 0; c < CK_VW; c++) __builtin_prefetch(p + (size_t)c * ld + 16 * CK_VW * size, 0, 3);
+        for (int c = 0; c < CK_VW; c++) __builtin_prefetch(ahead + (size_t)c * ld, 0, 3);
     vu32 u[CK_VW];
     switch (t) {
     case CK_DTYPE_F32:
@@ -123,7 +125,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
             for (int v = 0; v < nv; v++) /* CK_VW source rows (streams) at a time, each read along l */
                 for (size_t l = 0; l < blocks; l += CK_VW) {
                     vf32 r[CK_VW];
-                    load_block_t((const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t), t, cs, l, r);
+                    load_block_t((const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t), t, cs, l, kc, r);
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
@@ -161,7 +163,7 @@ CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ld
     if (cols == CK_VW)
         for (; l + CK_VW <= kc; l += CK_VW) {
             vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
-            load_block_t(w, t, ldw, l, col);
+            load_block_t(w, t, ldw, l, SIZE_MAX, col); /* the next call may continue these rows */
 #pragma unroll
             for (int j = 0; j < CK_VW; j++)
 #pragma unroll
