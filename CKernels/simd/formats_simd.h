@@ -129,16 +129,23 @@ static void CK_SIMD(range_groups)(const void *x, ck_dtype xt, size_t n, size_t g
     else range_groups_body(x, CK_DTYPE_BF16, n, group, amax, amin);
 }
 
+/* Row by row across up to 16 vectors of columns at a time, so that each row's run is read in one go (a walk
+ * down one column vector at a time would touch a new page per load, which DRAM streams poorly). */
 CK_INLINE void range_cols_body(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax,
                                uint32_t *amin) {
-    size_t c = 0;
-    for (; c + CK_VW <= cols; c += CK_VW) {
-        vu32 hi = v_set(0), lo = v_set(0x7FFFFFFFu);
-        for (size_t r = 0; r < rows; r++) v_range_update(&hi, &lo, v_load_x(x, xt, r * ldx + c));
-        v_store_u32(amax + c, hi);
-        v_store_u32(amin + c, lo);
+    const size_t full = cols / CK_VW * CK_VW;
+    for (size_t c0 = 0; c0 < full; c0 += 16 * CK_VW) {
+        const size_t nv = (full - c0) / CK_VW < 16 ? (full - c0) / CK_VW : 16;
+        vu32 hi[16], lo[16];
+        for (size_t v = 0; v < nv; v++) hi[v] = v_set(0), lo[v] = v_set(0x7FFFFFFFu);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t v = 0; v < nv; v++) v_range_update(&hi[v], &lo[v], v_load_x(x, xt, r * ldx + c0 + v * CK_VW));
+        for (size_t v = 0; v < nv; v++) {
+            v_store_u32(amax + c0 + v * CK_VW, hi[v]);
+            v_store_u32(amin + c0 + v * CK_VW, lo[v]);
+        }
     }
-    for (; c < cols; c++) {
+    for (size_t c = full; c < cols; c++) {
         uint32_t mx = 0, mn = 0x7FFFFFFFu;
         for (size_t r = 0; r < rows; r++) {
             const uint32_t a = ck_load_bits(x, xt, r * ldx + c) & 0x7FFFFFFFu;
