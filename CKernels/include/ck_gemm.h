@@ -21,9 +21,9 @@
  *   when every size is a multiple of 128 it is the whole tensor quantized at once.
  *
  * Element types. Inputs are CK_DTYPE_F32, CK_DTYPE_BF16 or CK_DTYPE_E4M3FN (m-grouped; k-grouped through the
- * _fp8 entry point, whose operands are all E4M3), outputs
- * CK_DTYPE_F32 or CK_DTYPE_BF16 (rounded to nearest even once, at the end); the types may be mixed. Every
- * input is converted exactly to f32 and the arithmetic is f32.
+ * _fp8 entry point, whose operands are all E4M3), outputs CK_DTYPE_F32 or CK_DTYPE_BF16 (rounded to nearest
+ * even once, at the end); the types may be mixed. Every input is converted exactly to f32 and the arithmetic
+ * is f32.
  *   FP8 weights (w_type CK_DTYPE_E4M3FN) carry 128 x 128 block scales, multipliers (w = q * s), one grid per
  *   expert laid out like the expert's own blocks: [ceil(N/128), ceil(K/128)] for CK_WEIGHTS_NK (the
  *   checkpoint's weight_scale_inv), [ceil(K/128), ceil(N/128)] for CK_WEIGHTS_KN, experts back to back.
