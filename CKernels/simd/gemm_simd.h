@@ -152,8 +152,8 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
 
 /* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] (see ck_gemm_kernels.decode).
  * CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output column and its chain runs
- * along l as in the tiles; each weight element is read once, straight from memory (prefetched 512 bytes ahead
- * into L2, as in the pack). */
+ * along l as in the tiles; each weight element is read once, straight from memory (load_block_t, as in the
+ * pack). */
 CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                            size_t ldx, float *out, const float *sa, const float *sb, int first, const int m) {
     vf32 acc[CK_DECODE_M];
