@@ -452,8 +452,10 @@ ck_status ck_gemm_k_grouped_fp8(const uint8_t *xt, const float *x_scales, size_t
         return s;
     size_t blocks = 0, x_count, dy_count; /* S: the experts' token blocks */
     for (size_t g = 0; g < groups; g++) blocks += ck_div_up((size_t)group_sizes[g], KC);
-    if (__builtin_mul_overflow(k, blocks, &x_count) || __builtin_mul_overflow(n, blocks, &dy_count))
-        return ck_fail(CK_ERR_SIZE_OVERFLOW, "x_scales", "the scale arrays' sizes overflow");
+    if (__builtin_mul_overflow(k, blocks, &x_count))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "x_scales", "x_scales' size (k x blocks) overflows");
+    if (__builtin_mul_overflow(n, blocks, &dy_count))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "dy_scales", "dy_scales' size (n x blocks) overflows");
     if ((x_count && (s = check_scales(x_scales, "x_scales", CK_DTYPE_E4M3FN, x_count))) ||
         (dy_count && (s = check_scales(dy_scales, "dy_scales", CK_DTYPE_E4M3FN, dy_count))))
         return s;

@@ -76,7 +76,7 @@ typedef struct ck_formats_kernels {
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb[c], first ? +0 : out) (a scaled block:
- *               sa per row of A, sb per column of B).
+ *               sa per row of A, sb per column of B; sb holds nr values, decode_w for decode, whatever cols).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
  * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows:

@@ -75,17 +75,19 @@ CK_INLINE vf32 v_e4m3_top_to_f32(vu32 u) {
 }
 
 /* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed:
- * col[j] lane c = W(c, l + j). BF16 and E4M3 are transposed before they are widened (v_load_u*_t); E4M3 blocks
- * of normal codes take the short decode, the rare others the full one. Every 64 bytes along the rows, each row is
- * prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as
- * FP32; into L1, which measured faster than into L2 for E4M3 and the same for FP32 and BF16). A caller that
- * reads `len` of each row and then the next CK_VW rows gets those rows' starts prefetched past the end. */
+ * col[j] lane c = W(c, l + j). BF16 and E4M3 come through v_load_u*_t (on AVX-512 transposed while still
+ * narrow); E4M3 blocks of normal codes take the short decode, the rare others the full one. Every 64 bytes
+ * along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow
+ * types as far ahead in time as FP32; into L1, which measured faster than into L2 for E4M3 and the same for
+ * FP32 and BF16). A caller that reads `len` of each row and then the next CK_VW rows gets those rows' starts
+ * prefetched past the end. The prefetch addresses may lie past the weights, so they are formed as integers
+ * (a prefetch never faults; a pointer past its object would be undefined). */
 CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
-    const uint8_t *ahead = (const uint8_t *)w + (at < len ? at * size : CK_VW * ld + (at - len) * size);
+    const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : CK_VW * ld + (at - len) * size);
     if (l * size % 64 == 0)
-        for (int c = 0; c < CK_VW; c++) __builtin_prefetch(ahead + (size_t)c * ld, 0, 3);
+        for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
     vu32 u[CK_VW];
     switch (t) {
     case CK_DTYPE_F32:

@@ -109,8 +109,7 @@ static inline void v_transpose(vf32 r[CK_VW]) {
     }
 }
 
-/* 8 x 8 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
- * in the lane's top bits: out[j] lane c = element j of row c << (32 - width); rows widened, then v_transpose. */
+/* v_transpose on integer lanes. */
 static inline void v_transpose_u32(vu32 r[CK_VW]) {
     vf32 f[CK_VW];
     for (int i = 0; i < CK_VW; i++) f[i] = _mm256_castsi256_ps(r[i]);
@@ -118,7 +117,11 @@ static inline void v_transpose_u32(vu32 r[CK_VW]) {
     for (int i = 0; i < CK_VW; i++) r[i] = _mm256_castps_si256(f[i]);
 }
 
-/* 8 x 8 bytes; returns whether the low seven bits of one of them are 0x7F or below 8 (E4M3FN's NaN, zero
+/* 8 x 8 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
+ * in the lane's top bits: out[j] lane c = element j of row c << (32 - width). Here the rows are widened first
+ * and then transposed as 32-bit lanes (AVX2 has no cheaper narrow route worth its code).
+ *
+ * 8 x 8 bytes; returns whether the low seven bits of one of them are 0x7F or below 8 (E4M3FN's NaN, zero
  * and subnormal codes): (b + 1) & 0x7F <= 8. */
 static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
     __m256i least = v_set(0xFF);

@@ -226,15 +226,19 @@ import TestSupport
     /// NaN weight codes (0x7F, 0xFF) make exactly their columns NaN, on the decode and the packed paths.
     @Test(arguments: [WeightLayout.nk, .kn])
     func nanWeightCodesReachTheirColumnsOnly(layout: WeightLayout) throws {
-        var p = Problem(sizes: [2, 40], k: 300, n: 50, x: .bf16, w: .e4m3, seed: 11)
-        let nans: [(g: Int, j: Int, l: Int, code: UInt8)] = [(0, 3, 17, 0x7F), (0, 20, 299, 0xFF), (1, 33, 128, 0x7F), (1, 49, 0, 0xFF)]
+        // n = 80: expert 1 (40 rows, the packed path) has a whole 64-column strip; NaNs inside whole 16 x 16
+        // blocks of both experts, in a ragged column group, and in the K tail past the last whole block
+        var p = Problem(sizes: [2, 40], k: 300, n: 80, x: .bf16, w: .e4m3, seed: 11)
+        let nans: [(g: Int, j: Int, l: Int, code: UInt8)] = [
+            (0, 3, 17, 0x7F), (0, 20, 200, 0xFF), (0, 70, 299, 0x7F), (1, 33, 128, 0x7F), (1, 49, 0, 0xFF), (1, 79, 250, 0xFF),
+        ]
         for c in nans {
             p.wCodes[p.wNK(c.g, c.j, c.l)] = c.code
             p.w[p.wNK(c.g, c.j, c.l)] = .nan
         }
         let old = [Float](repeating: .nan, count: p.rows * p.n)
         let want = Self.expected(p, beta: 0, old: old, bf16Out: true).bits
-        #expect(want.filter { BFloat16Reference.value(UInt16($0)).isNaN }.count == 2 * 2 + 2 * 40)
+        #expect(want.filter { BFloat16Reference.value(UInt16($0)).isNaN }.count == 3 * 2 + 3 * 40)
         for (isa, got) in try forEachISA({ _ in try Self.run(p, layout, beta: 0, old: old, bf16Out: true) }) {
             for i in got.indices {
                 if BFloat16Reference.value(UInt16(want[i])).isNaN {
@@ -286,7 +290,7 @@ import TestSupport
             (self.sizes, self.k, self.n) = (sizes, k, n)
             var rng = SplitMix64(seed: seed)
             let rows = sizes.reduce(0, +), blocks = sizes.map { ($0 + 127) / 128 }.reduce(0, +)
-            // dyT goes through the packing's block loads: normal-only 16 x 16 tiles and mixed ones, as for weights
+            // dyT is packed through the block loads (in whole strips): normal-only 16 x 16 tiles and mixed ones
             func code(_ normal: Bool) -> UInt8 {
                 if normal { return UInt8.random(in: 0x08...0x7E, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0) }
                 let c = UInt8.random(in: 0...253, using: &rng)
@@ -298,8 +302,10 @@ import TestSupport
             dyScales = (0..<n * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-5 }
         }
 
-        /// Expected dw bits, float64 values and bounds, in `layout`.
-        func expected(_ layout: WeightLayout) -> (bits: [UInt32], exact: [Double], bound: [Double]) {
+        /// Expected dw bits (as Float or, with `bf16Out`, BFloat16 patterns), float64 values and bounds, in
+        /// `layout`, accumulated onto `old` with `beta` (old: NaN for beta 0, which must never be read).
+        func expected(_ layout: WeightLayout, beta: Float = 0, old: [Float]? = nil, bf16Out: Bool = false)
+            -> (bits: [UInt32], exact: [Double], bound: [Double]) {
             let e4m3 = FP8Reference.e4m3fn, count = sizes.count * k * n
             var bits = [UInt32](repeating: 0, count: count), exact = [Double](repeating: 0, count: count)
             var bound = [Double](repeating: 0, count: count)
@@ -319,9 +325,12 @@ import TestSupport
                             absSum += abs(term)
                         }
                         let at = layout == .kn ? (g * k + i) * n + j : (g * n + j) * k + i
-                        bits[at] = GemmReference.blockScaled(pairs, aScales: a, bScales: b).bitPattern
-                        exact[at] = e
-                        bound[at] = GemmReference.bound(terms: m + 2 * nb, absSum: absSum)
+                        let prior = old?[at] ?? .nan, carried = beta == 0 ? 0 : Double(beta) * Double(prior)
+                        let out = GemmReference.store(GemmReference.blockScaled(pairs, aScales: a, bScales: b), beta: beta, old: prior)
+                        bits[at] = bf16Out ? UInt32(BFloat16Reference.round(out)) : out.bitPattern
+                        exact[at] = e + carried
+                        bound[at] = GemmReference.bound(terms: m + 2 * nb + 1, absSum: absSum + abs(carried))
+                            + (bf16Out ? abs(e + carried) * 0x1p-8 * 1.01 : 0)
                     }
                 }
                 row += m
@@ -330,27 +339,46 @@ import TestSupport
             return (bits, exact, bound)
         }
 
-        func run(_ layout: WeightLayout, xScales: [Float]? = nil) throws(MoEKitError) -> [UInt32] {
-            var dw = [Float](repeating: .nan, count: sizes.count * k * n)
-            let xs = xScales ?? self.xScales
-            var view = dw.mutableSpan
-            try GroupedGEMM.kGrouped(fp8Transposed: xT.span, xScales: xs.span, rows: rows, k: k,
-                                     groupSizes: sizes.span, dyTransposed: dyT.span, dyScales: dyScales.span, n: n,
-                                     into: &view, layout: layout)
-            _ = consume view
+        func run(_ layout: WeightLayout, xScales: [Float]? = nil, beta: Float = 0, old: [Float]? = nil,
+                 bf16Out: Bool = false) throws(MoEKitError) -> [UInt32] {
+            let xs = xScales ?? self.xScales, prior = old ?? [Float](repeating: .nan, count: sizes.count * k * n)
+            func go<W: KernelFloat>(_ dw: inout [W]) throws(MoEKitError) {
+                var view = dw.mutableSpan
+                try GroupedGEMM.kGrouped(fp8Transposed: xT.span, xScales: xs.span, rows: rows, k: k,
+                                         groupSizes: sizes.span, dyTransposed: dyT.span, dyScales: dyScales.span, n: n,
+                                         beta: beta, into: &view, layout: layout)
+            }
+            if bf16Out {
+                var dw = prior.map { BFloat16($0) }
+                try go(&dw)
+                return dw.map { UInt32($0.bitPattern) }
+            }
+            var dw = prior
+            try go(&dw)
             return dw.map(\.bitPattern)
         }
     }
 
+    /// Shapes reach every path on both vector widths: dy packed in whole 64- and 16-column strips through the
+    /// block loads (n = 130 with experts of 128 and more tokens), ragged strips, tiny and empty experts.
     @Test(arguments: [WeightLayout.kn, .nk])
     func kGroupedFP8MatchesTheBlockScaledOrder(layout: WeightLayout) throws {
-        for (s, shape) in [([130, 0, 1, 300, 128], 70, 40), ([5], 17, 130), ([0, 0], 3, 4)].enumerated() {
+        let shapes = [([130, 0, 1, 300, 128], 70, 130), ([130, 0, 1, 300, 128], 70, 40), ([5], 17, 130), ([0, 0], 3, 4)]
+        for (s, shape) in shapes.enumerated() {
             let p = WgradProblem(sizes: shape.0, k: shape.1, n: shape.2, seed: UInt64(20 + s))
-            let want = p.expected(layout)
-            for (isa, got) in try forEachISA({ _ in try p.run(layout) }) {
-                #expect(got == want.bits, "\(isa) \(layout) \(shape)")
-                for i in got.indices {
-                    #expect(abs(Double(Float(bitPattern: got[i])) - want.exact[i]) <= want.bound[i], "\(isa) element \(i)")
+            for (beta, bf16Out) in [(Float(0), false), (0.5, true)] {
+                var rng = SplitMix64(seed: 8)
+                let old = (0..<p.sizes.count * p.k * p.n).map { _ -> Float in
+                    beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
+                }
+                let want = p.expected(layout, beta: beta, old: old, bf16Out: bf16Out)
+                for (isa, got) in try forEachISA({ _ in try p.run(layout, beta: beta, old: old, bf16Out: bf16Out) }) {
+                    let what = "\(isa) \(layout) \(shape) beta \(beta) bf16 \(bf16Out)"
+                    #expect(got == want.bits, "\(what)")
+                    for i in got.indices {
+                        let v = bf16Out ? BFloat16Reference.value(UInt16(got[i])) : Double(Float(bitPattern: got[i]))
+                        #expect(abs(v - want.exact[i]) <= want.bound[i], "\(what) element \(i)")
+                    }
                 }
             }
         }
