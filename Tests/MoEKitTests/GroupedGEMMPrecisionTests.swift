@@ -26,17 +26,8 @@ import TestSupport
             var rng = SplitMix64(seed: seed)
             (self.sizes, self.k, self.n, self.xt, self.wt) = (sizes, k, n, xt, wt)
             let rows = sizes.reduce(0, +), e4m3 = FP8Reference.e4m3fn
-            func code() -> UInt8 { // any finite E4M3 code (NaN is 0x7F / 0xFF)
-                let c = UInt8.random(in: 0...253, using: &rng)
-                return c >= 0x7F ? c + 1 : c
-            }
-            // Weight codes in 16 x 16 tiles of [N, K], two thirds of them normal codes only: the kernels decode
-            // blocks of normal codes on a short path and the others (zero, subnormal) on the full one.
-            func weightCode(_ i: Int) -> UInt8 {
-                let (j, l) = (i / k % n, i % k)
-                guard (j / 16 + l / 16) % 3 != 0 else { return code() }
-                return UInt8.random(in: 0x08...0x7E, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0)
-            }
+            func code() -> UInt8 { e4m3Code(normal: false, using: &rng) }
+            func weightCode(_ i: Int) -> UInt8 { e4m3Code(normal: inNormalTile(i / k % n, i % k), using: &rng) }
             func values(_ count: Int, _ t: Element, weights: Bool = false) -> ([Float], [UInt8]) {
                 switch t {
                 case .f32: return ((0..<count).map { _ in Float.random(in: -1...1, using: &rng) }, [])
@@ -170,18 +161,10 @@ import TestSupport
             for (s, shape) in Self.shapes.enumerated() {
                 let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, x: xt, w: wt, seed: UInt64(c * 16 + s))
                 for beta: Float in [0, 0.5] {
-                    var rng = SplitMix64(seed: 5)
-                    let old = (0..<p.rows * p.n).map { _ -> Float in
-                        beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
-                    }
+                    let old = priorOutputs(p.rows * p.n, beta: beta, seed: 5)
                     let want = Self.expected(p, beta: beta, old: old, bf16Out: bf16Out)
                     for (isa, got) in try forEachISA({ _ in try Self.run(p, layout, beta: beta, old: old, bf16Out: bf16Out) }) {
-                        let what = "\(isa) x \(xt) w \(wt) bf16 out \(bf16Out) \(shape) beta \(beta)"
-                        #expect(got == want.bits, "\(what)")
-                        for i in got.indices {
-                            let v = bf16Out ? BFloat16Reference.value(UInt16(got[i])) : Double(Float(bitPattern: got[i]))
-                            #expect(abs(v - want.exact[i]) <= want.bound[i], "\(what) element \(i)")
-                        }
+                        expectMatches(got, want, bf16Out: bf16Out, "\(isa) x \(xt) w \(wt) bf16 out \(bf16Out) \(shape) beta \(beta)")
                     }
                 }
             }
@@ -290,14 +273,9 @@ import TestSupport
             (self.sizes, self.k, self.n) = (sizes, k, n)
             var rng = SplitMix64(seed: seed)
             let rows = sizes.reduce(0, +), blocks = sizes.map { ($0 + 127) / 128 }.reduce(0, +)
-            // dyT is packed through the block loads (in whole strips): normal-only 16 x 16 tiles and mixed ones
-            func code(_ normal: Bool) -> UInt8 {
-                if normal { return UInt8.random(in: 0x08...0x7E, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0) }
-                let c = UInt8.random(in: 0...253, using: &rng)
-                return c >= 0x7F ? c + 1 : c
-            }
-            xT = (0..<k * rows).map { _ in code(false) }
-            dyT = (0..<n * rows).map { code(($0 / rows / 16 + $0 % rows / 16) % 3 != 0) }
+            // dyT is packed through the block loads (in whole strips), so it gets the weights' tiles
+            xT = (0..<k * rows).map { _ in e4m3Code(normal: false, using: &rng) }
+            dyT = (0..<n * rows).map { e4m3Code(normal: inNormalTile($0 / rows, $0 % rows), using: &rng) }
             xScales = (0..<k * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-4 }
             dyScales = (0..<n * blocks).map { _ in Float.random(in: 0.5...2, using: &rng) * 0x1p-5 }
         }
@@ -367,18 +345,10 @@ import TestSupport
         for (s, shape) in shapes.enumerated() {
             let p = WgradProblem(sizes: shape.0, k: shape.1, n: shape.2, seed: UInt64(20 + s))
             for (beta, bf16Out) in [(Float(0), false), (0.5, true)] {
-                var rng = SplitMix64(seed: 8)
-                let old = (0..<p.sizes.count * p.k * p.n).map { _ -> Float in
-                    beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
-                }
+                let old = priorOutputs(p.sizes.count * p.k * p.n, beta: beta, seed: 8)
                 let want = p.expected(layout, beta: beta, old: old, bf16Out: bf16Out)
                 for (isa, got) in try forEachISA({ _ in try p.run(layout, beta: beta, old: old, bf16Out: bf16Out) }) {
-                    let what = "\(isa) \(layout) \(shape) beta \(beta) bf16 \(bf16Out)"
-                    #expect(got == want.bits, "\(what)")
-                    for i in got.indices {
-                        let v = bf16Out ? BFloat16Reference.value(UInt16(got[i])) : Double(Float(bitPattern: got[i]))
-                        #expect(abs(v - want.exact[i]) <= want.bound[i], "\(what) element \(i)")
-                    }
+                    expectMatches(got, want, bf16Out: bf16Out, "\(isa) \(layout) \(shape) beta \(beta) bf16 \(bf16Out)")
                 }
             }
         }
@@ -524,5 +494,36 @@ import TestSupport
         f.withUnsafeBufferPointer { s in
             #expect(call(CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_BF16).0 == CK_OK)
         }
+    }
+}
+
+/// A random E4M3 code: a normal one (exponent field 1...15 but not the NaN code), or any finite one.
+private func e4m3Code(normal: Bool, using rng: inout SplitMix64) -> UInt8 {
+    if normal { return UInt8.random(in: 0x08...0x7E, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0) }
+    let c = UInt8.random(in: 0...253, using: &rng) // NaN is 0x7F / 0xFF
+    return c >= 0x7F ? c + 1 : c
+}
+
+/// Whether element (row, column) of a tiled FP8 operand lies in one of its normal-only 16 x 16 tiles (two
+/// thirds of them): the kernels decode blocks of normal codes on a short path and the others (zero,
+/// subnormal) on the full one, so operands that reach the block loads take both.
+private func inNormalTile(_ row: Int, _ column: Int) -> Bool { (row / 16 + column / 16) % 3 != 0 }
+
+/// Outputs to accumulate onto: NaN for beta 0 (they must never be read), else BF16-exact values in [-1, 1].
+private func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<count).map { _ -> Float in
+        beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
+    }
+}
+
+/// Expects `got` (Float or, with `bf16Out`, BFloat16 bit patterns) to be the expected bits, and each element
+/// within its float64 bound.
+private func expectMatches(_ got: [UInt32], _ want: (bits: [UInt32], exact: [Double], bound: [Double]), bf16Out: Bool,
+                           _ what: String) {
+    #expect(got == want.bits, "\(what)")
+    for i in got.indices {
+        let v = bf16Out ? BFloat16Reference.value(UInt16(got[i])) : Double(Float(bitPattern: got[i]))
+        #expect(abs(v - want.exact[i]) <= want.bound[i], "\(what) element \(i)")
     }
 }
