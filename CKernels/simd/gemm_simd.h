@@ -60,9 +60,12 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
     }
 }
 
+/* E4M3FN codes (one per lane, any code) decoded exactly. */
+CK_INLINE vf32 v_e4m3_to_f32(vu32 codes) { return v_as_f32(v_fp8_to_bits(codes, &ck_fp8_specs[CK_FP8_E4M3FN])); }
+
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
 CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
-    if (t == CK_DTYPE_E4M3FN) return v_as_f32(v_fp8_to_bits(v_load_u8((const uint8_t *)p + i), &ck_fp8_specs[CK_FP8_E4M3FN]));
+    if (t == CK_DTYPE_E4M3FN) return v_e4m3_to_f32(v_load_u8((const uint8_t *)p + i));
     return v_as_f32(v_load_x(p, t, i));
 }
 
@@ -97,8 +100,7 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
     case CK_DTYPE_BF16: v_load_u16_t(p, ld, u); break;
     default:
         if (v_load_u8_t(p, ld, u)) {
-            for (int j = 0; j < CK_VW; j++)
-                col[j] = v_as_f32(v_fp8_to_bits(v_srl(u[j], 24), &ck_fp8_specs[CK_FP8_E4M3FN]));
+            for (int j = 0; j < CK_VW; j++) col[j] = v_e4m3_to_f32(v_srl(u[j], 24));
             return;
         }
         for (int j = 0; j < CK_VW; j++) col[j] = v_e4m3_top_to_f32(u[j]);
@@ -112,6 +114,17 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
  * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
  * in registers when ls == 1 (load_block_t: CK_VW source rows at a time), element by element otherwise and in
  * ragged strips. */
+/* Rows l0 ..< kc of strip st of the packing below, element by element (0 past cols). */
+CK_INLINE void pack_elements(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t l0, size_t kc, int cols,
+                             int st, float *dst) {
+    const int nr = CK_GEMM_NR;
+    for (size_t l = l0; l < kc; l++)
+        for (int c = 0; c < nr; c++) {
+            const int col = st * nr + c;
+            dst[((size_t)st * kc + l) * nr + c] = col < cols ? ck_load_f32(src, t, l * ls + (size_t)col * cs) : 0.0f;
+        }
+}
+
 CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
     const int nr = CK_GEMM_NR, nv = CK_GEMM_V, full = cols / nr;
     if (cs == 1)
@@ -131,17 +144,10 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
-            for (size_t l = blocks; l < kc; l++)
-                for (int c = 0; c < nr; c++)
-                    dst[((size_t)st * kc + l) * nr + c] = ck_load_f32(src, t, l + (size_t)(st * nr + c) * cs);
+            pack_elements(src, t, ls, cs, blocks, kc, cols, st, dst);
         }
     }
-    for (int st = cs == 1 || ls == 1 ? full : 0; st * nr < cols; st++)
-        for (size_t l = 0; l < kc; l++)
-            for (int c = 0; c < nr; c++) {
-                const int col = st * nr + c;
-                dst[((size_t)st * kc + l) * nr + c] = col < cols ? ck_load_f32(src, t, l * ls + (size_t)col * cs) : 0.0f;
-            }
+    for (int st = cs == 1 || ls == 1 ? full : 0; st * nr < cols; st++) pack_elements(src, t, ls, cs, 0, kc, cols, st, dst);
 }
 
 static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
