@@ -34,8 +34,8 @@ static inline vu32 v_min(vu32 a, vu32 b) { return _mm256_min_epu32(a, b); }
 /* Comparisons of values below 2^31. */
 static inline vmask v_gt(vu32 a, vu32 b) { return _mm256_cmpgt_epi32(a, b); }
 static inline vmask v_eq(vu32 a, vu32 b) { return _mm256_cmpeq_epi32(a, b); }
-/* m ? a : b */
 static inline bool v_any(vmask m) { return !_mm256_testz_si256(m, m); }
+/* m ? a : b */
 static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm256_blendv_epi8(b, a, m); }
 static inline vf32 v_addf(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }

@@ -35,7 +35,6 @@ static inline vu32 v_min(vu32 a, vu32 b) { return _mm512_min_epu32(a, b); }
 static inline vmask v_gt(vu32 a, vu32 b) { return _mm512_cmpgt_epi32_mask(a, b); }
 static inline vmask v_eq(vu32 a, vu32 b) { return _mm512_cmpeq_epi32_mask(a, b); }
 /* m ? a : b */
-static inline bool v_any(vmask m) { return m != 0; }
 static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm512_mask_blend_epi32(m, b, a); }
 static inline vf32 v_addf(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
