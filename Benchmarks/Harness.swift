@@ -15,7 +15,7 @@ struct Timing {
     var maxReps: Int
     var minSeconds: Double
 
-    static let standard = Timing(minReps: 5, maxReps: 40, minSeconds: 0.4)
+    static let standard = Timing(minReps: 5, maxReps: 10_000, minSeconds: 0.4)
     static let quick = Timing(minReps: 3, maxReps: 10, minSeconds: 0.05)
 
     func median(_ body: () throws -> Void) rethrows -> Double {
