@@ -69,17 +69,11 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     return v_as_f32(v_load_x(p, t, i));
 }
 
-/* E4M3FN codes in the lanes' top bytes, all normal, decoded exactly: an arithmetic shift and a mask move the
- * sign, exponent and mantissa into binary32's fields, and a product with 2^120 rebiases them. (Subnormal codes
- * would be binary32 subnormals there: exact with the default environment, but a microcode assist per product
- * on x86, and zero with denormals-are-zero set. load_block_t sends them to the full decode.) */
-CK_INLINE vf32 v_e4m3_top_to_f32(vu32 u) {
-    return v_mulf(v_as_f32(v_and(v_sra(u, 4), v_set(0x87FFFFFFu))), v_setf(0x1p120f));
-}
-
 /* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed:
- * col[j] lane c = W(c, l + j). BF16 and E4M3 come through v_load_u*_t (on AVX-512 transposed while still
- * narrow); E4M3 blocks of normal codes take the short decode, the rare others the full one. Every 64 bytes
+ * col[j] lane c = W(c, l + j). BF16 and E4M3 come through v_load_u16_t / v_load_e4m3_t (on AVX-512 transposed
+ * while still narrow); E4M3 blocks of normal codes come decoded, the rare others take the full decode. (A
+ * short decode of subnormal codes would give binary32 subnormals: exact with the default environment, but a
+ * microcode assist per product on x86, and zero with denormals-are-zero set.) Every 64 bytes
  * along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow
  * types as far ahead in time as FP32; into L1, which measured faster than into L2 for E4M3 and the same for
  * FP32 and BF16). A caller that reads `len` of each row and then the next CK_VW rows gets those rows' starts
@@ -99,12 +93,10 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
         return;
     case CK_DTYPE_BF16: v_load_u16_t(p, ld, u); break;
     default:
-        if (v_load_u8_t(p, ld, u)) {
+        if (v_load_e4m3_t(p, ld, u)) {
             for (int j = 0; j < CK_VW; j++) col[j] = v_e4m3_to_f32(v_srl(u[j], 24));
             return;
         }
-        for (int j = 0; j < CK_VW; j++) col[j] = v_e4m3_top_to_f32(u[j]);
-        return;
     }
     for (int j = 0; j < CK_VW; j++) col[j] = v_as_f32(u[j]);
 }

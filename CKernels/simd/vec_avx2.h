@@ -121,9 +121,12 @@ static inline void v_transpose_u32(vu32 r[CK_VW]) {
  * in the lane's top bits: out[j] lane c = element j of row c << (32 - width). Here the rows are widened first
  * and then transposed as 32-bit lanes (AVX2 has no cheaper narrow route worth its code).
  *
- * 8 x 8 bytes; returns whether the low seven bits of one of them are 0x7F or below 8 (E4M3FN's NaN, zero
- * and subnormal codes): (b + 1) & 0x7F <= 8. */
-static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
+ * 8 x 8 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
+ * below 8: (b + 1) & 0x7F <= 8). If none is, out[j] lane c = code j of row c decoded exactly to binary32 bits:
+ * an arithmetic shift and a mask move sign, exponent and mantissa into binary32's fields, and adding 120 to
+ * the exponent rebiases them (a subnormal code would need a normalisation this cannot do). Otherwise out[j]
+ * lane c = that code << 24, for the exact decode. */
+static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
     __m256i least = v_set(0xFF);
     for (int c = 0; c < CK_VW; c++) {
         const __m256i b = v_load_u8(p + (size_t)c * ld);
@@ -131,7 +134,10 @@ static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
         out[c] = v_sll(b, 24);
     }
     v_transpose_u32(out);
-    return v_any(v_gt(v_set(9), least));
+    const bool special = v_any(v_gt(v_set(9), least));
+    if (!special)
+        for (int j = 0; j < CK_VW; j++) out[j] = v_add(v_and(v_sra(out[j], 4), v_set(0x87FFFFFFu)), v_set(120u << 23));
+    return special;
 }
 
 /* 8 x 8 16-bit elements. */

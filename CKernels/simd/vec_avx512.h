@@ -26,7 +26,6 @@ static inline vu32 v_add(vu32 a, vu32 b) { return _mm512_add_epi32(a, b); }
 static inline vu32 v_sub(vu32 a, vu32 b) { return _mm512_sub_epi32(a, b); }
 #define v_srl(a, n) _mm512_srli_epi32((a), (n))
 #define v_sll(a, n) _mm512_slli_epi32((a), (n))
-#define v_sra(a, n) _mm512_srai_epi32((a), (n))
 /* a + bit n of a (the round-to-nearest-even carry), as a test and a masked add */
 #define v_add_bit(a, n) _mm512_mask_add_epi32((a), _mm512_test_epi32_mask((a), _mm512_set1_epi32(1 << (n))), (a), _mm512_set1_epi32(1))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm512_max_epu32(a, b); }
@@ -116,9 +115,13 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
 }
 
-/* 16 x 16 bytes; returns whether the low seven bits of one of them are 0x7F or below 8 (E4M3FN's NaN, zero
- * and subnormal codes): (b + 1) & 0x7F <= 8. */
-static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[16]) {
+/* 16 x 16 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
+ * below 8: (b + 1) & 0x7F <= 8). If none is, out holds the codes decoded exactly (v_load_e4m3_t's contract in
+ * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction: an
+ * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the
+ * exponent rebiases them; widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
+ * lanes' top bytes, for the exact decode. */
+static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vu32 out[16]) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
     __m512i z[4], w[4];
     for (int k = 0; k < 4; k++) {
@@ -126,18 +129,24 @@ static inline bool v_load_u8_t(const uint8_t *p, size_t ld, vu32 out[16]) {
         w[k] = _mm512_and_si512(_mm512_add_epi8(z[k], one), low7);
     }
     const __m512i least = _mm512_min_epu8(_mm512_min_epu8(w[0], w[1]), _mm512_min_epu8(w[2], w[3]));
+    const bool special = _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) != 0;
     const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
     const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
     const __m512i q[4] = {_mm512_unpacklo_epi16(a0, a2), _mm512_unpackhi_epi16(a0, a2), _mm512_unpacklo_epi16(a1, a3),
                           _mm512_unpackhi_epi16(a1, a3)}; /* q[i] lane L dword d: column 4i + d, rows 4L.. */
+    const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
     for (int i = 0; i < 4; i++) {
-        const __m512i lo = _mm512_unpacklo_epi8(zero, q[i]), hi = _mm512_unpackhi_epi8(zero, q[i]);
+        __m512i lo = _mm512_unpacklo_epi8(zero, q[i]), hi = _mm512_unpackhi_epi8(zero, q[i]); /* codes << 8 */
+        if (!special) {
+            lo = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(lo, 4), fields), bias);
+            hi = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(hi, 4), fields), bias);
+        }
         out[4 * i] = _mm512_unpacklo_epi16(zero, lo);
         out[4 * i + 1] = _mm512_unpackhi_epi16(zero, lo);
         out[4 * i + 2] = _mm512_unpacklo_epi16(zero, hi);
         out[4 * i + 3] = _mm512_unpackhi_epi16(zero, hi);
     }
-    return _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) != 0;
+    return special;
 }
 
 /* 16 x 16 16-bit elements. */
