@@ -101,11 +101,6 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
     for (int j = 0; j < CK_VW; j++) col[j] = v_as_f32(u[j]);
 }
 
-/* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
- * 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
- * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
- * in registers when ls == 1 (load_block_t: CK_VW source rows at a time), element by element otherwise and in
- * ragged strips. */
 /* Rows l0 ..< kc of strip st of the packing below, element by element (0 past cols). */
 CK_INLINE void pack_elements(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t l0, size_t kc, int cols,
                              int st, float *dst) {
@@ -117,6 +112,11 @@ CK_INLINE void pack_elements(const void *src, const ck_dtype t, size_t ls, size_
         }
 }
 
+/* The strips of B(l, c) = src[l*ls + c*cs] (l < kc, c < cols) decoded: strip s (columns s*nr ..< s*nr + nr,
+ * 0 past cols) at dst + s*kc*nr as [kc][nr]. Rows are copied as vectors when cs == 1 (each
+ * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
+ * in registers when ls == 1 (load_block_t: CK_VW source rows at a time), element by element otherwise and in
+ * ragged strips. */
 CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
     const int nr = CK_GEMM_NR, nv = CK_GEMM_V, full = cols / nr;
     if (cs == 1)

@@ -136,14 +136,7 @@ import TestSupport
                                          layout: layout, n: p.n, beta: beta, into: &view)
             }
         }
-        if bf16Out {
-            var y = old.map { BFloat16($0) }
-            try go(&y)
-            return y.map { UInt32($0.bitPattern) }
-        }
-        var y = old
-        try go(&y)
-        return y.map(\.bitPattern)
+        return try outputBits(old, bf16Out: bf16Out, go, go)
     }
 
     static let combos: [(Element, Element, bf16Out: Bool)] = [
@@ -326,14 +319,7 @@ import TestSupport
                                          groupSizes: sizes.span, dyTransposed: dyT.span, dyScales: dyScales.span, n: n,
                                          beta: beta, into: &view, layout: layout)
             }
-            if bf16Out {
-                var dw = prior.map { BFloat16($0) }
-                try go(&dw)
-                return dw.map { UInt32($0.bitPattern) }
-            }
-            var dw = prior
-            try go(&dw)
-            return dw.map(\.bitPattern)
+            return try outputBits(prior, bf16Out: bf16Out, go, go)
         }
     }
 
@@ -515,6 +501,20 @@ private func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
     return (0..<count).map { _ -> Float in
         beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
     }
+}
+
+/// Runs a call into `prior` held as BFloat16 (`bf16Out`, through `bf16`) or Float (through `f32`) and returns the
+/// output's bit patterns; callers pass one generic function for both.
+private func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]) throws(E) -> Void,
+                                  _ bf16: (inout [BFloat16]) throws(E) -> Void) throws(E) -> [UInt32] {
+    if bf16Out {
+        var y = prior.map { BFloat16($0) }
+        try bf16(&y)
+        return y.map { UInt32($0.bitPattern) }
+    }
+    var y = prior
+    try f32(&y)
+    return y.map(\.bitPattern)
 }
 
 /// Expects `got` (Float or, with `bf16Out`, BFloat16 bit patterns) to be the expected bits, and each element
