@@ -109,17 +109,9 @@ static inline void v_transpose(vf32 r[CK_VW]) {
     }
 }
 
-/* v_transpose on integer lanes. */
-static inline void v_transpose_u32(vu32 r[CK_VW]) {
-    vf32 f[CK_VW];
-    for (int i = 0; i < CK_VW; i++) f[i] = _mm256_castsi256_ps(r[i]);
-    v_transpose(f);
-    for (int i = 0; i < CK_VW; i++) r[i] = _mm256_castps_si256(f[i]);
-}
-
 /* 8 x 8 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
- * in the lane's top bits: out[j] lane c = element j of row c << (32 - width) (v_load_e4m3_t then decodes
- * normal blocks). Here the rows are widened first and then transposed as 32-bit lanes (AVX2 has no cheaper
+ * in the lane's top bits: out[j] lane c = element j of row c << (32 - width), as the bits of f32 lanes
+ * (v_load_e4m3_t then decodes normal blocks). Here the rows are widened first and then transposed as 32-bit lanes (AVX2 has no cheaper
  * narrow route worth its code).
  *
  * 8 x 8 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
@@ -127,24 +119,24 @@ static inline void v_transpose_u32(vu32 r[CK_VW]) {
  * an arithmetic shift and a mask move sign, exponent and mantissa into binary32's fields, and adding 120 to
  * the exponent rebiases them (a subnormal code would need a normalisation this cannot do). Otherwise out[j]
  * lane c = that code << 24, for the exact decode. */
-static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
+static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
     __m256i least = v_set(0xFF);
     for (int c = 0; c < CK_VW; c++) {
         const __m256i b = v_load_u8(p + (size_t)c * ld);
         least = v_min(least, v_and(v_add(b, v_set(1)), v_set(0x7F)));
-        out[c] = v_sll(b, 24);
+        out[c] = v_as_f32(v_sll(b, 24));
     }
-    v_transpose_u32(out);
+    v_transpose(out);
     const bool special = v_any(v_gt(v_set(9), least));
     if (!special)
-        for (int j = 0; j < CK_VW; j++) out[j] = v_add(v_and(v_sra(out[j], 4), v_set(0x87FFFFFFu)), v_set(120u << 23));
+        for (int j = 0; j < CK_VW; j++) out[j] = v_as_f32(v_add(v_and(v_sra(v_as_u32(out[j]), 4), v_set(0x87FFFFFFu)), v_set(120u << 23)));
     return special;
 }
 
 /* 8 x 8 16-bit elements. */
-static inline void v_load_u16_t(const uint8_t *p, size_t ld, vu32 out[CK_VW]) {
-    for (int c = 0; c < CK_VW; c++) out[c] = v_load_bf16(p + (size_t)c * ld);
-    v_transpose_u32(out);
+static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
+    for (int c = 0; c < CK_VW; c++) out[c] = v_as_f32(v_load_bf16(p + (size_t)c * ld));
+    v_transpose(out);
 }
 
 /* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:

@@ -103,7 +103,7 @@ static inline void v_transpose(vf32 r[CK_VW]) {
 }
 
 /* 16 x 16 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
- * in the lane's top bits: out[j] lane c = element j of row c << (32 - width). The rows are loaded in 128-bit
+ * in the lane's top bits: out[j] lane c = element j of row c << (32 - width), as the bits of f32 lanes. The rows are loaded in 128-bit
  * pieces so that lane L of register k holds row 4L + k; two rounds of unpacks then gather each column's four
  * rows of a lane into one dword, and unpacks against zero widen those dwords into lanes (row 4L + d in lane
  * 4L + d), so the transpose costs 32 in-lane shuffles (plus the 128-bit inserts of the loads) instead of the
@@ -121,7 +121,7 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
  * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the
  * exponent rebiases them; widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
  * lanes' top bytes, for the exact decode. */
-static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vu32 out[16]) {
+static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
     __m512i z[4], w[4];
     for (int k = 0; k < 4; k++) {
@@ -141,16 +141,16 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vu32 out[16]) {
             lo = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(lo, 4), fields), bias);
             hi = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(hi, 4), fields), bias);
         }
-        out[4 * i] = _mm512_unpacklo_epi16(zero, lo);
-        out[4 * i + 1] = _mm512_unpackhi_epi16(zero, lo);
-        out[4 * i + 2] = _mm512_unpacklo_epi16(zero, hi);
-        out[4 * i + 3] = _mm512_unpackhi_epi16(zero, hi);
+        out[4 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, lo));
+        out[4 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, lo));
+        out[4 * i + 2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, hi));
+        out[4 * i + 3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, hi));
     }
     return special;
 }
 
 /* 16 x 16 16-bit elements. */
-static inline void v_load_u16_t(const uint8_t *p, size_t ld, vu32 out[16]) {
+static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i zero = _mm512_setzero_si512();
     for (int h = 0; h < 2; h++) { /* columns 8h .. 8h + 7 */
         __m512i z[4];
@@ -160,8 +160,8 @@ static inline void v_load_u16_t(const uint8_t *p, size_t ld, vu32 out[16]) {
         const __m512i q[4] = {_mm512_unpacklo_epi32(a0, a2), _mm512_unpackhi_epi32(a0, a2),
                               _mm512_unpacklo_epi32(a1, a3), _mm512_unpackhi_epi32(a1, a3)};
         for (int i = 0; i < 4; i++) { /* q[i] lane L qword e: column 8h + 2i + e, rows 4L.. */
-            out[8 * h + 2 * i] = _mm512_unpacklo_epi16(zero, q[i]);
-            out[8 * h + 2 * i + 1] = _mm512_unpackhi_epi16(zero, q[i]);
+            out[8 * h + 2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, q[i]));
+            out[8 * h + 2 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, q[i]));
         }
     }
 }
