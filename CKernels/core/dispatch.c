@@ -1,13 +1,16 @@
 /*
  * CPU detection and ISA dispatch. The detected level needs the CPU feature bits (cpuid, cross-checked with
  * __builtin_cpu_supports) *and* the OS saving the registers (XCR0 via xgetbv), so no unsupported
- * instruction can run. The cap (MOEKIT_MAX_ISA, ck_set_max_isa) lowers the active level for tests.
+ * instruction can run. The cap (MOEKIT_MAX_ISA, ck_set_max_isa) lowers the active level for tests. Also the
+ * streaming-store threshold, which defaults to the last-level cache's size.
  */
 #include "internal.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -132,3 +135,22 @@ static const ck_probe_kernels *const probe_table[CK_ISA_COUNT] = {CK_ISA_VARIANT
 const ck_formats_kernels *ck_formats_dispatch(void) { return formats_table[ck_active_isa()]; }
 const ck_gemm_kernels *ck_gemm_dispatch(void) { return gemm_table[ck_active_isa()]; }
 const ck_probe_kernels *ck_probe_dispatch(void) { return probe_table[ck_active_isa()]; }
+
+/* SIZE_MAX: not read yet (the setter stores at most SIZE_MAX - 1, which no output's size exceeds). */
+static atomic_size_t stream_threshold = SIZE_MAX;
+
+size_t ck_stream_threshold(void) {
+    size_t value = atomic_load_explicit(&stream_threshold, memory_order_relaxed);
+    if (value == SIZE_MAX) {
+        long llc = -1;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+        llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+        size_t expected = SIZE_MAX;
+        atomic_compare_exchange_strong(&stream_threshold, &expected, llc > 0 ? (size_t)llc : (size_t)32 << 20);
+        value = atomic_load(&stream_threshold);
+    }
+    return value;
+}
+
+void ck_set_stream_threshold(size_t bytes) { atomic_store(&stream_threshold, bytes < SIZE_MAX ? bytes : SIZE_MAX - 1); }

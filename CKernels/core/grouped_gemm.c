@@ -15,6 +15,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* KC: the reduction chunk, equal to the FP8 scale block; PB: the packed B panel's floats, NB columns per task
  * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
@@ -65,6 +68,7 @@ typedef struct {
     float beta;
     ck_dtype ctype;
     scratch *scratch; /* one per participant */
+    bool stream;      /* an FP32 output larger than ck_stream_threshold(): streaming stores */
 } gemm_job;
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
@@ -102,14 +106,26 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
     return rows ? (view){buf, kc, 1} : (view){buf, 1, mb};
 }
 
+/* dst[q] = src[q] for q < n, with streaming stores (past the caches) where the platform has them; gemm_task
+ * fences them. */
+static void stream_f32(float *dst, const float *src, size_t n) {
+    size_t q = 0;
+#if defined(__x86_64__)
+    for (; q < n && (uintptr_t)(dst + q) % 16; q++) dst[q] = src[q];
+    for (; q + 4 <= n; q += 4) _mm_stream_ps(dst + q, _mm_loadu_ps(src + q));
+#endif
+    for (; q < n; q++) dst[q] = src[q];
+}
+
 /* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
- * once to C's type; contiguous runs with beta 0 go through the vector casts. */
+ * once to C's type; contiguous runs with beta 0 go through the vector casts, or streaming stores. */
 static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n) {
     const ck_dtype t = job->ctype;
     const float beta = job->beta;
     if (beta == 0.0f && stride == 1) {
-        if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
-        else job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
+        if (t != CK_DTYPE_F32) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
+        else if (job->stream) stream_f32((float *)c + at, v, n);
+        else memcpy((float *)c + at, v, n * sizeof(float));
         return;
     }
     for (size_t q = 0; q < n; q++) {
@@ -198,6 +214,9 @@ static void gemm_task(void *arg, size_t t, int tid) {
     const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
     if (p->decode) run_decode_block(job, p, &job->scratch[tid], j0, cols);
     else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
+#if defined(__x86_64__)
+    if (job->stream) _mm_sfence(); /* the task's streaming stores are done before the task is */
+#endif
 }
 
 /* An array for `groups` problems (NULL when out of memory; run_problems frees it). */
@@ -213,12 +232,13 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         free(problems);
         return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
     }
-    size_t a = mb * KC;
+    size_t a = mb * KC, outputs = 0;
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
         first[g + 1] = first[g] + ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
+        outputs += p->rows * p->cols;
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
@@ -236,7 +256,8 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         float *base = pool + i * per;
         sc[i] = (scratch){base, base + pb, base + pb + acc};
     }
-    gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc};
+    const bool stream = ctype == CK_DTYPE_F32 && beta == 0.0f && outputs > ck_stream_threshold() / sizeof(float);
+    gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc, stream};
     ck_parallel_for(ntasks, gemm_task, &job, (int)participants);
     free(pool);
     free(sc);

@@ -27,7 +27,7 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
     var c: ck_isa { ck_isa(UInt32(rawValue)) }
 }
 
-/// Process-wide settings of the kernels: instruction set and threads.
+/// Process-wide settings of the kernels: instruction set, threads and streaming stores.
 ///
 /// The detected ISA requires both the CPU's feature bits and the operating system's support for the
 /// registers. The active ISA is the lower of the detected one and the cap, which starts at
@@ -59,6 +59,20 @@ public enum Runtime {
     }
     /// `pthreads` (MoEKit's own pool) or `openmp` (package trait `OpenMP`).
     public static var executor: String { String(cString: ck_executor_name()) }
+
+    /// The size in bytes above which a GEMM's FP32 output (written with `beta` 0) goes out with streaming
+    /// stores, past the caches: an output that large cannot stay cached anyway, and streaming stores do not
+    /// read each line from memory before writing it. The bytes written are the same either way. Starts at
+    /// the size of the last-level cache as the operating system reports it (32 MiB if it does not).
+    public static var streamThreshold: Int {
+        let bytes = ck_stream_threshold() // size_t: C's larger values arrive negative
+        return bytes < 0 ? Int.max : bytes
+    }
+    /// Sets ``streamThreshold``: 0 streams every such output, `Int.max` none.
+    public static func setStreamThreshold(_ bytes: Int) throws(MoEKitError) {
+        guard bytes >= 0 else { throw .invalidValue(argument: "bytes", reason: "threshold \(bytes) is negative") }
+        ck_set_stream_threshold(bytes)
+    }
     /// The CPU's brand string.
     public static var cpuName: String { String(cString: ck_cpu_name()) }
 }

@@ -44,5 +44,6 @@ struct DispatchTests {
         #expect(["pthreads", "openmp"].contains(Runtime.executor))
         #expect(!Runtime.cpuName.isEmpty)
         #expect((1...1024).contains(Runtime.threadCount))
+        #expect(Runtime.streamThreshold > 0) // the last-level cache's size (or 32 MiB) unless a test set it
     }
 }

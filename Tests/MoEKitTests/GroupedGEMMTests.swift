@@ -1,6 +1,7 @@
 // The grouped GEMMs: every ISA bit-exact with the canonical order (ck_gemm.h) written independently in
 // GemmReference, within the float64 error bound, for tile-edge sizes, zero-token experts, strides and beta;
-// batch invariance; thread determinism; masked rows never read or written; bad input rejected untouched.
+// batch invariance; thread determinism; masked rows never read or written; streaming stores; bad input
+// rejected untouched.
 import MoEKit
 import Testing
 import TestSupport
@@ -92,6 +93,34 @@ import TestSupport
         }
     }
 
+    /// Streaming stores (forced here by a threshold of 0; by default only outputs larger than the last-level
+    /// cache) write the reference's bits, including rows whose starts are not 16-byte aligned, and nothing else.
+    @Test func streamingStoresWriteTheSameBytes() throws {
+        try withRuntimeSettings(streamThreshold: 0) {
+            for (i, shape) in Self.shapes.enumerated() {
+                let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, seed: UInt64(i))
+                let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
+                for layout in [WeightLayout.nk, .kn] {
+                    let got = try p.run(layout, beta: 0, old: [Float](repeating: .nan, count: p.rows * p.n))
+                    #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(shape) \(layout)")
+                }
+            }
+            let p = Problem(sizes: [3, 3], k: 20, n: 7, seed: 4)
+            var y = [Float](repeating: .infinity, count: 2 * 4 * 7) // maxRows 4: one row past valid in each
+            var view = y.mutableSpan
+            var x = p.x
+            x.insert(contentsOf: [Float](repeating: .nan, count: 20), at: 3 * 20)
+            x.append(contentsOf: [Float](repeating: .nan, count: 20))
+            try GroupedGEMM.mGroupedMasked(x.span, maxRows: 4, k: 20, validRows: [3, 3].span, weights: p.w.span,
+                                           layout: .nk, n: 7, into: &view)
+            _ = consume view
+            let dense = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * 7)).bits
+            #expect(Array(y[0..<21]).map(\.bitPattern) == Array(dense[0..<21]).map(\.bitPattern))
+            #expect(Array(y[28..<49]).map(\.bitPattern) == Array(dense[21..<42]).map(\.bitPattern))
+            #expect(y[21..<28].allSatisfy { $0 == .infinity } && y[49..<56].allSatisfy { $0 == .infinity })
+        }
+    }
+
     @Test func batchInvariance() throws {
         let k = 70, n = 21, r = 103 // global row 103 belongs to expert 1 (rows 3 ..< 4099)
         let big = Problem(sizes: [3, 4096, 17], k: k, n: n, seed: 7)
@@ -168,15 +197,17 @@ import TestSupport
                     }
                     row += m
                 }
-                for (isa, got) in try forEachISA({ _ -> [Float] in
-                    var dw = old
-                    var view = dw.mutableSpan
-                    try GroupedGEMM.kGrouped(p.x.span, rows: p.rows, k: k, groupSizes: sizes.span, dy: dy.span, n: n,
-                                             beta: beta, into: &view, layout: layout)
-                    _ = consume view
-                    return dw
-                }) {
-                    #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isa) \(layout) beta \(beta)")
+                for stream in beta == 0 ? [nil, 0] : [nil] { // 0: streaming stores
+                    for (isa, got) in try forEachISA(streamThreshold: stream, { _ -> [Float] in
+                        var dw = old
+                        var view = dw.mutableSpan
+                        try GroupedGEMM.kGrouped(p.x.span, rows: p.rows, k: k, groupSizes: sizes.span, dy: dy.span,
+                                                 n: n, beta: beta, into: &view, layout: layout)
+                        _ = consume view
+                        return dw
+                    }) {
+                        #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isa) \(layout) beta \(beta) \(stream ?? -1)")
+                    }
                 }
             }
         }

@@ -1,7 +1,8 @@
 // Proves the Swift API's argument checks: every bad shape, group size, stride and buffer length throws the
 // documented MoEKitError case naming the right argument (with the exact required/actual counts for
 // bufferTooSmall), overflowing sizes throw sizeOverflow or bufferTooSmall, nothing is written on any error,
-// empty tensors succeed without writing, and Runtime.setThreadCount rejects counts outside 1...1024.
+// empty tensors succeed without writing, Runtime.setThreadCount rejects counts outside 1...1024 and
+// Runtime.setStreamThreshold negative sizes.
 import MoEKit
 import TestSupport
 import Testing
@@ -233,6 +234,23 @@ struct SwiftArgumentValidationTests {
             for good in [1, 1024, 2] {
                 #expect(throws: Never.self) { try Runtime.setThreadCount(good) }
                 #expect(Runtime.threadCount == good)
+            }
+        }
+    }
+
+    @Test("a negative streaming threshold is rejected and leaves the threshold unchanged")
+    func streamThreshold() {
+        withRuntimeSettings(streamThreshold: 12345) {
+            do throws(MoEKitError) {
+                try Runtime.setStreamThreshold(-1)
+                Issue.record("setStreamThreshold(-1) was accepted")
+            } catch {
+                #expect(ErrorKind(error) == .invalidValue && error.argument == "bytes", "\(error)")
+            }
+            #expect(Runtime.streamThreshold == 12345)
+            for good in [0, Int.max, 1 << 20] {
+                #expect(throws: Never.self) { try Runtime.setStreamThreshold(good) }
+                #expect(Runtime.streamThreshold == good)
             }
         }
     }
