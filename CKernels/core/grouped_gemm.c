@@ -68,7 +68,7 @@ typedef struct {
     float beta;
     ck_dtype ctype;
     scratch *scratch; /* one per participant */
-    bool stream;      /* an FP32 output larger than ck_stream_threshold(): streaming stores */
+    bool stream;      /* an output (beta 0) larger than ck_stream_threshold(): streaming stores */
 } gemm_job;
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
@@ -106,26 +106,37 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
     return rows ? (view){buf, kc, 1} : (view){buf, 1, mb};
 }
 
-/* dst[q] = src[q] for q < n, with streaming stores (past the caches) where the platform has them; gemm_task
- * fences them. */
-static void stream_f32(float *dst, const float *src, size_t n) {
-    size_t q = 0;
+/* memcpy with streaming stores (past the caches) for the 16-byte-aligned part, where the platform has them;
+ * gemm_task fences them. */
+static void stream_copy(void *dst, const void *src, size_t bytes) {
+    char *d = dst;
+    const char *s = src;
+    size_t q = (16 - (uintptr_t)d % 16) % 16;
+    if (q > bytes) q = bytes;
+    memcpy(d, s, q);
 #if defined(__x86_64__)
-    for (; q < n && (uintptr_t)(dst + q) % 16; q++) dst[q] = src[q];
-    for (; q + 4 <= n; q += 4) _mm_stream_ps(dst + q, _mm_loadu_ps(src + q));
+    for (; q + 16 <= bytes; q += 16) _mm_stream_si128((__m128i *)(d + q), _mm_loadu_si128((const __m128i *)(s + q)));
 #endif
-    for (; q < n; q++) dst[q] = src[q];
+    memcpy(d + q, s + q, bytes - q);
 }
 
 /* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
- * once to C's type; contiguous runs with beta 0 go through the vector casts, or streaming stores. */
+ * once to C's type; contiguous runs with beta 0 go through the vector casts, and streaming stores when the
+ * job streams (BF16 cast on the stack first, MAX_NR at a time). */
 static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n) {
     const ck_dtype t = job->ctype;
     const float beta = job->beta;
     if (beta == 0.0f && stride == 1) {
-        if (t != CK_DTYPE_F32) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
-        else if (job->stream) stream_f32((float *)c + at, v, n);
-        else memcpy((float *)c + at, v, n * sizeof(float));
+        if (t == CK_DTYPE_F32 && job->stream) stream_copy((float *)c + at, v, n * sizeof(float));
+        else if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
+        else if (!job->stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
+        else
+            for (size_t q = 0; q < n; q += MAX_NR) {
+                uint16_t bf16[MAX_NR];
+                const size_t m = n - q < MAX_NR ? n - q : MAX_NR;
+                job->f->f32_to_bf16(v + q, bf16, m);
+                stream_copy((uint16_t *)c + at + q, bf16, m * sizeof(uint16_t));
+            }
         return;
     }
     for (size_t q = 0; q < n; q++) {
@@ -256,7 +267,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         float *base = pool + i * per;
         sc[i] = (scratch){base, base + pb, base + pb + acc};
     }
-    const bool stream = ctype == CK_DTYPE_F32 && beta == 0.0f && outputs > ck_stream_threshold() / sizeof(float);
+    const bool stream = beta == 0.0f && outputs > ck_stream_threshold() / ck_dtype_size(ctype);
     gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc, stream};
     ck_parallel_for(ntasks, gemm_task, &job, (int)participants);
     free(pool);

@@ -60,7 +60,7 @@ public enum Runtime {
     /// `pthreads` (MoEKit's own pool) or `openmp` (package trait `OpenMP`).
     public static var executor: String { String(cString: ck_executor_name()) }
 
-    /// The size in bytes above which a GEMM's FP32 output (written with `beta` 0) goes out with streaming
+    /// The size in bytes above which a GEMM's output (written with `beta` 0) goes out with streaming
     /// stores, past the caches: an output that large cannot stay cached anyway, and streaming stores do not
     /// read each line from memory before writing it. The bytes written are the same either way. Starts at
     /// the size of the last-level cache as the operating system reports it (32 MiB if it does not).
