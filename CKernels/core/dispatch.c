@@ -153,4 +153,6 @@ size_t ck_stream_threshold(void) {
     return value;
 }
 
-void ck_set_stream_threshold(size_t bytes) { atomic_store(&stream_threshold, bytes < SIZE_MAX ? bytes : SIZE_MAX - 1); }
+void ck_set_stream_threshold(size_t bytes) {
+    atomic_store(&stream_threshold, bytes < SIZE_MAX ? bytes : SIZE_MAX - 1);
+}

@@ -111,8 +111,8 @@ static inline void v_transpose(vf32 r[CK_VW]) {
 
 /* 8 x 8 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
  * in the lane's top bits: out[j] lane c = element j of row c << (32 - width), as the bits of f32 lanes
- * (v_load_e4m3_t then decodes normal blocks). Here the rows are widened first and then transposed as 32-bit lanes (AVX2 has no cheaper
- * narrow route worth its code).
+ * (v_load_e4m3_t then decodes normal blocks). Here the rows are widened first and then transposed as 32-bit
+ * lanes (AVX2 has no cheaper narrow route worth its code).
  *
  * 8 x 8 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
  * below 8: (b + 1) & 0x7F <= 8). If none is, out[j] lane c = code j of row c decoded exactly to binary32 bits:

@@ -103,11 +103,11 @@ static inline void v_transpose(vf32 r[CK_VW]) {
 }
 
 /* 16 x 16 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
- * in the lane's top bits: out[j] lane c = element j of row c << (32 - width), as the bits of f32 lanes. The rows are loaded in 128-bit
- * pieces so that lane L of register k holds row 4L + k; two rounds of unpacks then gather each column's four
- * rows of a lane into one dword, and unpacks against zero widen those dwords into lanes (row 4L + d in lane
- * 4L + d), so the transpose costs 32 in-lane shuffles (plus the 128-bit inserts of the loads) instead of the
- * 64 shuffles of v_transpose. */
+ * in the lane's top bits: out[j] lane c = element j of row c << (32 - width), as the bits of f32 lanes. The
+ * rows are loaded in 128-bit pieces so that lane L of register k holds row 4L + k; two rounds of unpacks then
+ * gather each column's four rows of a lane into one dword, and unpacks against zero widen those dwords into
+ * lanes (row 4L + d in lane 4L + d), so the transpose costs 32 in-lane shuffles (plus the 128-bit inserts of
+ * the loads) instead of the 64 shuffles of v_transpose. */
 static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
     __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)k * ld + at)));
     z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + k) * ld + at)), 1);

@@ -1,5 +1,6 @@
-// Serialises the process-global kernel settings (ISA cap, thread count, streaming threshold) across Swift Testing's parallel
-// tests: every change happens under one process-wide lock and is undone before the lock is released.
+// Serialises the process-global kernel settings (ISA cap, thread count, streaming threshold) across Swift
+// Testing's parallel tests: every change happens under one process-wide lock and is undone before the lock
+// is released.
 import Glibc
 import MoEKit
 import Synchronization
