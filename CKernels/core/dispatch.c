@@ -2,7 +2,7 @@
  * CPU detection and ISA dispatch. The detected level needs the CPU feature bits (cpuid, cross-checked with
  * __builtin_cpu_supports) *and* the OS saving the registers (XCR0 via xgetbv), so no unsupported
  * instruction can run. The cap (MOEKIT_MAX_ISA, ck_set_max_isa) lowers the active level for tests. Also the
- * streaming-store threshold, which defaults to the last-level cache's size.
+ * streaming-store threshold, which defaults to the L3 cache's size.
  */
 #include "internal.h"
 

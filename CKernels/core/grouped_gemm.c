@@ -68,7 +68,7 @@ typedef struct {
     float beta;
     ck_dtype ctype;
     scratch *scratch; /* one per participant */
-    bool stream;      /* an output (beta 0) larger than ck_stream_threshold(): streaming stores */
+    bool stream;      /* the packed path's contiguous output rows (beta 0) pass ck_stream_threshold() */
 } gemm_job;
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
@@ -106,30 +106,33 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
     return rows ? (view){buf, kc, 1} : (view){buf, 1, mb};
 }
 
-/* memcpy with streaming stores (past the caches) for the 16-byte-aligned part, where the platform has them;
- * gemm_task fences them. */
+/* memcpy with streaming stores (past the caches) for the whole 64-byte lines in the middle, where the platform
+ * has them: a line written only in part would leave the write-combining buffer as partial writes. gemm_task
+ * fences them. */
 static void stream_copy(void *dst, const void *src, size_t bytes) {
     char *d = dst;
     const char *s = src;
-    size_t q = (16 - (uintptr_t)d % 16) % 16;
+    size_t q = (64 - (uintptr_t)d % 64) % 64;
     if (q > bytes) q = bytes;
     memcpy(d, s, q);
 #if defined(__x86_64__)
-    for (; q + 16 <= bytes; q += 16) _mm_stream_si128((__m128i *)(d + q), _mm_loadu_si128((const __m128i *)(s + q)));
+    for (; q + 64 <= bytes; q += 64)
+        for (size_t b = q; b < q + 64; b += 16)
+            _mm_stream_si128((__m128i *)(d + b), _mm_loadu_si128((const __m128i *)(s + b)));
 #endif
     memcpy(d + q, s + q, bytes - q);
 }
 
 /* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
- * once to C's type; contiguous runs with beta 0 go through the vector casts, and streaming stores when the
- * job streams (BF16 cast on the stack first, MAX_NR at a time). */
-static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n) {
+ * once to C's type; contiguous runs with beta 0 go through the vector casts, and through streaming stores if
+ * `stream` (BF16 cast on the stack first, MAX_NR at a time). */
+static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n, bool stream) {
     const ck_dtype t = job->ctype;
     const float beta = job->beta;
     if (beta == 0.0f && stride == 1) {
-        if (t == CK_DTYPE_F32 && job->stream) stream_copy((float *)c + at, v, n * sizeof(float));
+        if (t == CK_DTYPE_F32 && stream) stream_copy((float *)c + at, v, n * sizeof(float));
         else if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
-        else if (!job->stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
+        else if (!stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
         else
             for (size_t q = 0; q < n; q += MAX_NR) {
                 uint16_t bf16[MAX_NR];
@@ -155,7 +158,8 @@ static void write_block(const gemm_job *job, const problem *p, const float *acc,
     for (size_t i = 0; i < mb; i++) {
         const float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
         for (size_t st = 0, j = 0; st < strips; st++, j += nr)
-            store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, row + st * mr * nr, nb - j < nr ? nb - j : nr);
+            store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, row + st * mr * nr, nb - j < nr ? nb - j : nr,
+                      job->stream);
     }
 }
 
@@ -207,7 +211,8 @@ static void run_decode_block(const gemm_job *job, const problem *p, const scratc
             k->decode(kc, element(p->b.data, l0 * p->b.rs + g * p->b.cs, p->b.type), p->b.type, p->b.cs, cols, x.p + l0,
                       x.rs, (int)p->rows, s->acc, p->sb ? sa : NULL, sb, l0 == 0);
         }
-        for (size_t r = 0; r < p->rows; r++) store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols);
+        for (size_t r = 0; r < p->rows; r++) /* decode_w columns: less than a line per row, so never streamed */
+            store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
     }
 }
 
@@ -249,7 +254,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         const problem *p = &problems[g];
         first[g + 1] = first[g] + ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
-        outputs += p->rows * p->cols;
+        if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
     const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;

@@ -69,10 +69,12 @@ ck_status ck_set_num_threads(int threads);
 const char *ck_executor_name(void);
 
 /* ---- Output stores ------------------------------------------------------------------------------------
- * A GEMM call whose output (beta = 0) is larger than the threshold writes it with streaming stores,
- * which bypass the caches: an output that large cannot stay cached anyway, and streaming stores do not read
- * each line from DRAM before writing it. The bytes written are the same either way. Default: the size of the
- * last-level cache as the OS reports it (32 MiB if it does not). */
+ * A GEMM call that writes more than the threshold's bytes with beta = 0 along contiguous output rows
+ * (m-grouped calls, k-grouped ones into [K, N]; decode-sized experts excepted) writes those rows with
+ * streaming stores on x86-64, whole 64-byte lines at a time. They bypass the caches: an output that large
+ * cannot stay cached anyway, and streaming stores do not read each line from DRAM before writing it. The
+ * bytes written are the same either way. Default: the L3 cache's size as the OS reports it (32 MiB if it
+ * reports none). */
 size_t ck_stream_threshold(void);
 /* SIZE_MAX (or SIZE_MAX - 1): never stream; 0: stream every output written with beta = 0. */
 void ck_set_stream_threshold(size_t bytes);

@@ -33,7 +33,7 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
 /// registers. The active ISA is the lower of the detected one and the cap, which starts at
 /// `MOEKIT_MAX_ISA` (if set) and can be changed with ``setMaxISA(_:)``. The thread count starts at
 /// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. Results never depend on
-/// either setting: every ISA and thread count produces the same bits.
+/// any of these settings: every ISA, thread count and streaming threshold produces the same bits.
 public enum Runtime {
     /// The highest level this CPU and OS support.
     public static var detectedISA: ISA { ISA(ck_detected_isa()) }
@@ -60,10 +60,12 @@ public enum Runtime {
     /// `pthreads` (MoEKit's own pool) or `openmp` (package trait `OpenMP`).
     public static var executor: String { String(cString: ck_executor_name()) }
 
-    /// The size in bytes above which a GEMM's output (written with `beta` 0) goes out with streaming
-    /// stores, past the caches: an output that large cannot stay cached anyway, and streaming stores do not
-    /// read each line from memory before writing it. The bytes written are the same either way. Starts at
-    /// the size of the last-level cache as the operating system reports it (32 MiB if it does not).
+    /// The size in bytes above which a GEMM's output, written with `beta` 0 along contiguous rows
+    /// (`mGrouped`, `mGroupedMasked`, `kGrouped` into `.kn`), goes out with streaming stores past the
+    /// caches on x86-64: an output that large cannot stay cached anyway, and streaming stores do not read
+    /// each line from memory before writing it. Experts of decode size (at most 8 rows) write as usual. The
+    /// bytes written are the same either way. Starts at the L3 cache's size as the operating system reports
+    /// it (32 MiB if it reports none).
     public static var streamThreshold: Int {
         let bytes = ck_stream_threshold() // size_t: C's larger values arrive negative
         return bytes < 0 ? Int.max : bytes

@@ -14,7 +14,7 @@ private let settingsOwner = Atomic<UInt>(0)
 public func withRuntimeSettings<R, E: Error>(isa: ISA? = nil, threads: Int? = nil, streamThreshold: Int? = nil,
                                              _ body: () throws(E) -> R) throws(E) -> R {
     let me = UInt(pthread_self())
-    precondition(settingsOwner.load(ordering: .relaxed) != me, "withISA/withThreads must not be nested")
+    precondition(settingsOwner.load(ordering: .relaxed) != me, "withRuntimeSettings/withISA/withThreads/forEachISA must not be nested")
     return try settingsLock.withLock { _ throws(E) -> R in
         settingsOwner.store(me, ordering: .relaxed)
         let savedISA = Runtime.maxISA, savedThreads = Runtime.threadCount, savedStream = Runtime.streamThreshold
