@@ -87,3 +87,10 @@ extension Tag {
     /// Argument validation and error reporting.
     @Tag static var validation: Self
 }
+
+extension Trait where Self == TimeLimitTrait {
+    /// Fails a test that hangs (a deadlock in the executor) instead of letting it run until CI's own limit.
+    /// The clock includes waiting for the settings lock and for cores held by the suite's other tests, which
+    /// under a sanitizer on two loaded cores has taken over two minutes, so the limit is wide.
+    static var hangGuard: Self { .timeLimit(.minutes(10)) }
+}
