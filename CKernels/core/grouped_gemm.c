@@ -73,6 +73,13 @@ typedef struct {
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
+/* A problem's row blocks of mb rows; a remainder of at most mb / 4 rows joins the last full block instead of
+ * re-packing all of the expert's weights for a few rows (so a block holds up to mb + mb / 4 rows). */
+static size_t row_blocks(size_t rows, size_t mb) {
+    const size_t full = rows / mb, rest = rows % mb;
+    return full && rest <= mb / 4 ? full : full + (rest != 0);
+}
+
 /* A scaled problem's scales for the 128-block of the reduction starting at l0: sa[r] = a_s of rows i0 + r
  * (1 without FP8 activations), and sb[c] = b_s of columns j0 + c for c < cols, then 1 up to width. */
 static void row_scales(const problem *p, size_t l0, size_t i0, size_t rows, float *sa) {
@@ -226,8 +233,8 @@ static void gemm_task(void *arg, size_t t, int tid) {
     }
     const problem *p = &job->problems[lo];
     const size_t mb = block_rows(job->k), nb = task_cols(p), local = t - job->first_task[lo];
-    const size_t col_blocks = ck_div_up(p->cols, nb), i0 = local / col_blocks * mb, j0 = local % col_blocks * nb;
-    const size_t rows = p->rows - i0 < mb ? p->rows - i0 : mb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
+    const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb, j0 = local % col_blocks * nb;
+    const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
     if (p->decode) run_decode_block(job, p, &job->scratch[tid], j0, cols);
     else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
 #if defined(__x86_64__)
@@ -242,17 +249,17 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    const size_t mb = block_rows(k), pb = PB, acc = mb * NB;
+    const size_t mb = block_rows(k), pb = PB, acc = (mb + mb / 4) * NB;
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
         free(problems);
         return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
     }
-    size_t a = mb * KC, outputs = 0;
+    size_t a = (mb + mb / 4) * KC, outputs = 0;
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
-        first[g + 1] = first[g] + ck_div_up(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
+        first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }

@@ -72,6 +72,9 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
         ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65), ([3, 1], 700, 66), ([70, 20], 1100, 90),
+        // row blocks (64 tiles: 384 rows at mr 6, 256 at the scalar mr 4) with remainders that join the last block
+        // (up to a quarter of a block: 389 = 384 + 5, 300 = 256 + 44) and that get their own (481 = 384 + 97)
+        ([300, 389, 481, 0], 9, 70),
     ]
 
     @Test(arguments: [WeightLayout.nk, .kn])
