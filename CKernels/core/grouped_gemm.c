@@ -22,7 +22,7 @@
 /* KC: the reduction chunk, equal to the FP8 scale block; PB: the packed B panel's floats, NB columns per task
  * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
  * packed weight only a few times, so their tasks take NB_FEW columns and 4 x longer spans of K instead,
- * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles. */
+ * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles (see row_blocks). */
 enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
 
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
@@ -233,8 +233,9 @@ static void gemm_task(void *arg, size_t t, int tid) {
     }
     const problem *p = &job->problems[lo];
     const size_t mb = block_rows(job->k), nb = task_cols(p), local = t - job->first_task[lo];
-    const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb, j0 = local % col_blocks * nb;
-    const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
+    const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb;
+    const size_t j0 = local % col_blocks * nb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
+    const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
     if (p->decode) run_decode_block(job, p, &job->scratch[tid], j0, cols);
     else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
 #if defined(__x86_64__)
