@@ -534,9 +534,7 @@ private func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout
 /// within its float64 bound.
 private func expectMatches(_ got: [UInt32], _ want: (bits: [UInt32], exact: [Double], bound: [Double]), bf16Out: Bool,
                            _ what: String) {
-    #expect(got == want.bits, "\(what)")
-    for i in got.indices {
-        let v = bf16Out ? BFloat16Reference.value(UInt16(got[i])) : Double(Float(bitPattern: got[i]))
-        #expect(abs(v - want.exact[i]) <= want.bound[i], "\(what) element \(i)")
-    }
+    expectSameBits(got, want.bits, what)
+    let values = got.map { bf16Out ? BFloat16Reference.value(UInt16($0)) : Double(Float(bitPattern: $0)) }
+    expectWithinBounds(values, exact: want.exact, bound: want.bound, what)
 }

@@ -87,10 +87,9 @@ import TestSupport
                     : (0..<p.rows * p.n).map { _ in Float.random(in: -1...1, using: &rng) }
                 let want = p.expected(beta: beta, old: old)
                 for (isa, got) in try forEachISA({ _ in try p.run(layout, beta: beta, old: old) }) {
-                    #expect(got.map(\.bitPattern) == want.bits.map(\.bitPattern), "\(isa) \(shape) beta \(beta)")
-                    for j in got.indices {
-                        #expect(abs(Double(got[j]) - want.exact[j]) <= want.bound[j], "\(isa) \(shape) element \(j)")
-                    }
+                    expectSameBits(got, want.bits, "\(isa) \(shape) beta \(beta)")
+                    expectWithinBounds(got.map(Double.init), exact: want.exact, bound: want.bound,
+                                       "\(isa) \(shape) beta \(beta)")
                 }
             }
         }
@@ -110,7 +109,7 @@ import TestSupport
                 let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
                 for layout in [WeightLayout.nk, .kn] {
                     let got = try p.run(layout, beta: 0, old: [Float](repeating: .nan, count: p.rows * p.n))
-                    #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isa) \(shape) \(layout)")
+                    expectSameBits(got, want, "\(isa) \(shape) \(layout)")
                 }
             }
             var y = [Float](repeating: .infinity, count: 2 * maxRows * n)
@@ -138,7 +137,8 @@ import TestSupport
                 small.x = Array(big.x[first * k..<(first + count) * k])
                 let got = try small.run(layout, beta: 0, old: [Float](repeating: .nan, count: count * n))
                 let local = r - first
-                #expect(Array(got[local * n..<(local + 1) * n]).map(\.bitPattern) == want, "\(layout) T = \(count)")
+                let row = Array(got[local * n..<(local + 1) * n]).map(\.bitPattern)
+                expectSameBits(row, want, "\(layout) T = \(count)")
             }
         }
     }
@@ -150,7 +150,7 @@ import TestSupport
             let one = try withThreads(1) { try p.run(layout, beta: 0, old: old) }
             for t in [2, 3, 7] {
                 let many = try withThreads(t) { try p.run(layout, beta: 0, old: old) }
-                #expect(many.map(\.bitPattern) == one.map(\.bitPattern), "\(t) threads")
+                expectSameBits(many, one, "\(t) threads")
             }
         }
     }
@@ -210,7 +210,7 @@ import TestSupport
                         _ = consume view
                         return dw
                     }) {
-                        #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isa) \(layout) beta \(beta) \(stream ?? -1)")
+                        expectSameBits(got, want, "\(isa) \(layout) beta \(beta) \(stream ?? -1)")
                     }
                 }
             }

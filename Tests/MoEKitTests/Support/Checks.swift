@@ -20,6 +20,32 @@ func expectNone(_ m: Mismatches, _ context: @autoclosure () -> String, sourceLoc
     #expect(m.isEmpty, "\(context()): \(m.summary)", sourceLocation: sourceLocation)
 }
 
+/// Expects `got` to hold exactly the bit patterns `want`; a failure names the first differing elements.
+func expectSameBits<T: BinaryInteger>(_ got: [T], _ want: [T], _ context: @autoclosure () -> String,
+                                      sourceLocation: SourceLocation = #_sourceLocation) {
+    var m = Mismatches()
+    if got.count != want.count { m.add("\(got.count) elements, expected \(want.count)") }
+    for i in 0..<min(got.count, want.count) where got[i] != want[i] {
+        m.add("element \(i): 0x\(String(got[i], radix: 16)), expected 0x\(String(want[i], radix: 16))")
+    }
+    expectNone(m, context(), sourceLocation: sourceLocation)
+}
+
+func expectSameBits(_ got: [Float], _ want: [Float], _ context: @autoclosure () -> String,
+                    sourceLocation: SourceLocation = #_sourceLocation) {
+    expectSameBits(got.map(\.bitPattern), want.map(\.bitPattern), context(), sourceLocation: sourceLocation)
+}
+
+/// Expects each value within its error bound of the exact result (NaN never is).
+func expectWithinBounds(_ got: [Double], exact: [Double], bound: [Double], _ context: @autoclosure () -> String,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+    var m = Mismatches()
+    for i in got.indices where !(abs(got[i] - exact[i]) <= bound[i]) {
+        m.add("element \(i): \(got[i]), exact \(exact[i]) ± \(bound[i])")
+    }
+    expectNone(m, context(), sourceLocation: sourceLocation)
+}
+
 /// Runs `run` under every available ISA (cap set, lock held). Each ISA's `problems` (its comparison with the
 /// reference) must be empty, and its output bytes must equal ISA .scalar's byte for byte.
 func checkEveryISA(_ context: @autoclosure () -> String, threads: Int? = nil,
