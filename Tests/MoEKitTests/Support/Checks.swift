@@ -56,13 +56,7 @@ func checkEveryISA(_ context: @autoclosure () -> String, threads: Int? = nil,
     guard let scalar = results.first?.1.bytes else { return }
     for (isa, result) in results {
         expectNone(result.problems, "\(context()) [\(isa)] vs reference", sourceLocation: sourceLocation)
-        if result.bytes != scalar {
-            let n = min(result.bytes.count, scalar.count)
-            let diffs = (0..<n).filter { result.bytes[$0] != scalar[$0] }
-            let shown = diffs.prefix(4).map { "byte \($0): 0x\(String(result.bytes[$0], radix: 16)) vs 0x\(String(scalar[$0], radix: 16))" }
-            Issue.record("\(context()) [\(isa)] differs from .scalar in \(diffs.count) of \(scalar.count) bytes (sizes \(result.bytes.count)/\(scalar.count)): \(shown.joined(separator: ", "))",
-                         sourceLocation: sourceLocation)
-        }
+        expectSameBits(result.bytes, scalar, "\(context()) [\(isa)] vs .scalar (bytes)", sourceLocation: sourceLocation)
     }
 }
 
