@@ -73,11 +73,14 @@ typedef struct {
 
 static size_t block_rows(const ck_gemm_kernels *k) { return MB_TILES * (size_t)k->mr; }
 
-/* A problem's row blocks of mb rows; a remainder of at most mb / 4 rows joins the last full block instead of
- * re-packing all of the expert's weights for a few rows (so a block holds up to mb + mb / 4 rows). */
+/* The most rows a block holds: mb plus a remainder of up to a quarter block (see row_blocks). */
+static size_t max_block_rows(size_t mb) { return mb + mb / 4; }
+
+/* A problem's row blocks of mb rows; a remainder that fits within max_block_rows joins the last full block
+ * instead of re-packing all of the expert's weights for a few rows. */
 static size_t row_blocks(size_t rows, size_t mb) {
     const size_t full = rows / mb, rest = rows % mb;
-    return full && rest <= mb / 4 ? full : full + (rest != 0);
+    return full && mb + rest <= max_block_rows(mb) ? full : full + (rest != 0);
 }
 
 /* A scaled problem's scales for the 128-block of the reduction starting at l0: sa[r] = a_s of rows i0 + r
@@ -250,13 +253,13 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    const size_t mb = block_rows(k), pb = PB, acc = (mb + mb / 4) * NB;
+    const size_t mb = block_rows(k), pb = PB, acc = max_block_rows(mb) * NB;
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
         free(problems);
         return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
     }
-    size_t a = (mb + mb / 4) * KC, outputs = 0;
+    size_t a = max_block_rows(mb) * KC, outputs = 0;
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
