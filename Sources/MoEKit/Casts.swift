@@ -35,7 +35,7 @@ public enum Casts {
         try requireOutput(codes.count, x.count, "codes")
         let status = x.withUnsafeBufferPointer { xp in
             codes.withUnsafeMutableBufferPointer { cp in
-                ck_cast_to_fp8(UnsafeRawPointer(xp.baseAddress), Input.kernelType.c, cp.baseAddress, x.count, format.c, overflow.c)
+                ck_cast_to_fp8(UnsafeRawPointer(xp.baseAddress), Input.c, cp.baseAddress, x.count, format.c, overflow.c)
             }
         }
         try check(status)
@@ -48,7 +48,7 @@ public enum Casts {
         try requireOutput(y.count, codes.count, "y")
         let status = codes.withUnsafeBufferPointer { cp in
             y.withUnsafeMutableBufferPointer { yp in
-                ck_cast_from_fp8(cp.baseAddress, format.c, UnsafeMutableRawPointer(yp.baseAddress), Output.kernelType.c, codes.count)
+                ck_cast_from_fp8(cp.baseAddress, format.c, UnsafeMutableRawPointer(yp.baseAddress), Output.c, codes.count)
             }
         }
         try check(status)

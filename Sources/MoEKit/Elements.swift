@@ -3,7 +3,9 @@ import CKernels
 /// A bfloat16 value stored as its bit pattern (the upper half of an IEEE binary32).
 @frozen
 public struct BFloat16: BitwiseCopyable, Hashable, Sendable, CustomStringConvertible {
+    /// The bits: sign, 8 exponent bits, 7 mantissa bits.
     public var bitPattern: UInt16
+    /// The value with these bits.
     @inlinable public init(bitPattern: UInt16) { self.bitPattern = bitPattern }
     /// Rounds to nearest even; overflow gives ±inf and NaN the quiet NaN with its sign.
     public init(_ value: Float) {
@@ -16,6 +18,7 @@ public struct BFloat16: BitwiseCopyable, Hashable, Sendable, CustomStringConvert
     }
     /// The exact value as a `Float`.
     @inlinable public var floatValue: Float { Float(bitPattern: UInt32(bitPattern) << 16) }
+    /// The value as `Float` prints it.
     public var description: String { floatValue.description }
 }
 
@@ -23,10 +26,13 @@ public struct BFloat16: BitwiseCopyable, Hashable, Sendable, CustomStringConvert
 /// UE8M0): no sign, no zero, and `0xFF` is NaN.
 @frozen
 public struct UE8M0: BitwiseCopyable, Hashable, Sendable, CustomStringConvertible {
+    /// The exponent byte `e` of 2^(e − 127).
     public var bitPattern: UInt8
+    /// The scale with this exponent byte.
     @inlinable public init(bitPattern: UInt8) { self.bitPattern = bitPattern }
     /// The scale's value (NaN for `0xFF`).
     public var floatValue: Float { ck_ue8m0_to_f32(bitPattern) }
+    /// The value as `Float` prints it.
     public var description: String { floatValue.description }
 }
 
@@ -61,25 +67,67 @@ public enum Scaling: Sendable, CaseIterable {
 }
 
 /// A floating-point element type the kernels read and write: `Float` or ``BFloat16``.
+///
+/// MoEKit provides both conformances. A call with any other conforming type throws
+/// ``MoEKitError/invalidValue(argument:reason:)``: the kernels take the element size from the type itself,
+/// never from a conformance's ``kernelType``, so a conformance that misstates it cannot make them read or
+/// write past a buffer.
 public protocol KernelFloat: BitwiseCopyable {
+    /// Which of the kernels' element types this is.
     static var kernelType: KernelFloatType { get }
 }
 /// The element types behind ``KernelFloat``.
 public enum KernelFloatType: Sendable {
-    case float32, bfloat16
-    var c: ck_dtype { self == .float32 ? CK_DTYPE_F32 : CK_DTYPE_BF16 }
+    /// IEEE binary32 (`Float`).
+    case float32
+    /// ``BFloat16``.
+    case bfloat16
 }
-extension Float: KernelFloat { public static var kernelType: KernelFloatType { .float32 } }
-extension BFloat16: KernelFloat { public static var kernelType: KernelFloatType { .bfloat16 } }
+extension Float: KernelFloat {
+    /// ``KernelFloatType/float32``.
+    public static var kernelType: KernelFloatType { .float32 }
+}
+extension BFloat16: KernelFloat {
+    /// ``KernelFloatType/bfloat16``.
+    public static var kernelType: KernelFloatType { .bfloat16 }
+}
+extension KernelFloat {
+    /// The C element type of `Self`, from the type itself; other types map to a value the C API rejects.
+    static var c: ck_dtype {
+        if Self.self == Float.self { return CK_DTYPE_F32 }
+        if Self.self == BFloat16.self { return CK_DTYPE_BF16 }
+        return ck_dtype(rawValue: .max)
+    }
+}
 
 /// A scale element of a quantized tensor: `Float` (`amax / max`) or ``UE8M0`` (its power-of-two ceiling).
+///
+/// As with ``KernelFloat``, MoEKit provides both conformances and rejects any other type
+/// (``MoEKitError/invalidValue(argument:reason:)``), whatever its ``scaleFormat`` says.
 public protocol QuantizationScale: BitwiseCopyable {
+    /// Which of the kernels' scale formats this is.
     static var scaleFormat: ScaleFormat { get }
 }
 /// The scale formats behind ``QuantizationScale``.
 public enum ScaleFormat: Sendable {
-    case float32, ue8m0
-    var c: ck_scale_format { self == .float32 ? CK_SCALE_F32 : CK_SCALE_UE8M0 }
+    /// A `Float` multiplier.
+    case float32
+    /// A ``UE8M0`` power of two.
+    case ue8m0
 }
-extension Float: QuantizationScale { public static var scaleFormat: ScaleFormat { .float32 } }
-extension UE8M0: QuantizationScale { public static var scaleFormat: ScaleFormat { .ue8m0 } }
+extension Float: QuantizationScale {
+    /// ``ScaleFormat/float32``.
+    public static var scaleFormat: ScaleFormat { .float32 }
+}
+extension UE8M0: QuantizationScale {
+    /// ``ScaleFormat/ue8m0``.
+    public static var scaleFormat: ScaleFormat { .ue8m0 }
+}
+extension QuantizationScale {
+    /// The C scale format of `Self`, from the type itself; other types map to a value the C API rejects.
+    static var c: ck_scale_format {
+        if Self.self == Float.self { return CK_SCALE_F32 }
+        if Self.self == UE8M0.self { return CK_SCALE_UE8M0 }
+        return ck_scale_format(rawValue: .max)
+    }
+}

@@ -11,7 +11,7 @@ struct GEMMOperand {
     /// Calls `body` with a ``KernelFloat`` span as an operand.
     static func with<T: KernelFloat, R>(_ span: Span<T>, _ body: (GEMMOperand) -> R) -> R {
         span.withUnsafeBytes { raw in
-            body(GEMMOperand(base: raw.baseAddress, count: span.count, type: T.kernelType.c, scales: nil, scaleCount: 0))
+            body(GEMMOperand(base: raw.baseAddress, count: span.count, type: T.c, scales: nil, scaleCount: 0))
         }
     }
 
@@ -46,7 +46,7 @@ struct GEMMOutput {
 
     static func with<T: KernelFloat, R>(_ span: inout MutableSpan<T>, _ body: (GEMMOutput) -> R) -> R {
         let count = span.count
-        return span.withUnsafeMutableBytes { raw in body(GEMMOutput(base: raw.baseAddress, count: count, type: T.kernelType.c)) }
+        return span.withUnsafeMutableBytes { raw in body(GEMMOutput(base: raw.baseAddress, count: count, type: T.c)) }
     }
 }
 

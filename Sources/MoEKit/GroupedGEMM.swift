@@ -22,6 +22,7 @@ public enum GroupedGEMM {
     ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
     ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``),
     ///     experts `weightsStride` elements apart (default: packed).
+    ///   - beta: finite; `0` (the default) overwrites `y`.
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
     public static func mGrouped<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, weights: Span<W>, layout: WeightLayout,
@@ -78,7 +79,9 @@ public enum GroupedGEMM {
     }
 
     /// m-grouped GEMM in DeepGEMM's masked layout (decode): `x` is `[experts, maxRows, k]`, `y` is
-    /// `[experts, maxRows, n]`, and only the first `validRows[g]` rows of expert `g` are read and written.
+    /// `[experts, maxRows, n]`, and only the first `validRows[g]` rows of expert `g` are read and written
+    /// (each `validRows[g]` in `0...maxRows`; `beta` finite, as in
+    /// ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``).
     public static func mGroupedMasked<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, weights: Span<W>, layout: WeightLayout,
         n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil

@@ -44,9 +44,10 @@ public enum MoEKitError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Maps a C status to the error it stands for (`nil` for `CK_OK`), reading the C runtime's details.
+    /// Maps a C status to the error it stands for (`nil` for `CK_OK`), reading the C runtime's details; the
+    /// argument is named as the Swift API labels it.
     init?(_ status: ck_status) {
-        let argument = String(cString: ck_last_error_argument())
+        let argument = Self.swiftName(String(cString: ck_last_error_argument()))
         let message = String(cString: ck_last_error_message())
         switch status {
         case CK_OK: return nil
@@ -58,6 +59,35 @@ public enum MoEKitError: Error, Equatable, Sendable, CustomStringConvertible {
         case CK_ERR_UNSUPPORTED: self = .unsupported(reason: message)
         case CK_ERR_OUT_OF_MEMORY: self = .outOfMemory
         default: self = .unsupported(reason: "unknown status \(status.rawValue)")
+        }
+    }
+}
+
+extension MoEKitError {
+    /// The Swift API's label for the argument the C API calls `name` (element and scale types are named after
+    /// the buffer they describe).
+    static func swiftName(_ name: String) -> String {
+        switch name {
+        case "group_sizes": "groupSizes"
+        case "valid_m": "validRows"
+        case "max_m": "maxRows"
+        case "x_scales": "xScales"
+        case "w_scales": "weightScales"
+        case "dy_scales": "dyScales"
+        case "w", "w_type": "weights"
+        case "x_type": "x"
+        case "y_type": "y"
+        case "dw_type": "dw"
+        case "dy_type": "dy"
+        case "xt": "xT"
+        case "dyt": "dyT"
+        case "q": "codes"
+        case "group": "groupSize"
+        case "block": "blockSize"
+        case "params.scale_format", "scale_format": "scales"
+        case "params.format": "format"
+        case "params.scaling": "scaling"
+        default: name
         }
     }
 }

@@ -73,11 +73,11 @@ public enum Quantization {
         try requireMatrix("x", count: x.count, rows: tokens, columns: channels, stride: ldx)
         try requireMatrix("codes", count: codes.count, rows: channels, columns: tokens, stride: ldq)
         try requireMatrix("scales", count: scales.count, rows: channels, columns: groups, stride: lds)
-        var params = ck_quant_params(format: format.c, scale_format: Scale.scaleFormat.c, scaling: scaling.c)
+        var params = ck_quant_params(format: format.c, scale_format: Scale.c, scaling: scaling.c)
         let status = x.withUnsafeBufferPointer { xp in
             codes.withUnsafeMutableBufferPointer { qp in
                 scales.withUnsafeMutableBufferPointer { sp in
-                    ck_quant_per_channel_transposed(UnsafeRawPointer(xp.baseAddress), Input.kernelType.c, tokens, channels, ldx,
+                    ck_quant_per_channel_transposed(UnsafeRawPointer(xp.baseAddress), Input.c, tokens, channels, ldx,
                                                     groupSize, &params, qp.baseAddress, ldq, UnsafeMutableRawPointer(sp.baseAddress), lds)
                 }
             }
@@ -134,11 +134,11 @@ public enum Quantization {
         try requireMatrix("x", count: x.count, rows: rows, columns: columns, stride: strides.x)
         try requireMatrix("codes", count: codes.count, rows: rows, columns: columns, stride: strides.codes)
         try requireMatrix("scales", count: scales.count, rows: scaleRows, columns: groups, stride: lds)
-        var params = ck_quant_params(format: format.c, scale_format: Scale.scaleFormat.c, scaling: scaling.c)
+        var params = ck_quant_params(format: format.c, scale_format: Scale.c, scaling: scaling.c)
         let status = x.withUnsafeBufferPointer { xp in
             codes.withUnsafeMutableBufferPointer { qp in
                 scales.withUnsafeMutableBufferPointer { sp in
-                    entry(UnsafeRawPointer(xp.baseAddress), Input.kernelType.c, rows, columns, strides.x, group, &params,
+                    entry(UnsafeRawPointer(xp.baseAddress), Input.c, rows, columns, strides.x, group, &params,
                           qp.baseAddress, strides.codes, UnsafeMutableRawPointer(sp.baseAddress), lds)
                 }
             }
@@ -160,7 +160,7 @@ public enum Quantization {
             scales.withUnsafeBufferPointer { sp in
                 y.withUnsafeMutableBufferPointer { yp in
                     entry(qp.baseAddress, format.c, rows, columns, strides.codes, group, UnsafeRawPointer(sp.baseAddress),
-                          Scale.scaleFormat.c, lds, UnsafeMutableRawPointer(yp.baseAddress), Output.kernelType.c, strides.y)
+                          Scale.c, lds, UnsafeMutableRawPointer(yp.baseAddress), Output.c, strides.y)
                 }
             }
         }

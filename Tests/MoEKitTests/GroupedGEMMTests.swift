@@ -232,12 +232,12 @@ import TestSupport
             #expect(y.elements.allSatisfy { $0 == 42 } && y.guardsIntact, "output written on error")
             return failure
         }
-        #expect(attempt(sizes: [2, 2], rows: 5)?.argument == "group_sizes")   // do not add up
-        #expect(attempt(sizes: [6, -1], rows: 5)?.argument == "group_sizes")  // negative
+        #expect(attempt(sizes: [2, 2], rows: 5)?.argument == "groupSizes")   // do not add up
+        #expect(attempt(sizes: [6, -1], rows: 5)?.argument == "groupSizes")  // negative
         #expect(attempt(sizes: [2, 3], rows: 5, w: [1, 2, 3])?.argument == "weights")
         #expect(attempt(sizes: [2, 3], rows: -1)?.argument == "rows")
         #expect(attempt(sizes: [2, 3], rows: 5, n: Int.max / 2)?.argument == "n")
-        #expect(attempt(sizes: [Int.max, 1], rows: 5)?.argument == "group_sizes")
+        #expect(attempt(sizes: [Int.max, 1], rows: 5)?.argument == "groupSizes")
     }
 
     @Test func anEmptyReductionWritesZerosOrLeavesTheOutput() throws {

@@ -1,7 +1,8 @@
 // Proves the Swift API's argument checks: every bad shape, group size, stride and buffer length throws the
 // documented MoEKitError case naming the right argument (with the exact required/actual counts for
 // bufferTooSmall), overflowing sizes throw sizeOverflow or bufferTooSmall, nothing is written on any error,
-// empty tensors succeed without writing, Runtime.setThreadCount rejects counts outside 1...1024 and
+// empty tensors succeed without writing, element and scale types conformed outside MoEKit are rejected
+// whatever they claim to be, Runtime.setThreadCount rejects counts outside 1...1024 and
 // Runtime.setStreamThreshold negative sizes.
 import MoEKit
 import TestSupport
@@ -253,5 +254,45 @@ struct SwiftArgumentValidationTests {
                 #expect(Runtime.streamThreshold == good)
             }
         }
+    }
+
+    /// A one-byte element that claims to be a `Float` element and a `Float` scale.
+    struct ByteClaimingFloat: KernelFloat, QuantizationScale, Equatable {
+        var byte: UInt8
+        static var kernelType: KernelFloatType { .float32 }
+        static var scaleFormat: ScaleFormat { .float32 }
+    }
+
+    @Test("a type conformed outside MoEKit is rejected whatever it claims, and nothing is written")
+    func foreignConformances() {
+        let fill = ByteClaimingFloat(byte: 0x5A)
+        func expectRejected(_ argument: String, _ call: () throws(MoEKitError) -> Void) {
+            do throws(MoEKitError) {
+                try call()
+                Issue.record("a ByteClaimingFloat buffer was accepted (\(argument))")
+            } catch {
+                #expect(ErrorKind(error) == .invalidValue && error.argument == argument, "\(error)")
+            }
+        }
+        // as the output of a decode, of a quantizer's scales and of a GEMM: the kernels would write 4 bytes
+        // per element into 1-byte elements if they trusted kernelType
+        let codes = [UInt8](repeating: 0x38, count: 8), x = [Float](repeating: 1, count: 16), sizes = [2]
+        var y = [ByteClaimingFloat](repeating: fill, count: 8), scales = [ByteClaimingFloat](repeating: fill, count: 2)
+        var q = [UInt8](repeating: 0x5A, count: 8)
+        expectRejected("y") { () throws(MoEKitError) in
+            var out = y.mutableSpan
+            try Casts.decodeFP8(codes.span, format: .e4m3fn, into: &out)
+        }
+        expectRejected("scales") { () throws(MoEKitError) in
+            var qs = q.mutableSpan, ss = scales.mutableSpan
+            try Quantization.quantizePerToken(x.span, rows: 2, columns: 4, groupSize: 4, codes: &qs, scales: &ss) // x: 8 used
+        }
+        expectRejected("y") { () throws(MoEKitError) in
+            var out = y.mutableSpan
+            try GroupedGEMM.mGrouped(x.span, rows: 2, k: 4, groupSizes: sizes.span, weights: x.span, layout: .nk, n: 4,
+                                     into: &out)
+        }
+        #expect(y == [ByteClaimingFloat](repeating: fill, count: 8) && scales == [fill, fill])
+        #expect(q == [UInt8](repeating: 0x5A, count: 8))
     }
 }

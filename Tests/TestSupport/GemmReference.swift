@@ -26,7 +26,7 @@ public enum GemmReference {
     /// `γ(n) · Σ|a·b|` with γ(n) = n·u / (1 − n·u), u = 2⁻²⁴: the worst-case rounding error of any summation
     /// order of n products with fused multiply-adds (Higham, Accuracy and Stability, §3.1).
     public static func bound(terms n: Int, absSum: Double) -> Double {
-        let u = 0x1p-24, nu = Double(n + 1) * u
+        let u = 0x1p-24, nu = Double(n) * u
         return nu / (1 - nu) * absSum
     }
 }
