@@ -133,13 +133,20 @@ static void stream_copy(void *dst, const void *src, size_t bytes) {
     memcpy(d + q, s + q, bytes - q);
 }
 
+/* The one NaN every NaN output becomes: which NaN an fma passes on when two meet depends on the instruction
+ * form the compiler picked, so NaN bits would otherwise differ between ISAs and between the tile and decode
+ * kernels. */
+#define CK_OUTPUT_NAN 0x7FC00000u
+
 /* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
- * once to C's type; contiguous runs with beta 0 go through the vector casts, and through streaming stores if
- * `stream` (BF16 cast on the stack first, MAX_NR at a time). */
-static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n, bool stream) {
+ * once to C's type, NaN as CK_OUTPUT_NAN (v's NaNs are replaced in place); contiguous runs with beta 0 go
+ * through the vector casts, and through streaming stores if `stream` (BF16 cast on the stack first, MAX_NR at a
+ * time). */
+static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, float *v, size_t n, bool stream) {
     const ck_dtype t = job->ctype;
     const float beta = job->beta;
     if (beta == 0.0f && stride == 1) {
+        for (size_t q = 0; q < n; q++) v[q] = v[q] != v[q] ? ck_bits_f32(CK_OUTPUT_NAN) : v[q];
         if (t == CK_DTYPE_F32 && stream) stream_copy((float *)c + at, v, n * sizeof(float));
         else if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
         else if (!stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
@@ -155,18 +162,18 @@ static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, co
     for (size_t q = 0; q < n; q++) {
         const size_t i = at + q * stride;
         const float out = beta == 0.0f ? v[q] : fmaf(beta, ck_bits_f32(ck_load_bits(c, t, i)), v[q]);
-        ck_store_bits(c, t, i, ck_f32_bits(out));
+        ck_store_bits(c, t, i, out != out ? CK_OUTPUT_NAN : ck_f32_bits(out));
     }
 }
 
 /* Stores the block's tiles (tile (ti, s) at acc + (ti*strips + s)*mr*nr); an empty reduction with beta 1
  * leaves C. */
-static void write_block(const gemm_job *job, const problem *p, const float *acc, size_t i0, size_t mb, size_t j0,
+static void write_block(const gemm_job *job, const problem *p, float *acc, size_t i0, size_t mb, size_t j0,
                         size_t nb) {
     if (p->red == 0 && job->beta == 1.0f) return;
     const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
     for (size_t i = 0; i < mb; i++) {
-        const float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
+        float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
         for (size_t st = 0, j = 0; st < strips; st++, j += nr)
             store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, row + st * mr * nr, nb - j < nr ? nb - j : nr,
                       job->stream);

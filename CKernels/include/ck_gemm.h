@@ -36,10 +36,11 @@
  *     p = the fma chain over the block from +0, then acc = fma(p * a_s[m, kb], b_s[n/128, kb], acc) from
  *     acc = +0, with a_s = 1 for unquantized activations (weight-only FP8);
  *   k-grouped FP8: the same per 128-token block b of each expert, with x_s[k, B_g + b] * dy_s[n, B_g + b];
- * then out = sum (beta == 0: the output is never read, so NaN there cannot leak) or out = fma(beta, out, sum);
- * an empty reduction with beta == 1 leaves the output untouched. Results are therefore bitwise identical for
- * every ISA, thread count and batch: a token's row has the same bits whatever other tokens share its expert
- * or the call.
+ * then out = sum (beta == 0: the output is never read, so NaN there cannot leak) or out = fma(beta, out, sum),
+ * a NaN out being stored as the quiet NaN 0x7FC00000 (BF16 0x7FC0) whichever NaNs produced it; an empty
+ * reduction with beta == 1 leaves the output untouched. Results are therefore bitwise identical for every
+ * ISA, thread count and batch: a token's row has the same bits whatever other tokens share its expert or the
+ * call.
  */
 #ifndef CK_GEMM_H
 #define CK_GEMM_H

@@ -124,6 +124,32 @@ import TestSupport
         }) { _ = isa }
     }
 
+    /// A −NaN from x and a signalling +NaN from w meeting in one chain, on the decode path (expert 0, 2 rows) and
+    /// the tile path (expert 1), and a NaN in y under beta: every NaN output is the quiet NaN 0x7FC00000 at every
+    /// ISA (which NaN an fma passes on depends on its instruction form), and no other output is NaN.
+    @Test func nanOutputsAreOneQuietNaN() throws {
+        var p = Problem(sizes: [2, 40], k: 20, n: 70, seed: 14)
+        let nanRows = [0, 2], nanColumn = 5
+        for r in nanRows { p.x[r * p.k + 3] = Float(bitPattern: 0xFFC0_0001) }
+        for g in 0..<2 { p.w[(g * p.n + nanColumn) * p.k + 7] = Float(bitPattern: 0x7FA0_0002) }
+        for layout in [WeightLayout.nk, .kn] {
+            for beta: Float in [0, 0.5] {
+                var old = [Float](repeating: beta == 0 ? .nan : 1, count: p.rows * p.n)
+                old[41 * p.n + 9] = Float(bitPattern: 0xFFA0_0003) // a signalling −NaN that beta carries
+                for (isa, y) in try forEachISA({ _ in try p.run(layout, beta: beta, old: old) }) {
+                    for i in y.indices {
+                        let (r, j) = (i / p.n, i % p.n)
+                        let nan = nanRows.contains(r) || j == nanColumn || (beta != 0 && i == 41 * p.n + 9)
+                        if nan != y[i].isNaN || nan && y[i].bitPattern != 0x7FC0_0000 {
+                            Issue.record("\(isa) \(layout) beta \(beta): (\(r), \(j)) = 0x\(String(y[i].bitPattern, radix: 16))")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func batchInvariance() throws {
         let k = 70, n = 21, r = 103 // global row 103 belongs to expert 1 (rows 3 ..< 4099)
         let big = Problem(sizes: [3, 4096, 17], k: k, n: n, seed: 7)
@@ -257,7 +283,9 @@ import TestSupport
                     return y.map(\.bitPattern)
                 }) {
                     let want: [UInt32] = old.map { v -> UInt32 in
-                        beta == 1 ? v.bitPattern : beta == 0 ? 0 : Float(0).addingProduct(beta, v).bitPattern
+                        if beta == 1 { return v.bitPattern }
+                        let out = beta == 0 ? 0 : Float(0).addingProduct(beta, v)
+                        return out.isNaN ? 0x7FC0_0000 : out.bitPattern // the one NaN outputs carry
                     }
                     #expect(got == want, "\(isa) \(layout) beta \(beta)")
                 }
