@@ -180,27 +180,48 @@ import TestSupport
         }
     }
 
-    @Test func maskedWeightOnlyFP8MatchesTheDenseCall() throws {
+    /// The masked FP8 calls (weight-only and FP8 x FP8), both layouts, with and without beta: valid rows get the
+    /// dense call's bits, rows past valid (NaN activations, NaN scales) are neither read nor written.
+    @Test(arguments: [Element.bf16, .e4m3])
+    func maskedFP8MatchesTheDenseCall(x xt: Element) throws {
         let experts = 3, maxRows = 4, k = 200, n = 140, valid = [2, 0, 4]
-        let p = Problem(sizes: [Int](repeating: maxRows, count: experts), k: k, n: n, x: .bf16, w: .e4m3, seed: 9)
-        var x = p.x.map { BFloat16($0) }
-        for g in 0..<experts { for r in valid[g]..<maxRows { for l in 0..<k { x[(g * maxRows + r) * k + l] = BFloat16(Float.nan) } } }
-        let dense = Self.expected(p, beta: 0, old: [Float](repeating: 0, count: p.rows * n), bf16Out: true).bits
-        for (isa, y) in try forEachISA({ _ -> [BFloat16] in
-            var y = [BFloat16](repeating: BFloat16(Float.infinity), count: experts * maxRows * n)
-            var view = y.mutableSpan
-            try GroupedGEMM.mGroupedMasked(x.span, maxRows: maxRows, k: k, validRows: valid.span, fp8Weights: p.wCodes.span,
-                                           weightScales: p.wScales.span, layout: .nk, n: n, into: &view)
-            _ = consume view
-            return y
-        }) {
-            for g in 0..<experts {
-                for r in 0..<maxRows {
-                    for j in 0..<n {
-                        let i = (g * maxRows + r) * n + j
-                        if r < valid[g] { #expect(UInt32(y[i].bitPattern) == dense[i], "\(isa)") }
-                        else { #expect(y[i].bitPattern == 0x7F80, "\(isa): row past valid_m written") }
+        let p = Problem(sizes: [Int](repeating: maxRows, count: experts), k: k, n: n, x: xt, w: .e4m3, seed: 9)
+        var x = p.x.map { BFloat16($0) }, codes = p.xCodes, scales = p.xScales
+        for g in 0..<experts {
+            for r in valid[g]..<maxRows {
+                let row = g * maxRows + r
+                for l in 0..<k { x[row * k + l] = BFloat16(Float.nan) }
+                if xt == .e4m3 {
+                    for l in 0..<k { codes[row * k + l] = 0x7F }
+                    for b in 0..<p.kb { scales[row * p.kb + b] = .nan }
+                }
+            }
+        }
+        var rng = SplitMix64(seed: 21)
+        for layout in [WeightLayout.nk, .kn] {
+            let wC = p.laidOut(p.wCodes, layout), ws = p.scales(layout)
+            for beta: Float in [0, 0.5] {
+                let old = (0..<p.rows * n).map { _ in Float(BFloat16(Float.random(in: -1...1, using: &rng)).floatValue) }
+                let dense = Self.expected(p, beta: beta, old: old, bf16Out: true).bits
+                for (isa, y) in try forEachISA({ _ -> [BFloat16] in
+                    var y = old.map { BFloat16($0) }
+                    var view = y.mutableSpan
+                    if xt == .e4m3 {
+                        try GroupedGEMM.mGroupedMasked(fp8: codes.span, xScales: scales.span, maxRows: maxRows, k: k,
+                                                       validRows: valid.span, fp8Weights: wC.span, weightScales: ws.span,
+                                                       layout: layout, n: n, beta: beta, into: &view)
+                    } else {
+                        try GroupedGEMM.mGroupedMasked(x.span, maxRows: maxRows, k: k, validRows: valid.span,
+                                                       fp8Weights: wC.span, weightScales: ws.span, layout: layout, n: n,
+                                                       beta: beta, into: &view)
                     }
+                    _ = consume view
+                    return y
+                }) {
+                    let want = (0..<p.rows * n).map { i in
+                        i / n % maxRows < valid[i / n / maxRows] ? dense[i] : UInt32(BFloat16(old[i]).bitPattern)
+                    }
+                    expectSameBits(y.map { UInt32($0.bitPattern) }, want, "\(isa) \(layout) beta \(beta)")
                 }
             }
         }

@@ -181,29 +181,91 @@ import TestSupport
         }
     }
 
-    @Test func maskedLayoutNeverTouchesRowsPastValid() throws {
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func maskedLayoutNeverTouchesRowsPastValid(layout: WeightLayout) throws {
         let experts = 4, maxRows = 6, k = 33, n = 18
         let valid = [0, 6, 1, 4]
         let p = Problem(sizes: [maxRows, maxRows, maxRows, maxRows], k: k, n: n, seed: 11)
         var x = p.x
         for g in 0..<experts { for r in valid[g]..<maxRows { for l in 0..<k { x[(g * maxRows + r) * k + l] = .nan } } }
-        for (isa, _) in try forEachISA({ isa -> Void in
-            var y = [Float](repeating: .infinity, count: experts * maxRows * n)
-            var view = y.mutableSpan
-            try GroupedGEMM.mGroupedMasked(x.span, maxRows: maxRows, k: k, validRows: valid.span, weights: p.w.span,
-                                           layout: .nk, n: n, into: &view)
-            _ = consume view
-            let dense = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * n)).bits
-            for g in 0..<experts {
-                for r in 0..<maxRows {
-                    for j in 0..<n {
-                        let i = (g * maxRows + r) * n + j
-                        if r < valid[g] { #expect(y[i].bitPattern == dense[i].bitPattern, "\(isa)") }
-                        else { #expect(y[i] == .infinity, "\(isa): row past valid_m written") }
-                    }
+        let w = p.weights(layout)
+        for beta: Float in [0, 0.5] {
+            let old = (0..<p.rows * n).map { i in beta == 0 ? Float.infinity : Float(i % 11) - 5 }
+            let dense = p.expected(beta: beta, old: old).bits
+            let want = (0..<p.rows * n).map { i in i / n % maxRows < valid[i / n / maxRows] ? dense[i] : old[i] }
+            for (isa, y) in try forEachISA({ _ -> [Float] in
+                var y = old
+                var view = y.mutableSpan
+                try GroupedGEMM.mGroupedMasked(x.span, maxRows: maxRows, k: k, validRows: valid.span, weights: w.span,
+                                               layout: layout, n: n, beta: beta, into: &view)
+                _ = consume view
+                return y
+            }) {
+                expectSameBits(y, want, "\(isa) beta \(beta)")
+            }
+        }
+    }
+
+    /// Row strides past each row (and an expert stride past each expert's weights), the gaps filled with NaN:
+    /// the packed calls' bits, and the gaps of y and dw never written (streaming stores too).
+    @Test func stridesSkipTheGaps() throws {
+        let p = Problem(sizes: [3, 0, 70, 9], k: 37, n: 45, seed: 12) // decode-sized and packed experts
+        func spread(_ a: [Float], rows: Int, columns: Int, stride: Int, gap: Float) -> [Float] {
+            var out = [Float](repeating: gap, count: rows * stride)
+            for r in 0..<rows { out[r * stride..<r * stride + columns] = a[r * columns..<(r + 1) * columns] }
+            return out
+        }
+        func gather(_ a: [Float], rows: Int, columns: Int, stride: Int) -> (rows: [Float], gaps: [Float]) {
+            var kept = [Float](), gaps = [Float]()
+            for r in 0..<rows {
+                kept += a[r * stride..<r * stride + columns]
+                gaps += a[r * stride + columns..<(r + 1) * stride]
+            }
+            return (kept, gaps)
+        }
+        let experts = p.sizes.count, nk = p.n * p.k, ldx = p.k + 3, ldy = p.n + 2, ws = nk + 5
+        let x = spread(p.x, rows: p.rows, columns: p.k, stride: ldx, gap: .nan)
+        let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
+        for layout in [WeightLayout.nk, .kn] {
+            let w = spread(p.weights(layout), rows: experts, columns: nk, stride: ws, gap: .nan)
+            for stream in [nil, 0] {
+                for (isa, y) in try forEachISA(streamThreshold: stream, { _ -> [Float] in
+                    var y = [Float](repeating: .infinity, count: p.rows * ldy)
+                    var view = y.mutableSpan
+                    try GroupedGEMM.mGrouped(x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: w.span,
+                                             layout: layout, n: p.n, into: &view, xStride: ldx, weightsStride: ws, yStride: ldy)
+                    _ = consume view
+                    return y
+                }) {
+                    let (kept, gaps) = gather(y, rows: p.rows, columns: p.n, stride: ldy)
+                    expectSameBits(kept, want, "\(isa) \(layout) stream \(stream ?? -1)")
+                    #expect(gaps.allSatisfy { $0 == .infinity }, "\(isa) \(layout): a gap of y was written")
                 }
             }
-        }) { _ = isa }
+        }
+        // k-grouped: x and dy with row strides, dw with an expert stride
+        var rng = SplitMix64(seed: 13)
+        let dy = (0..<p.rows * p.n).map { _ in Float.random(in: -1...1, using: &rng) }
+        let lddy = p.n + 4, dws = nk + 6, dyWide = spread(dy, rows: p.rows, columns: p.n, stride: lddy, gap: .nan)
+        for layout in [WeightLayout.kn, .nk] {
+            var packed = [Float](repeating: .nan, count: experts * nk)
+            var view = packed.mutableSpan
+            try GroupedGEMM.kGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, dy: dy.span, n: p.n,
+                                     into: &view, layout: layout)
+            _ = consume view
+            for (isa, dw) in try forEachISA({ _ -> [Float] in
+                var dw = [Float](repeating: .infinity, count: experts * dws)
+                var view = dw.mutableSpan
+                try GroupedGEMM.kGrouped(x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, dy: dyWide.span, n: p.n,
+                                         into: &view, layout: layout, xStride: ldx, dyStride: lddy, dwStride: dws)
+                _ = consume view
+                return dw
+            }) {
+                let (kept, gaps) = gather(dw, rows: experts, columns: nk, stride: dws)
+                expectSameBits(kept, packed, "\(isa) \(layout)")
+                #expect(gaps.allSatisfy { $0 == .infinity }, "\(isa) \(layout): a gap of dw was written")
+            }
+        }
     }
 
     @Test func kGroupedMatchesTheChainAndHandlesEmptyExperts() throws {
@@ -245,14 +307,14 @@ import TestSupport
 
     @Test func badInputIsRejectedAndNothingIsWritten() throws {
         let p = Problem(sizes: [2, 3], k: 4, n: 5, seed: 1)
-        func attempt(sizes: [Int], rows: Int, k: Int = 4, n: Int = 5, w: [Float]? = nil) -> MoEKitError? {
+        func attempt(sizes: [Int], rows: Int, k: Int = 4, n: Int = 5, w: [Float]? = nil, beta: Float = 0) -> MoEKitError? {
             var y = TestBuffer<Float>([Float](repeating: 42, count: 25))
             let weights = w ?? p.w
             var failure: MoEKitError?
             do {
                 try y.withMutableSpan { (view) throws(MoEKitError) in
                     try GroupedGEMM.mGrouped(p.x.span, rows: rows, k: k, groupSizes: sizes.span, weights: weights.span,
-                                             layout: .nk, n: n, into: &view)
+                                             layout: .nk, n: n, beta: beta, into: &view)
                 }
             } catch { failure = error }
             #expect(y.elements.allSatisfy { $0 == 42 } && y.guardsIntact, "output written on error")
@@ -264,6 +326,39 @@ import TestSupport
         #expect(attempt(sizes: [2, 3], rows: -1)?.argument == "rows")
         #expect(attempt(sizes: [2, 3], rows: 5, n: Int.max / 2)?.argument == "n")
         #expect(attempt(sizes: [Int.max, 1], rows: 5)?.argument == "groupSizes")
+        for beta in [Float.nan, .infinity] {
+            #expect(attempt(sizes: [2, 3], rows: 5, beta: beta).map { ErrorKind($0) == .invalidValue && $0.argument == "beta" } == true)
+        }
+        // the masked layout's valid rows, and the k-grouped GEMM's group sizes
+        func attemptMasked(valid: [Int]) -> MoEKitError? {
+            var y = TestBuffer<Float>([Float](repeating: 42, count: 30))
+            var failure: MoEKitError?
+            do {
+                try y.withMutableSpan { (view) throws(MoEKitError) in
+                    try GroupedGEMM.mGroupedMasked(p.x.span, maxRows: 2, k: 4, validRows: valid.span, weights: p.w.span,
+                                                   layout: .nk, n: 5, into: &view)
+                }
+            } catch { failure = error }
+            #expect(failure == nil || y.elements.allSatisfy { $0 == 42 } && y.guardsIntact, "output written on error")
+            return failure
+        }
+        #expect(attemptMasked(valid: [1, 2]) == nil)
+        #expect(attemptMasked(valid: [3, 0])?.argument == "validRows")
+        #expect(attemptMasked(valid: [-1, 0])?.argument == "validRows")
+        func attemptK(sizes: [Int]) -> MoEKitError? {
+            var dw = TestBuffer<Float>([Float](repeating: 42, count: 40))
+            var failure: MoEKitError?
+            do {
+                try dw.withMutableSpan { (view) throws(MoEKitError) in
+                    try GroupedGEMM.kGrouped(p.x.span, rows: 5, k: 4, groupSizes: sizes.span, dy: p.w.span, n: 5, into: &view)
+                }
+            } catch { failure = error }
+            #expect(failure == nil || dw.elements.allSatisfy { $0 == 42 } && dw.guardsIntact, "output written on error")
+            return failure
+        }
+        #expect(attemptK(sizes: [2, 3]) == nil)
+        #expect(attemptK(sizes: [2, 2])?.argument == "groupSizes")
+        #expect(attemptK(sizes: [6, -1])?.argument == "groupSizes")
     }
 
     @Test func anEmptyReductionWritesZerosOrLeavesTheOutput() throws {
