@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,24 +65,25 @@ static ck_isa detect(void) {
     return avx512bf16 ? CK_ISA_AVX512BF16 : CK_ISA_AVX512;
 }
 
+static char cpu_name[49] = "unknown";
+
+static void read_cpu_name(void) {
+    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) return;
+    unsigned regs[12] = {0};
+    char local[49];
+    for (unsigned i = 0; i < 3; i++)
+        __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+    memcpy(local, regs, 48);
+    local[48] = 0;
+    const char *start = local;
+    while (*start == ' ') start++;
+    memcpy(cpu_name, start, strlen(start) + 1);
+}
+
 const char *ck_cpu_name(void) {
-    static char name[49];
-    static atomic_int done;
-    if (!atomic_load(&done)) {
-        unsigned regs[12] = {0};
-        char local[49] = "unknown";
-        if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
-            for (unsigned i = 0; i < 3; i++)
-                __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
-            memcpy(local, regs, 48);
-            local[48] = 0;
-        }
-        const char *start = local;
-        while (*start == ' ') start++;
-        memmove(name, start, strlen(start) + 1);
-        atomic_store(&done, 1);
-    }
-    return name;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_cpu_name);
+    return cpu_name;
 }
 #else
 static ck_isa detect(void) { return CK_ISA_SCALAR; }

@@ -52,11 +52,13 @@ float ck_ue8m0_to_f32(uint8_t e) {
 }
 
 float ck_quant_scale_f32(float amax, ck_fp8_format format) {
-    return ck_scale_f32(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format & 1]);
+    if (format != CK_FP8_E4M3FN && format != CK_FP8_E5M2) return NAN;
+    return ck_scale_f32(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format]);
 }
 
 uint8_t ck_quant_scale_ue8m0(float amax, ck_fp8_format format) {
-    return ck_scale_ue8m0(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format & 1]);
+    if (format != CK_FP8_E4M3FN && format != CK_FP8_E5M2) return 0xFF;
+    return ck_scale_ue8m0(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format]);
 }
 
 /* Scales of n groups from their amaxes: the kernel computes them, this stores them at

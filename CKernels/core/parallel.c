@@ -85,15 +85,19 @@ static void omp_trampoline(void *data) {
     in_region = 0;
 }
 
+/* Set while a region runs its team: a call from another thread meanwhile runs inline, as with the pool. */
+static atomic_int team_busy;
+
 void ck_parallel_region(ck_region_fn fn, void *ctx, int max_threads) {
     int n = ck_num_threads();
     if (max_threads < n) n = max_threads;
-    if (n <= 1 || in_region || omp_in_parallel()) {
+    if (n <= 1 || in_region || omp_in_parallel() || atomic_exchange(&team_busy, 1)) {
         fn(ctx, 0, 1);
         return;
     }
     omp_job job = {fn, ctx};
     GOMP_parallel(omp_trampoline, &job, (unsigned)n, 0);
+    atomic_store(&team_busy, 0);
 }
 
 #else

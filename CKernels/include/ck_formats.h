@@ -109,7 +109,8 @@ ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t
 /* ---- scalar helpers (exact) ---- */
 /* The value of a ue8m0 exponent byte (0xFF -> NaN). */
 float ck_ue8m0_to_f32(uint8_t e);
-/* The scale the quantizers derive from a group's amax (NaN/inf rules as above). */
+/* The scale the quantizers derive from a group's amax (NaN/inf rules as above); an invalid format gives NaN
+ * (0xFF). */
 float ck_quant_scale_f32(float amax, ck_fp8_format format);
 uint8_t ck_quant_scale_ue8m0(float amax, ck_fp8_format format);
 

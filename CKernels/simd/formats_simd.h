@@ -213,8 +213,10 @@ static inline bool ck_is_power_of_two(float s) {
  *                      product is the quotient to the bit);
  *   FINITE_QUOTIENT    the correctly rounded x / s without the divider: q = x*rcp, r = x - q*s (exact with
  *                      FMA), q' = q + r*rcp. With rcp = RN(1/s) this is Markstein's correction, which gives
- *                      RN(x/s) wherever it is a normal float; below that the fp8 code is +-0 either way, and
- *                      the sign comes from x, so the codes equal the true division's;
+ *                      RN(x/s) wherever it is a normal float (checked against the division for every x
+ *                      significand with nine s significands, all-ones among them, and 4e8 random pairs
+ *                      weighted to significands near 1 and 2); below that the fp8 code is +-0 either way,
+ *                      and the sign comes from x, so the codes equal the true division's;
  *   NONFINITE_*        the same arithmetic as the scalar reference (true division or product) and the full
  *                      encode, for NaN and inf scales.
  * Finite groups cannot overflow (|x/s| <= max), so they take the fast encode, with subnormal rounding only

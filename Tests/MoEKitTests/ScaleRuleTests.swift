@@ -48,7 +48,7 @@ struct ScaleRuleTests {
         expectNone(m, "\(format) scale helpers")
     }
 
-    @Test("landmarks: floor, ceiling, non-finite")
+    @Test("landmarks: floor, ceiling, non-finite, invalid formats")
     func landmarks() {
         let floor = Float(1e-4)
         #expect(ck_quant_scale_f32(0, CK_FP8_E4M3FN).bitPattern == (floor / 448).bitPattern)
@@ -65,5 +65,8 @@ struct ScaleRuleTests {
         #expect(ck_quant_scale_ue8m0(.infinity, CK_FP8_E4M3FN) == 0xFF)
         #expect(ck_quant_scale_ue8m0(.nan, CK_FP8_E5M2) == 0xFF)
         #expect(ck_ue8m0_to_f32(0xFF).isNaN && ck_ue8m0_to_f32(0) == 0x1p-127)
+        for bad in [ck_fp8_format(rawValue: 2), ck_fp8_format(rawValue: 3)] { // not e5m2 / e4m3 by their low bit
+            #expect(ck_quant_scale_f32(448, bad).isNaN && ck_quant_scale_ue8m0(448, bad) == 0xFF)
+        }
     }
 }
