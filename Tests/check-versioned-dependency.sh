@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proves MoEKit is consumable by version: clones this repository's HEAD into a temporary folder, tags it,
-# and builds and runs a throw-away package that depends on it with `.package(url:, from:)` and calls MoEKit.
+# and builds and runs a throw-away package that depends on it with `.package(url:, from:)` and calls MoEKit;
+# run again with MOEKIT_MAX_ISA and MOEKIT_NUM_THREADS set, it must report the capped ISA and thread count.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -36,10 +37,13 @@ func quantizeOneRow() throws -> [Float] {
 
 let scales = try quantizeOneRow()
 precondition(scales[0] == 100 / 448 && scales[1] == 155 / 448, "unexpected scales \(scales)")
-print("MoEKit from a versioned dependency: isa \(Runtime.activeISA), scales \(scales)")
+print("MoEKit from a versioned dependency: isa \(Runtime.activeISA), threads \(Runtime.threadCount), scales \(scales)")
 SWIFT
 
 cd "$work/Client"
 swift build 2>&1 | tail -n 20
 swift run Client
+out=$(MOEKIT_MAX_ISA=scalar MOEKIT_NUM_THREADS=3 .build/debug/Client)
+echo "with MOEKIT_MAX_ISA=scalar MOEKIT_NUM_THREADS=3: $out"
+grep -q "isa scalar, threads 3," <<<"$out" || { echo "the environment variables were not honoured"; exit 1; }
 echo "versioned dependency: OK"

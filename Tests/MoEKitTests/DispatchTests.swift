@@ -1,7 +1,9 @@
 // Proves the ISA dispatch contract: the active ISA is min(detected, cap) for every cap, the cap reads back,
 // availableISAs is exactly the levels <= detectedISA (scalar always), ISA names round-trip through
-// ISA(name:) and unknown names are rejected, and the C runtime agrees with the Swift view.
+// ISA(name:) and unknown names are rejected, the C runtime agrees with the Swift view, and on Linux the detected
+// level is the one /proc/cpuinfo's feature flags imply.
 import CKernels
+import Foundation
 import MoEKit
 import TestSupport
 import Testing
@@ -28,6 +30,23 @@ struct DispatchTests {
         #expect(Runtime.availableISAs.first == .scalar)
         #expect(Runtime.availableISAs.last == detected)
         #expect(ck_detected_isa().rawValue == UInt32(detected.rawValue))
+    }
+
+    /// Linux lists a feature in /proc/cpuinfo only when the CPU has it and the kernel enables its register
+    /// state, which is the rule the cpuid + XCR0 detection implements; this reads it independently.
+    @Test("the detected ISA is the one /proc/cpuinfo's flags imply",
+          .enabled(if: FileManager.default.isReadableFile(atPath: "/proc/cpuinfo")))
+    func detectedMatchesTheKernelsView() throws {
+        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try #require(info.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(line.split(separator: " ").map(String.init))
+        let has = { (names: [String]) in names.allSatisfy(flags.contains) }
+        var want = ISA.scalar
+        if has(["avx2", "fma", "f16c"]) {
+            want = .avx2
+            if has(["avx512f", "avx512bw", "avx512dq", "avx512vl"]) { want = has(["avx512_bf16"]) ? .avx512bf16 : .avx512 }
+        }
+        #expect(Runtime.detectedISA == want, "flags imply \(want)")
     }
 
     @Test("names round-trip; others are rejected")
