@@ -82,6 +82,12 @@ public enum GroupedGEMM {
     /// `[experts, maxRows, n]`, and only the first `validRows[g]` rows of expert `g` are read and written
     /// (each `validRows[g]` in `0...maxRows`; `beta` finite, as in
     /// ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``).
+    ///
+    /// - Parameters:
+    ///   - x: `[experts, maxRows, k]`, packed; rows past `validRows[g]` may hold anything (NaN included).
+    ///   - validRows: `[experts]` rows of each expert to compute.
+    ///   - weights: as in the m-grouped call, experts `weightsStride` elements apart (default: packed).
+    ///   - y: `[experts, maxRows, n]`, packed; rows past `validRows[g]` are left as they are.
     public static func mGroupedMasked<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, weights: Span<W>, layout: WeightLayout,
         n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil

@@ -32,6 +32,7 @@ public enum MoEKitError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The argument and what was wrong with it.
     public var description: String {
         switch self {
         case .nullPointer(let a): return "\(a): required buffer is missing"

@@ -103,6 +103,11 @@ public enum Quantization {
     }
 
     /// Decodes per-block quantized codes: `y = decode(q) * s[row / blockSize, column / blockSize]`.
+    ///
+    /// - Parameters:
+    ///   - codes: `[rows, columns]`.
+    ///   - scales: `[⌈rows / blockSize⌉, ⌈columns / blockSize⌉]`.
+    ///   - y: `[rows, columns]`.
     public static func dequantizePerBlock<Scale: QuantizationScale, Output: KernelFloat>(
         codes: Span<UInt8>, scales: Span<Scale>, rows: Int, columns: Int, blockSize: Int = 128,
         format: FP8Format = .e4m3fn, into y: inout MutableSpan<Output>,

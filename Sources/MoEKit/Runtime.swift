@@ -11,6 +11,7 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
     /// AVX-512 plus AVX512_BF16.
     case avx512bf16 = 3
 
+    /// Levels order by what they include: scalar < AVX2 < AVX-512 < AVX-512 + BF16.
     public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
 
     /// The name `MOEKIT_MAX_ISA` accepts: `scalar`, `avx2`, `avx512`, `avx512bf16`.
