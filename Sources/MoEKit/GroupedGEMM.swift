@@ -13,17 +13,23 @@ public enum WeightLayout: Sendable, CaseIterable {
 ///
 /// Inputs are `Float`, ``BFloat16`` or FP8 E4M3 codes with block scales; outputs `Float` or ``BFloat16``.
 /// Results are bitwise identical for every ISA and thread count, and **batch-invariant**: a token's output
-/// row has the same bits whatever other tokens share its expert or the call. See <doc:GroupedGEMM>.
+/// row has the same bits whatever other tokens share its expert or the call. See <doc:GroupedGEMMs>.
 public enum GroupedGEMM {
     /// m-grouped GEMM: `y[rows of g] = x[rows of g] · op(w[g]) + beta · y[rows of g]`.
     ///
     /// - Parameters:
     ///   - x: `[rows, k]`, each expert's token rows back to back.
+    ///   - rows: rows of `x` and `y`.
+    ///   - k: the reduction length.
     ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
-    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``),
-    ///     experts `weightsStride` elements apart (default: packed).
+    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
+    ///   - layout: how each expert's weights are stored.
+    ///   - n: output columns.
     ///   - beta: finite; `0` (the default) overwrites `y`.
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
+    ///   - xStride: row stride of `x` (default `k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, weights: Span<W>, layout: WeightLayout,
         n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
@@ -42,10 +48,21 @@ public enum GroupedGEMM {
     /// block scales — DeepSeek-V3's checkpoint format, without a BF16 copy of the weights.
     ///
     /// - Parameters:
+    ///   - x: `[rows, k]`, each expert's token rows back to back.
+    ///   - rows: rows of `x` and `y`.
+    ///   - k: the reduction length.
+    ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
     ///   - fp8Weights: E4M3 codes laid out as in ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
     ///   - weightScales: per expert, the multipliers of its 128 × 128 blocks, laid out like the blocks:
     ///     `[⌈n/128⌉, ⌈k/128⌉]` for ``WeightLayout/nk`` (the checkpoint's `weight_scale_inv`),
     ///     `[⌈k/128⌉, ⌈n/128⌉]` for ``WeightLayout/kn``; experts back to back.
+    ///   - layout: how each expert's weights are stored.
+    ///   - n: output columns.
+    ///   - beta: finite; `0` (the default) overwrites `y`.
+    ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
+    ///   - xStride: row stride of `x` (default `k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<X: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, fp8Weights: Span<UInt8>, weightScales: Span<Float>,
         layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
@@ -64,6 +81,22 @@ public enum GroupedGEMM {
     /// scales `[rows, ⌈k/128⌉]` times E4M3 weights with 128 × 128 block scales (as in
     /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``);
     /// each 128-wide block's partial sum is scaled by `xScale · weightScale`.
+    ///
+    /// - Parameters:
+    ///   - x: `[rows, k]` E4M3 codes, each expert's token rows back to back.
+    ///   - xScales: `[rows, ⌈k/128⌉]` multipliers (packed).
+    ///   - rows: rows of `x` and `y`.
+    ///   - k: the reduction length.
+    ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
+    ///   - fp8Weights: E4M3 codes `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
+    ///   - weightScales: as in the weight-only call.
+    ///   - layout: how each expert's weights are stored.
+    ///   - n: output columns.
+    ///   - beta: finite; `0` (the default) overwrites `y`.
+    ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
+    ///   - xStride: row stride of `x` (default `k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<Y: KernelFloat>(
         fp8 x: Span<UInt8>, xScales: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>, fp8Weights: Span<UInt8>,
         weightScales: Span<Float>, layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
@@ -85,9 +118,15 @@ public enum GroupedGEMM {
     ///
     /// - Parameters:
     ///   - x: `[experts, maxRows, k]`, packed; rows past `validRows[g]` may hold anything (NaN included).
+    ///   - maxRows: rows reserved per expert in `x` and `y`.
+    ///   - k: the reduction length.
     ///   - validRows: `[experts]` rows of each expert to compute.
-    ///   - weights: as in the m-grouped call, experts `weightsStride` elements apart (default: packed).
+    ///   - weights: as in the m-grouped call.
+    ///   - layout: how each expert's weights are stored.
+    ///   - n: output columns.
+    ///   - beta: finite; `0` (the default) overwrites the valid rows of `y`.
     ///   - y: `[experts, maxRows, n]`, packed; rows past `validRows[g]` are left as they are.
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
     public static func mGroupedMasked<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, weights: Span<W>, layout: WeightLayout,
         n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil
@@ -100,7 +139,9 @@ public enum GroupedGEMM {
     }
 
     /// Weight-only FP8 in the masked layout (decode of DeepSeek-V3's FP8 checkpoint); scales as in
-    /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``.
+    /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``,
+    /// the other arguments as in
+    /// ``mGroupedMasked(_:maxRows:k:validRows:weights:layout:n:beta:into:weightsStride:)``.
     public static func mGroupedMasked<X: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, fp8Weights: Span<UInt8>, weightScales: Span<Float>,
         layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil
@@ -112,7 +153,11 @@ public enum GroupedGEMM {
         }.get()
     }
 
-    /// FP8 × FP8 in the masked layout: `xScales` is `[experts · maxRows, ⌈k/128⌉]`.
+    /// FP8 × FP8 in the masked layout: `xScales` is `[experts · maxRows, ⌈k/128⌉]`; the weights and their
+    /// scales as in
+    /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``,
+    /// the other arguments as in
+    /// ``mGroupedMasked(_:maxRows:k:validRows:weights:layout:n:beta:into:weightsStride:)``.
     public static func mGroupedMasked<Y: KernelFloat>(
         fp8 x: Span<UInt8>, xScales: Span<Float>, maxRows: Int, k: Int, validRows: Span<Int>, fp8Weights: Span<UInt8>,
         weightScales: Span<Float>, layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
@@ -128,9 +173,19 @@ public enum GroupedGEMM {
     /// k-grouped GEMM (the weight gradient): `dw[g] = x_gᵀ · dy_g + beta · dw[g]` over each expert's token range.
     ///
     /// - Parameters:
-    ///   - x: `[rows, k]`; `dy`: `[rows, n]`; `groupSizes` as in ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
+    ///   - x: `[rows, k]`, each expert's token rows back to back.
+    ///   - rows: tokens (rows of `x` and `dy`).
+    ///   - k: rows of each expert's `dw` block in ``WeightLayout/kn`` (columns of `x`).
+    ///   - groupSizes: `[experts]` tokens per expert (zeros allowed), summing to `rows`.
+    ///   - dy: `[rows, n]`.
+    ///   - n: columns of `dy`.
+    ///   - beta: finite; `0` (the default) overwrites `dw`.
     ///   - dw: `[experts, k, n]` (``WeightLayout/kn``) or `[experts, n, k]` (``WeightLayout/nk``). An expert
     ///     with no tokens gets exact zeros (with `beta`: `fma(beta, dw, +0)`; untouched when `beta == 1`).
+    ///   - layout: how `dw` is stored.
+    ///   - xStride: row stride of `x` (default `k`).
+    ///   - dyStride: row stride of `dy` (default `n`).
+    ///   - dwStride: elements from one expert's block of `dw` to the next (default `n · k`).
     public static func kGrouped<X: KernelFloat, D: KernelFloat, W: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, dy: Span<D>, n: Int, beta: Float = 0,
         into dw: inout MutableSpan<W>, layout: WeightLayout = .kn,
@@ -166,12 +221,23 @@ public enum GroupedGEMM {
     /// blocks of the experts before `g`: quantizing each expert's token range on its own (codes at column
     /// offset = its first token, scales at column offset `B_g`, strides `rows` and `S`) writes exactly this,
     /// and when every size is a multiple of 128 it is the whole tensor quantized at once. Per block, the
-    /// partial sum is scaled by `xScale · dyScale` (see <doc:GroupedGEMM>).
+    /// partial sum is scaled by `xScale · dyScale` (see <doc:GroupedGEMMs>).
     ///
     /// - Parameters:
-    ///   - xT: `[k, rows]` codes (row stride `xStride`, default `rows`); `xScales`: `[k, S]`.
-    ///   - dyT: `[n, rows]` codes (row stride `dyStride`, default `rows`); `dyScales`: `[n, S]`.
+    ///   - xT: `[k, rows]` codes.
+    ///   - xScales: `[k, S]` multipliers (packed).
+    ///   - rows: tokens (columns of `xT` and `dyT`).
+    ///   - k: rows of `xT`.
+    ///   - groupSizes: `[experts]` tokens per expert (zeros allowed), summing to `rows`.
+    ///   - dyT: `[n, rows]` codes.
+    ///   - dyScales: `[n, S]` multipliers (packed).
+    ///   - n: rows of `dyT`.
+    ///   - beta: finite; `0` (the default) overwrites `dw`.
     ///   - dw: as in ``kGrouped(_:rows:k:groupSizes:dy:n:beta:into:layout:xStride:dyStride:dwStride:)``.
+    ///   - layout: how `dw` is stored.
+    ///   - xStride: row stride of `xT` (default `rows`).
+    ///   - dyStride: row stride of `dyT` (default `rows`).
+    ///   - dwStride: elements from one expert's block of `dw` to the next (default `n · k`).
     public static func kGrouped<W: KernelFloat>(
         fp8Transposed xT: Span<UInt8>, xScales: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>,
         dyTransposed dyT: Span<UInt8>, dyScales: Span<Float>, n: Int, beta: Float = 0,

@@ -15,8 +15,16 @@ public enum Quantization {
     ///
     /// - Parameters:
     ///   - x: `[rows, columns]`.
+    ///   - rows: tokens.
+    ///   - columns: elements per token.
+    ///   - groupSize: elements per scale along the row (any size ≥ 1; the last group may be partial).
+    ///   - format: the FP8 format of the codes.
+    ///   - scaling: how `x` is divided by its group's scale.
     ///   - codes: `[rows, columns]` FP8 codes.
     ///   - scales: `[rows, ⌈columns / groupSize⌉]`.
+    ///   - xStride: row stride of `x` (default `columns`).
+    ///   - codesStride: row stride of `codes` (default `columns`).
+    ///   - scalesStride: row stride of `scales` (default `⌈columns / groupSize⌉`).
     public static func quantizePerToken<Input: KernelFloat, Scale: QuantizationScale>(
         _ x: Span<Input>, rows: Int, columns: Int, groupSize: Int = 128,
         format: FP8Format = .e4m3fn, scaling: Scaling = .divide,
@@ -35,8 +43,16 @@ public enum Quantization {
     ///
     /// - Parameters:
     ///   - x: `[rows, columns]`.
+    ///   - rows: rows of `x` (a weight's output features `N`).
+    ///   - columns: columns of `x` (its input features `K`).
+    ///   - blockSize: the side of a square block (≥ 1; edge blocks may be partial).
+    ///   - format: the FP8 format of the codes.
+    ///   - scaling: how `x` is divided by its group's scale.
     ///   - codes: `[rows, columns]` FP8 codes.
     ///   - scales: `[⌈rows / blockSize⌉, ⌈columns / blockSize⌉]`.
+    ///   - xStride: row stride of `x` (default `columns`).
+    ///   - codesStride: row stride of `codes` (default `columns`).
+    ///   - scalesStride: row stride of `scales` (default `⌈columns / blockSize⌉`).
     public static func quantizePerBlock<Input: KernelFloat, Scale: QuantizationScale>(
         _ x: Span<Input>, rows: Int, columns: Int, blockSize: Int = 128,
         format: FP8Format = .e4m3fn, scaling: Scaling = .divide,
@@ -58,8 +74,16 @@ public enum Quantization {
     ///
     /// - Parameters:
     ///   - x: `[tokens, channels]`.
+    ///   - tokens: rows of `x`.
+    ///   - channels: columns of `x`.
+    ///   - groupSize: tokens per scale (≥ 1; the last group may be partial).
+    ///   - format: the FP8 format of the codes.
+    ///   - scaling: how `x` is divided by its group's scale.
     ///   - codes: `[channels, tokens]` FP8 codes.
     ///   - scales: `[channels, ⌈tokens / groupSize⌉]`.
+    ///   - xStride: row stride of `x` (default `channels`).
+    ///   - codesStride: row stride of `codes` (default `tokens`).
+    ///   - scalesStride: row stride of `scales` (default `⌈tokens / groupSize⌉`).
     public static func quantizePerChannelTransposed<Input: KernelFloat, Scale: QuantizationScale>(
         _ x: Span<Input>, tokens: Int, channels: Int, groupSize: Int = 128,
         format: FP8Format = .e4m3fn, scaling: Scaling = .divide,
@@ -90,7 +114,14 @@ public enum Quantization {
     /// - Parameters:
     ///   - codes: `[rows, columns]`.
     ///   - scales: `[rows, ⌈columns / groupSize⌉]`.
+    ///   - rows: rows of `codes`.
+    ///   - columns: columns of `codes`.
+    ///   - groupSize: elements per scale along the row, as quantized.
+    ///   - format: the FP8 format of the codes.
     ///   - y: `[rows, columns]`.
+    ///   - codesStride: row stride of `codes` (default `columns`).
+    ///   - scalesStride: row stride of `scales` (default `⌈columns / groupSize⌉`).
+    ///   - yStride: row stride of `y` (default `columns`).
     public static func dequantizePerToken<Scale: QuantizationScale, Output: KernelFloat>(
         codes: Span<UInt8>, scales: Span<Scale>, rows: Int, columns: Int, groupSize: Int = 128,
         format: FP8Format = .e4m3fn, into y: inout MutableSpan<Output>,
@@ -107,7 +138,14 @@ public enum Quantization {
     /// - Parameters:
     ///   - codes: `[rows, columns]`.
     ///   - scales: `[⌈rows / blockSize⌉, ⌈columns / blockSize⌉]`.
+    ///   - rows: rows of `codes`.
+    ///   - columns: columns of `codes`.
+    ///   - blockSize: the side of a square block, as quantized.
+    ///   - format: the FP8 format of the codes.
     ///   - y: `[rows, columns]`.
+    ///   - codesStride: row stride of `codes` (default `columns`).
+    ///   - scalesStride: row stride of `scales` (default `⌈columns / blockSize⌉`).
+    ///   - yStride: row stride of `y` (default `columns`).
     public static func dequantizePerBlock<Scale: QuantizationScale, Output: KernelFloat>(
         codes: Span<UInt8>, scales: Span<Scale>, rows: Int, columns: Int, blockSize: Int = 128,
         format: FP8Format = .e4m3fn, into y: inout MutableSpan<Output>,
