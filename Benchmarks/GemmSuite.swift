@@ -4,30 +4,31 @@ import MoEKit
 
 /// Suite `grouped_gemm`: MoE expert GEMMs of real models, MoEKit's grouped call vs one OpenBLAS SGEMM per
 /// expert (`openblas-loop`, same thread count) and, where it finishes in reasonable time, the scalar path.
-/// Routing is top-6, uniform or Zipf(1.1) over experts.
-func gemmSuite() -> [BenchCase] {
+/// Routing is top-6, uniform or Zipf(1.1) over experts. Decode cases whose weights total less than twice the
+/// last-level cache rotate through enough copies of them that every call streams its weights from DRAM.
+func gemmSuite(llcBytes: Int) -> [BenchCase] {
     let v2lite = ExpertShape(name: "v2lite", experts: 64, k: 2048, n: 1408)
     let v3 = ExpertShape(name: "v3", experts: 16, k: 7168, n: 2048)
     var cases: [BenchCase] = []
     for tokens in [16, 256, 4096] {
         for routing in [Routing.uniform, .zipf] {
-            cases.append(gemmCase(v2lite, tokens: tokens, routing: routing, op: .forward))
+            cases.append(gemmCase(v2lite, llc: llcBytes, tokens: tokens, routing: routing, op: .forward))
         }
     }
-    cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .dgrad))
-    cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .wgrad))
-    cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .wgrad, precision: .fp8))
+    cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .dgrad))
+    cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .wgrad))
+    cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .wgrad, precision: .fp8))
     for precision in [Precision.bf16, .fp8, .w8] {
-        cases.append(gemmCase(v2lite, tokens: 4096, routing: .uniform, op: .forward, precision: precision))
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .forward, precision: precision))
     }
     for precision in [Precision.bf16, .w8] { // decode proper: ~1.5 tokens per expert
-        cases.append(gemmCase(v2lite, tokens: 16, routing: .uniform, op: .forward, precision: precision))
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
     }
-    for tokens in [16, 256] { cases.append(gemmCase(v3, tokens: tokens, routing: .uniform, op: .forward)) }
+    for tokens in [16, 256] { cases.append(gemmCase(v3, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forward)) }
     for precision in [Precision.bf16, .w8] {
-        cases.append(gemmCase(v3, tokens: 16, routing: .uniform, op: .forward, precision: precision))
+        cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
     }
-    cases.append(gemmCase(v3, tokens: 16, routing: .uniform, op: .forwardKN))
+    cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardKN))
     return cases
 }
 
@@ -93,7 +94,7 @@ enum GemmOp: String {
 
 import Glibc
 
-private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: GemmOp,
+private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Routing, op: GemmOp,
                       precision: Precision = .f32) -> BenchCase {
     let sizes = routing.groupSizes(tokens: tokens, experts: shape.experts)
     let rows = Int(sizes.reduce(0, +)), touched = sizes.filter { $0 > 0 }.count
@@ -103,13 +104,14 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
     // Bytes: the touched experts' weights (or weight gradients) + activations in and out.
     let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs : touched * k * n * ws + rows * k * xs + rows * n * ys
     let decode = tokens <= 16
+    let weightBytes = e * k * n * ws, copies = decode ? rotationSets(bytes: weightBytes, llc: llc) : 1
     let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
     let tag = precision == .f32 ? "" : "_" + precision.rawValue
     return BenchCase(
         suite: "grouped_gemm", name: "\(shape.name)_\(op.rawValue)\(tag)_T\(tokens)_\(routing.rawValue)",
         dtype: precision.rawValue,
         shape: [("experts", e), ("tokens", tokens), ("topk", 6), ("k", k), ("n", n)],
-        work: Work(elements: rows * n, bytes: bytes, flops: flops),
+        work: Work(elements: op == .wgrad ? e * k * n : op == .dgrad ? rows * k : rows * n, bytes: bytes, flops: flops),
         bound: decode ? .dramRead : precision == .f32 ? .compute : .computeBF16,
         impls: ["moekit"] + baselines,
         prepare: {
@@ -133,10 +135,15 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
                 encode(rows: e * n, cols: k, seed: 1, as: precision.w, into: weights, scales: wScales, block: 128)
                 encode(rows: rows, cols: k, seed: 7, as: precision.x, into: x, scales: xScales, block: 1)
             }
-            let w = UnsafeRawPointer(weights.raw), xp = UnsafeRawPointer(x.raw), yp = y.raw
+            let weightSets = [weights] + (1..<copies).map { _ in
+                let copy = Allocation(bytes: weightBytes)
+                memcpy(copy.raw, weights.raw, weightBytes)
+                return copy
+            }
+            let xp = UnsafeRawPointer(x.raw), yp = y.raw
             let ws = precision.w == CK_DTYPE_E4M3FN ? UnsafePointer(wScales.pointer(Float.self)) : nil
             let xs = precision.x == CK_DTYPE_E4M3FN ? UnsafePointer(xScales.pointer(Float.self)) : nil
-            let keep = [weights, x, y, wScales, xScales, dy, dyScales, wgradScales] // the runners hold them alive
+            let keep = weightSets + [x, y, wScales, xScales, dy, dyScales, wgradScales] // the runners hold them alive
             return { impl in
                 _ = keep
                 if impl == "openblas-loop" {
@@ -153,7 +160,10 @@ private func gemmCase(_ shape: ExpertShape, tokens: Int, routing: Routing, op: G
                         }
                     }
                 }
+                var next = 0
                 return {
+                    let w = UnsafeRawPointer(weightSets[next].raw)
+                    next = (next + 1) % weightSets.count
                     let (xt, wt, yt) = (precision.x, precision.w, precision.y)
                     let status = sizes.withUnsafeBufferPointer { g in
                         switch op {

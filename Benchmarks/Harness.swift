@@ -50,8 +50,9 @@ struct BenchCase {
     var shape: [(String, Int)]
     var work: Work
     /// "dram" and "cache" cases are judged against the copy bandwidth, "dramRead" cases (streaming weights)
-    /// against the read bandwidth, "compute" cases against the FP32 FMA peak, "computeBF16" cases against
-    /// the BF16 dot-product peak (the FP32 peak when the machine has none).
+    /// against the read bandwidth, "compute" cases against the FP32 FMA peak, "computeBF16" cases (BF16 and
+    /// FP8 operands) against the faster of the BF16 dot-product and FP32 FMA peaks: BF16 and E4M3 products
+    /// are exact in FP32, so either unit can run them.
     var bound: Bound
     /// Implementations in the order they run; the first one is MoEKit's.
     var impls: [String]
@@ -103,7 +104,7 @@ extension BenchResult {
         case .dram, .cache: r.peakFraction = gbps / machine.copyGBps
         case .dramRead: r.peakFraction = gbps / machine.readGBps
         case .compute: r.peakFraction = gflops.map { $0 / machine.peakF32GFlops }
-        case .computeBF16: r.peakFraction = gflops.map { $0 / (machine.peakBF16GFlops ?? machine.peakF32GFlops) }
+        case .computeBF16: r.peakFraction = gflops.map { $0 / max(machine.peakBF16GFlops ?? 0, machine.peakF32GFlops) }
         }
         return r
     }

@@ -55,3 +55,7 @@ extension String {
         return String(s)
     }
 }
+
+/// How many copies of a case's `bytes` to rotate through so that each call finds its data out of the caches:
+/// enough to exceed twice the last-level cache (at most 8).
+func rotationSets(bytes: Int, llc: Int) -> Int { bytes >= 2 * llc ? 1 : min(8, 2 * llc / max(bytes, 1) + 1) }

@@ -64,7 +64,7 @@ private func operation(
         work: Work(elements: n, bytes: bytes, flops: nil), bound: size == .dram ? .dram : .cache,
         impls: ["moekit", "scalar"],
         prepare: {
-            let sets = size == .l2 || bytes >= 2 * llc ? 1 : min(8, 2 * llc / bytes + 1)
+            let sets = size == .l2 ? 1 : rotationSets(bytes: bytes, llc: llc)
             let buffers = (0..<sets).map { _ -> (Allocation, Allocation, Allocation) in
                 let x = Allocation(bytes: n * input), y = Allocation(bytes: n * output)
                 let s = Allocation(bytes: max(64, scaleBytes))

@@ -26,7 +26,7 @@ do {
 }
 
 let llc = lastLevelCacheBytes()
-let allCases = quantSuite(llcBytes: llc) + gemmSuite()
+let allCases = quantSuite(llcBytes: llc) + gemmSuite(llcBytes: llc)
 let cases = allCases.filter { options.filter.map($0.id.contains) ?? true }
 if options.list {
     for c in allCases { print("\(c.id)  [\(c.impls.joined(separator: ", "))]  \(c.shapeText)") }
@@ -66,9 +66,9 @@ for (r, speedup) in zip(results, speedups) { print(Report.row(r, speedup: speedu
 print("""
 
     of peak: GB/s over the DRAM copy bandwidth for the formats (L2 cases exceed 100%), over the DRAM read
-    bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak (the BF16 dot peak
-    for BF16 and FP8 operands) for other GEMMs; peaks are the best probes of the whole run. speedup: MoEKit's
-    time over the fastest baseline's in the same run.
+    bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak (for BF16 and FP8
+    operands the faster of it and the BF16 dot peak) for other GEMMs; peaks are the best probes of the whole
+    run. speedup: the fastest baseline's time over MoEKit's in the same run.
     repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
     """)
 
