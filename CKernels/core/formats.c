@@ -20,8 +20,9 @@ static ck_status check_dtype(ck_dtype t, const char *name) {
         return ck_fail(CK_ERR_INVALID_VALUE, name, "%s must be CK_DTYPE_F32 or CK_DTYPE_BF16, got %d", name, (int)t);
     return CK_OK;
 }
+static bool is_fp8_format(ck_fp8_format f) { return f == CK_FP8_E4M3FN || f == CK_FP8_E5M2; }
 static ck_status check_format(ck_fp8_format f, const char *name) {
-    if (f != CK_FP8_E4M3FN && f != CK_FP8_E5M2)
+    if (!is_fp8_format(f))
         return ck_fail(CK_ERR_INVALID_VALUE, name, "%s must be CK_FP8_E4M3FN or CK_FP8_E5M2, got %d", name, (int)f);
     return CK_OK;
 }
@@ -52,12 +53,12 @@ float ck_ue8m0_to_f32(uint8_t e) {
 }
 
 float ck_quant_scale_f32(float amax, ck_fp8_format format) {
-    if (format != CK_FP8_E4M3FN && format != CK_FP8_E5M2) return NAN;
+    if (!is_fp8_format(format)) return NAN;
     return ck_scale_f32(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format]);
 }
 
 uint8_t ck_quant_scale_ue8m0(float amax, ck_fp8_format format) {
-    if (format != CK_FP8_E4M3FN && format != CK_FP8_E5M2) return 0xFF;
+    if (!is_fp8_format(format)) return 0xFF;
     return ck_scale_ue8m0(ck_f32_bits(amax) & 0x7FFFFFFFu, &ck_fp8_specs[format]);
 }
 

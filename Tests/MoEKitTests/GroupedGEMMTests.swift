@@ -307,18 +307,22 @@ import TestSupport
 
     @Test func badInputIsRejectedAndNothingIsWritten() throws {
         let p = Problem(sizes: [2, 3], k: 4, n: 5, seed: 1)
-        func attempt(sizes: [Int], rows: Int, k: Int = 4, n: Int = 5, w: [Float]? = nil, beta: Float = 0) -> MoEKitError? {
-            var y = TestBuffer<Float>([Float](repeating: 42, count: 25))
-            let weights = w ?? p.w
+        /// Runs `call` on an output of `count` floats holding 42; a call that throws must leave it untouched.
+        func outcome(_ count: Int, _ call: (inout MutableSpan<Float>) throws(MoEKitError) -> Void) -> MoEKitError? {
+            var out = TestBuffer<Float>([Float](repeating: 42, count: count))
             var failure: MoEKitError?
             do {
-                try y.withMutableSpan { (view) throws(MoEKitError) in
-                    try GroupedGEMM.mGrouped(p.x.span, rows: rows, k: k, groupSizes: sizes.span, weights: weights.span,
-                                             layout: .nk, n: n, beta: beta, into: &view)
-                }
+                try out.withMutableSpan { (view) throws(MoEKitError) in try call(&view) }
             } catch { failure = error }
-            #expect(y.elements.allSatisfy { $0 == 42 } && y.guardsIntact, "output written on error")
+            #expect(failure == nil || out.elements.allSatisfy { $0 == 42 } && out.guardsIntact, "output written on error")
             return failure
+        }
+        func attempt(sizes: [Int], rows: Int, k: Int = 4, n: Int = 5, w: [Float]? = nil, beta: Float = 0) -> MoEKitError? {
+            let weights = w ?? p.w
+            return outcome(25) { (view) throws(MoEKitError) in
+                try GroupedGEMM.mGrouped(p.x.span, rows: rows, k: k, groupSizes: sizes.span, weights: weights.span,
+                                         layout: .nk, n: n, beta: beta, into: &view)
+            }
         }
         #expect(attempt(sizes: [2, 2], rows: 5)?.argument == "groupSizes")   // do not add up
         #expect(attempt(sizes: [6, -1], rows: 5)?.argument == "groupSizes")  // negative
@@ -331,30 +335,18 @@ import TestSupport
         }
         // the masked layout's valid rows, and the k-grouped GEMM's group sizes
         func attemptMasked(valid: [Int]) -> MoEKitError? {
-            var y = TestBuffer<Float>([Float](repeating: 42, count: 30))
-            var failure: MoEKitError?
-            do {
-                try y.withMutableSpan { (view) throws(MoEKitError) in
-                    try GroupedGEMM.mGroupedMasked(p.x.span, maxRows: 2, k: 4, validRows: valid.span, weights: p.w.span,
-                                                   layout: .nk, n: 5, into: &view)
-                }
-            } catch { failure = error }
-            #expect(failure == nil || y.elements.allSatisfy { $0 == 42 } && y.guardsIntact, "output written on error")
-            return failure
+            outcome(30) { (view) throws(MoEKitError) in
+                try GroupedGEMM.mGroupedMasked(p.x.span, maxRows: 2, k: 4, validRows: valid.span, weights: p.w.span,
+                                               layout: .nk, n: 5, into: &view)
+            }
         }
         #expect(attemptMasked(valid: [1, 2]) == nil)
         #expect(attemptMasked(valid: [3, 0])?.argument == "validRows")
         #expect(attemptMasked(valid: [-1, 0])?.argument == "validRows")
         func attemptK(sizes: [Int]) -> MoEKitError? {
-            var dw = TestBuffer<Float>([Float](repeating: 42, count: 40))
-            var failure: MoEKitError?
-            do {
-                try dw.withMutableSpan { (view) throws(MoEKitError) in
-                    try GroupedGEMM.kGrouped(p.x.span, rows: 5, k: 4, groupSizes: sizes.span, dy: p.w.span, n: 5, into: &view)
-                }
-            } catch { failure = error }
-            #expect(failure == nil || dw.elements.allSatisfy { $0 == 42 } && dw.guardsIntact, "output written on error")
-            return failure
+            outcome(40) { (view) throws(MoEKitError) in
+                try GroupedGEMM.kGrouped(p.x.span, rows: 5, k: 4, groupSizes: sizes.span, dy: p.w.span, n: 5, into: &view)
+            }
         }
         #expect(attemptK(sizes: [2, 3]) == nil)
         #expect(attemptK(sizes: [2, 2])?.argument == "groupSizes")
