@@ -23,7 +23,7 @@
  * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
  * packed weight only a few times, so their tasks take NB_FEW columns and 4 x longer spans of K instead,
  * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles (see row_blocks). */
-enum { KC = 128, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
+enum { KC = CK_SCALE_BLOCK, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
 
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
 static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * ck_dtype_size(t) : NULL; }
@@ -210,24 +210,18 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
 }
 
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of decode_w weight rows
- * runs its whole reduction (in 128-long scaled blocks for FP8 weights), streamed once from memory. */
+ * runs its whole reduction (its 128-long scaled blocks inside the kernel), streamed once from memory. */
 static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
-    const size_t w = (size_t)k->decode_w, chunk = p->sb ? KC : p->red;
+    const size_t w = (size_t)k->decode_w;
     const view x = a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->a);
     for (size_t g = j0; g < j0 + nb; g += w) {
         const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
-        if (p->red == 0) memset(s->acc, 0, p->rows * w * sizeof(float));
-        for (size_t l0 = 0; l0 < p->red; l0 += chunk) {
-            const size_t kc = p->red - l0 < chunk ? p->red - l0 : chunk;
-            float sa[CK_DECODE_M], sb[MAX_NR];
-            if (p->sb) {
-                row_scales(p, l0, 0, p->rows, sa);
-                col_scales(p, l0, g, (size_t)cols, w, sb);
-            }
-            k->decode(kc, element(p->b.data, l0 * p->b.rs + g * p->b.cs, p->b.type), p->b.type, p->b.cs, cols, x.p + l0,
-                      x.rs, (int)p->rows, s->acc, p->sb ? sa : NULL, sb, l0 == 0);
-        }
+        /* the group's weight scales, one per 128-long block (contiguous: [N, K] grids run along K); its rows lie
+         * within one 128-row block of the grid */
+        const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
+        k->decode(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type, p->b.cs, cols, x.p, x.rs,
+                  (int)p->rows, s->acc, p->sa, p->sa_rs, sb);
         for (size_t r = 0; r < p->rows; r++) /* decode_w columns: less than a line per row, so never streamed */
             store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
     }

@@ -76,14 +76,18 @@ typedef struct ck_formats_kernels {
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb[c], first ? +0 : out) (a scaled block:
- *               sa per row of A, sb per column of B; sb holds nr values, decode_w for decode, whatever cols).
+ *               sa per row of A, sb per column of B; sb holds nr values, whatever cols).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
- * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows:
- *   out[r*decode_w + c] over l < kc of x[r*ldx + l] * W(c, l), W(c, l) = w[c*ldw + l] (type t, decoded),
- *   with first / sa / sb as in tile; weight rows past cols are never read.
+ * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows, over the
+ *   whole reduction: out[r*decode_w + c] over l < kc of x[r*ldx + l] * W(c, l), W(c, l) = w[c*ldw + l] (type t,
+ *   decoded). sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's
+ *   chain p runs from +0 and then out = fma(p * sa(r, b), sb[b], b ? out : +0), sa(r, b) = sa[r*sa_rs + b]
+ *   (1 when sa is NULL); one weight scale per block serves every column (decode groups lie within one
+ *   128-wide block of weight rows). Weight rows past cols are never read.
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
+#define CK_SCALE_BLOCK 128 /* the FP8 scale block along the reduction */
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
@@ -91,7 +95,7 @@ typedef struct ck_gemm_kernels {
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
     int decode_w;
     void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows,
-                   float *out, const float *sa, const float *sb, int first);
+                   float *out, const float *sa, size_t sa_rs, const float *sb);
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

@@ -147,46 +147,53 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
     }
 }
 
-/* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] (see ck_gemm_kernels.decode).
- * CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output column and its chain runs
- * along l as in the tiles; each weight element is read once, straight from memory (load_block_t, as in the
- * pack). */
+/* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
+ * ck_gemm_kernels.decode). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
+ * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
+ * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end). Scaled
+ * problems run their blocks here too: a call per 128-long block cost about a sixth of the FP8 decode. */
 CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                           size_t ldx, float *out, const float *sa, const float *sb, int first, const int m) {
-    vf32 acc[CK_DECODE_M];
+                           size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, const int m) {
+    const size_t span = sb ? CK_SCALE_BLOCK : kc;
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        const size_t end = kc - l0 < span ? kc : l0 + span;
+        vf32 acc[CK_DECODE_M];
 #pragma unroll
-    for (int r = 0; r < m; r++) acc[r] = first || sa ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
-    size_t l = 0;
-    if (cols == CK_VW)
-        for (; l + CK_VW <= kc; l += CK_VW) {
-            vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
-            load_block_t(w, t, ldw, l, SIZE_MAX, col); /* the next call may continue these rows */
+        for (int r = 0; r < m; r++) acc[r] = v_setf(0.0f);
+        size_t l = l0;
+        if (cols == CK_VW)
+            for (; l + CK_VW <= end; l += CK_VW) {
+                vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
+                load_block_t(w, t, ldw, l, kc, col);
 #pragma unroll
-            for (int j = 0; j < CK_VW; j++)
+                for (int j = 0; j < CK_VW; j++)
 #pragma unroll
-                for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l + (size_t)j]), col[j], acc[r]);
+                    for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l + (size_t)j]), col[j], acc[r]);
+            }
+        for (; l < end; l++) { /* ragged columns and the tail: one column of W at a time */
+            float v[CK_VW];
+            for (int c = 0; c < CK_VW; c++) v[c] = c < cols ? ck_load_f32(w, t, (size_t)c * ldw + l) : 0.0f;
+            const vf32 wv = v_as_f32(v_load_u32(v));
+#pragma unroll
+            for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
         }
-    for (; l < kc; l++) { /* ragged columns and the tail: one column of W at a time */
-        float v[CK_VW];
-        for (int c = 0; c < CK_VW; c++) v[c] = c < cols ? ck_load_f32(w, t, (size_t)c * ldw + l) : 0.0f;
-        const vf32 wv = v_as_f32(v_load_u32(v));
+        if (sb) {
+            const size_t b = l0 / CK_SCALE_BLOCK;
 #pragma unroll
-        for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
+            for (int r = 0; r < m; r++) {
+                const vf32 old = l0 ? v_as_f32(v_load_u32(out + r * CK_VW)) : v_setf(0.0f);
+                acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), v_setf(sb[b]), old);
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(acc[r]));
     }
-    if (sa)
-#pragma unroll
-        for (int r = 0; r < m; r++) {
-            const vf32 old = first ? v_setf(0.0f) : v_as_f32(v_load_u32(out + r * CK_VW));
-            acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa[r])), v_as_f32(v_load_u32(sb)), old);
-        }
-#pragma unroll
-    for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(acc[r]));
 }
 
 static void CK_SIMD(gemm_decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,
-                                 size_t ldx, int rows, float *out, const float *sa, const float *sb, int first) {
+                                 size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb) {
 #define CK_DECODE_CASE(T, R)                                                                                \
-    case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sb, first, R); break;
+    case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, R); break;
 #define CK_DECODE_ROWS(T)                                                                                   \
     switch (rows) {                                                                                         \
         CK_DECODE_CASE(T, 1) CK_DECODE_CASE(T, 2) CK_DECODE_CASE(T, 3) CK_DECODE_CASE(T, 4)                   \
