@@ -191,27 +191,12 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
         })
 }
 
-/// Bell-shaped values for `count` elements: sums of four uniforms (as in a trained layer: few values near
-/// zero, none far out).
-private func bellShaped(count: Int, seed: UInt64) -> Allocation {
-    let values = Allocation(bytes: count * 4), p = values.pointer(Float.self)
-    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    for i in 0..<count {
-        var sum: Float = -2
-        for _ in 0..<4 {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17
-            sum += Float(s >> 40) / Float(1 << 24)
-        }
-        p[i] = sum
-    }
-    return values
-}
-
 /// Fills `codes` with bell-shaped [rows, cols] values quantized per channel over 128 tokens and transposed
 /// ([cols, rows] E4M3), each expert's rows (`sizes`) on their own: scales [cols, S], S = the experts' blocks.
 private func encodeTransposed(sizes: [Int64], cols: Int, seed: UInt64, into codes: Allocation, scales: Allocation) {
     let rows = Int(sizes.reduce(0, +)), blocks = sizes.reduce(0) { $0 + (Int($1) + 127) / 128 }
-    let values = bellShaped(count: rows * cols, seed: seed), p = values.pointer(Float.self)
+    let values = Allocation(bytes: rows * cols * 4), p = values.pointer(Float.self)
+    values.fillBellShaped(count: rows * cols, seed: seed)
     var params = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
     var row = 0, first = 0
     for size in sizes.map({ Int($0) }) where size > 0 {
@@ -227,7 +212,8 @@ private func encodeTransposed(sizes: [Int64], cols: Int, seed: UInt64, into code
 /// Fills `dst` with a [rows, cols] matrix of bell-shaped values encoded as `type`: BF16 by rounding, E4M3 quantized in
 /// `block` x 128 tiles (1: per token, 128: per weight block) with FP32 scales into `scales`.
 private func encode(rows: Int, cols: Int, seed: UInt64, as type: ck_dtype, into dst: Allocation, scales: Allocation, block: Int) {
-    let values = bellShaped(count: rows * cols, seed: seed), p = values.pointer(Float.self)
+    let values = Allocation(bytes: rows * cols * 4), p = values.pointer(Float.self)
+    values.fillBellShaped(count: rows * cols, seed: seed)
     var params = ck_quant_params(format: CK_FP8_E4M3FN, scale_format: CK_SCALE_F32, scaling: CK_SCALING_DIVIDE)
     let status: ck_status
     switch type {

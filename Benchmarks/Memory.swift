@@ -28,6 +28,21 @@ final class Allocation {
             p[i] = mantissa * Float(sign: .plus, exponent: Int(exponent), significand: 1)
         }
     }
+
+    /// Fills the buffer with bell-shaped floats: sums of four uniforms (as in a trained layer's weights and
+    /// activations: few values near zero, none far out).
+    func fillBellShaped(count: Int, seed: UInt64) {
+        let p = pointer(Float.self)
+        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        for i in 0..<count {
+            var sum: Float = -2
+            for _ in 0..<4 {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17
+                sum += Float(s >> 40) / Float(1 << 24)
+            }
+            p[i] = sum
+        }
+    }
 }
 
 /// The last-level cache size in bytes (sysfs), or 32 MiB when unknown.

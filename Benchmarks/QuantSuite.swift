@@ -3,7 +3,8 @@ import Glibc
 import MoEKit
 
 /// Suite `quant`: the low-precision formats on a DRAM-sized array (64M elements, buffers rotated beyond the
-/// last-level cache) and on an L2-resident one, MoEKit at the active ISA vs its scalar reference.
+/// last-level cache) and on an L2-resident one, MoEKit at the active ISA vs its scalar reference. Inputs span
+/// sixteen binades (a worst case for the quantizers); `_bell` repeats the L2 per-token case on bell-shaped data.
 func quantSuite(llcBytes: Int) -> [BenchCase] {
     var cases: [BenchCase] = []
     for size in [Size.dram, .l2] {
@@ -11,6 +12,11 @@ func quantSuite(llcBytes: Int) -> [BenchCase] {
         cases.append(operation("per_token_1x128_e4m3", size, "f32", rows: r, cols: c, input: 4, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes) {
             x, q, s in quantPerToken(x, CK_DTYPE_F32, r, c, q, s)
         })
+        if size == .l2 { // the same on bell-shaped data, whose groups need no subnormal rounding
+            cases.append(operation("per_token_1x128_e4m3_bell", size, "f32", rows: r, cols: c, input: 4, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes, data: .bellShaped) {
+                x, q, s in quantPerToken(x, CK_DTYPE_F32, r, c, q, s)
+            })
+        }
         cases.append(operation("per_token_1x128_e4m3", size, "bf16", rows: r, cols: c, input: 2, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes) {
             x, q, s in quantPerToken(x, CK_DTYPE_BF16, r, c, q, s)
         })
@@ -50,12 +56,21 @@ private func quantPerToken(_ x: UnsafeMutableRawPointer, _ t: ck_dtype, _ r: Int
     precondition(ck_quant_per_token(x, t, r, c, c, 128, &p, q.assumingMemoryBound(to: UInt8.self), c, s, c / 128) == CK_OK)
 }
 
+/// The input values of a case.
+private enum InputData {
+    /// Magnitudes spread evenly over 2^-8 ... 2^7, so nearly every 128-group has elements that scale into
+    /// E4M3's subnormal range (the quantizers' slower rounding): a worst case.
+    case wideRange
+    /// Bell-shaped values, as a trained layer's activations (`_bell` cases): groups that scale to normals only.
+    case bellShaped
+}
+
 /// A case over one input and one output of `rows * cols` elements (bytes per element given) and a scale array
-/// of `scaleBytes`. The input holds deterministic floats of varied magnitude (or codes quantized from them).
+/// of `scaleBytes`. The input holds deterministic floats (`data`), or codes quantized from them.
 /// DRAM cases rotate through enough buffer sets to exceed twice the last-level cache.
 private func operation(
     _ name: String, _ size: Size, _ dtype: String, rows: Int, cols: Int, input: Int, output: Int, scaleBytes: Int, llc: Int,
-    _ call: @escaping (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void
+    data: InputData = .wideRange, _ call: @escaping (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void
 ) -> BenchCase {
     let n = rows * cols
     let bytes = n * input + n * output + scaleBytes
@@ -69,7 +84,10 @@ private func operation(
                 let x = Allocation(bytes: n * input), y = Allocation(bytes: n * output)
                 let s = Allocation(bytes: max(64, scaleBytes))
                 let floats = Allocation(bytes: n * 4)
-                floats.fillFloats(count: n)
+                switch data {
+                case .wideRange: floats.fillFloats(count: n)
+                case .bellShaped: floats.fillBellShaped(count: n, seed: 1)
+                }
                 switch input {
                 case 4: memcpy(x.raw, floats.raw, n * 4)
                 case 2: precondition(ck_cast_f32_to_bf16(floats.pointer(Float.self), x.pointer(UInt16.self), n) == CK_OK)
