@@ -30,7 +30,7 @@ final class Allocation {
     }
 
     /// Fills the buffer with bell-shaped floats: sums of four uniforms (as in a trained layer's weights and
-    /// activations: few values near zero, none far out).
+    /// activations: bounded, no outliers).
     func fillBellShaped(count: Int, seed: UInt64) {
         let p = pointer(Float.self)
         var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
