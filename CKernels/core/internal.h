@@ -81,10 +81,10 @@ typedef struct ck_formats_kernels {
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
  * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows, over the
  *   whole reduction (kc > 0): out[r*decode_w + c] over l < kc of x[r*ldx + l] * W(c, l), W(c, l) =
- *   w[c*ldw + l] (type t, decoded). sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's
- *   chain p runs from +0 and then out = fma(p * sa(r, b), sb[b], b ? out : +0), sa(r, b) = sa[r*sa_rs + b]
- *   (1 when sa is NULL); one weight scale per block serves every column (decode groups lie within one
- *   128-wide block of weight rows). Weight rows past cols are never read.
+ *   w[c*ldw + l] (type t, decoded). sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK
+ *   blocks b, each block's chain p runs from +0 and then out = fma(p * sa(r, b), sb[b], b ? out : +0),
+ *   sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL); one weight scale per block serves every column (decode
+ *   groups lie within one 128-wide block of weight rows). Weight rows past cols are never read.
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
 #define CK_SCALE_BLOCK 128 /* the FP8 scale block along the reduction */
