@@ -22,8 +22,10 @@
 /* KC: the reduction chunk, equal to the FP8 scale block; PB: the packed B panel's floats, NB columns per task
  * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
  * packed weight only a few times, so their tasks take NB_FEW columns and 4 x longer spans of K instead,
- * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles (see row_blocks). */
-enum { KC = CK_SCALE_BLOCK, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
+ * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles (see row_blocks);
+ * decode problems with [K, N] weights: up to NB_KN columns per task (see kn_task_cols). */
+enum { KC = CK_SCALE_BLOCK, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048, MB_TILES = 64,
+       MAX_MR = 8, MAX_NR = 64 };
 
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
 static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * ck_dtype_size(t) : NULL; }
@@ -45,14 +47,32 @@ typedef struct {
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
-    bool decode;                  /* at most CK_DECODE_M rows against [N, K] weights: the decode kernel */
+    bool decode;                  /* at most CK_DECODE_M rows of m-grouped weights: the decode kernels */
+    size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 
-_Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && PB % (NB * KC) == 0 && PB % (NB_FEW * KC) == 0,
+_Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_KN % KC == 0 && PB % (NB * KC) == 0 && PB % (NB_FEW * KC) == 0,
               "task columns cover whole scale blocks, pack spans whole chunks");
 
-/* Columns per task of a problem; its packed B spans PB / task_cols of the reduction. */
-static size_t task_cols(const problem *p) { return p->rows <= FEW_ROWS ? NB_FEW : NB; }
+/* A decode problem with [K, N] weights: B(l, j) = b[l*rs + j]. */
+static bool decode_kn(const problem *p) { return p->decode && p->b.cs == 1; }
+
+/* Columns per task of the decode problems with [K, N] weights: whole rows up to NB_KN, which the hardware
+ * prefetchers stream (see decode_kn_body), unless that would leave threads idle; then whole scale blocks, shared
+ * out evenly. */
+static size_t kn_task_cols(const problem *pr, size_t groups, size_t threads) {
+    size_t cols = 0;
+    for (size_t g = 0; g < groups; g++)
+        if (decode_kn(&pr[g]) && pr[g].rows) cols += pr[g].cols;
+    const size_t per = ck_div_up(ck_div_up(cols, threads), KC) * KC;
+    return per == 0 ? KC : per < NB_KN ? per : NB_KN;
+}
+
+/* Columns per task of each problem; a packed problem's B spans PB / nb of the reduction at a time. */
+static void set_task_cols(problem *pr, size_t groups, size_t threads) {
+    const size_t kn = kn_task_cols(pr, groups, threads);
+    for (size_t g = 0; g < groups; g++) pr[g].nb = decode_kn(&pr[g]) ? kn : pr[g].rows <= FEW_ROWS ? NB_FEW : NB;
+}
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
 typedef struct {
@@ -185,7 +205,7 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     const ck_gemm_kernels *k = job->k;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
-    const size_t span = PB / task_cols(p);
+    const size_t span = PB / p->nb;
     for (size_t p0 = 0; p0 < p->red; p0 += span) {
         const size_t kp = p->red - p0 < span ? p->red - p0 : span;
         k->pack(element(p->b.data, p0 * p->b.rs + j0 * p->b.cs, p->b.type), p->b.type, p->b.rs, p->b.cs, kp, (int)nb,
@@ -209,20 +229,23 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
-/* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of decode_w weight rows
- * runs its whole reduction (its 128-long scaled blocks inside the kernel), streamed once from memory. */
+/* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
+ * columns runs its whole reduction (its 128-long scaled blocks inside the kernel), its weights streamed once from
+ * memory. */
 static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
-    const size_t w = (size_t)k->decode_w;
+    const bool kn = decode_kn(p);
+    const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
     const view x = a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->a);
     for (size_t g = j0; g < j0 + nb; g += w) {
         const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
-        /* the group's weight scales, one per 128-long block (contiguous: [N, K] grids run along K); its rows lie
-         * within one 128-row block of the grid */
+        /* the group's weight scales, one per 128-long block of the reduction; its columns lie within one 128-wide
+         * block of the grid */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
-        k->decode(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type, p->b.cs, cols, x.p, x.rs,
-                  (int)p->rows, s->acc, p->sa, p->sa_rs, sb);
-        for (size_t r = 0; r < p->rows; r++) /* decode_w columns: less than a line per row, so never streamed */
+        (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type,
+                                           kn ? p->b.rs : p->b.cs, cols, x.p, x.rs, (int)p->rows, s->acc, p->sa,
+                                           p->sa_rs, sb, p->sb_ls, p->sb_js);
+        for (size_t r = 0; r < p->rows; r++) /* at most a few lines per row, so never streamed */
             store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
     }
 }
@@ -236,7 +259,7 @@ static void gemm_task(void *arg, size_t t, int tid) {
         else hi = mid;
     }
     const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(job->k), nb = task_cols(p), local = t - job->first_task[lo];
+    const size_t mb = block_rows(job->k), nb = p->nb, local = t - job->first_task[lo];
     const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb;
     const size_t j0 = local % col_blocks * nb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
     const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
@@ -254,7 +277,10 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    const size_t mb = block_rows(k), pb = PB, acc = max_block_rows(mb) * NB;
+    const size_t mb = block_rows(k), pb = PB, threads = (size_t)ck_num_threads();
+    const size_t kn_out = 2 * CK_DECODE_M * (size_t)k->decode_kn_w; /* decode_kn's outputs and scratch */
+    const size_t acc = max_block_rows(mb) * NB > kn_out ? max_block_rows(mb) * NB : kn_out;
+    set_task_cols(problems, groups, threads);
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
         free(problems);
@@ -264,12 +290,12 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
-        first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, task_cols(p));
+        first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
         if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
-    const size_t threads = (size_t)ck_num_threads(), participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
+    const size_t participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
     scratch *sc = malloc(participants * sizeof(scratch));
     size_t bytes;
     float *pool = __builtin_mul_overflow(participants * sizeof(float), per, &bytes) ? NULL : aligned_alloc(64, bytes);
@@ -373,8 +399,8 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
 }
 
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
- * Decode-sized experts (at most CK_DECODE_M rows) with [N, K] weights run the decode kernel, which streams each
- * weight row once with no packing; its chains are the tiles' chains, so the bits are the same. */
+ * Decode-sized experts (at most CK_DECODE_M rows) run the decode kernels, which stream the weights once with no
+ * packing; their chains are the tiles' chains, so the bits are the same. */
 static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
                          ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
     const bool nk = layout == CK_WEIGHTS_NK;
@@ -392,7 +418,7 @@ static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .decode = nk && rows <= CK_DECODE_M && k > 0};
+                     .decode = rows <= CK_DECODE_M && k > 0};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,

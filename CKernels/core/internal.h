@@ -79,23 +79,28 @@ typedef struct ck_formats_kernels {
  *               sa per row of A, sb per column of B; sb holds nr values, whatever cols).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
- * decode: the same chains for rows (<= CK_DECODE_M) rows of x against cols (<= decode_w) weight rows, over the
- *   whole reduction (kc > 0): out[r*decode_w + c] over l < kc of x[r*ldx + l] * W(c, l), W(c, l) =
- *   w[c*ldw + l] (type t, decoded). sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK
- *   blocks b, each block's chain p runs from +0 and then out = fma(p * sa(r, b), sb[b], b ? out : +0),
- *   sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL); one weight scale per block serves every column (decode
- *   groups lie within one 128-wide block of weight rows). Weight rows past cols are never read.
+ * decode_nk, decode_kn: the same chains for rows (<= CK_DECODE_M) rows of x against cols columns of weights, over
+ *   the whole reduction (kc > 0): out[r*width + c] over l < kc of x[r*ldx + l] * W(c, l), where decode_nk reads
+ *   W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w) and decode_kn reads W(c, l) =
+ *   w[l*ldw + c] ([K, N] weights, cols <= width = decode_kn_w), both of type t, decoded. sb == NULL: the chain
+ *   from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's chain p runs from +0 and then
+ *   out = fma(p * sa(r, b), sb(b, c), b ? out : +0), sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL), sb(b, c) =
+ *   sb[b*sb_ls + (c / CK_SCALE_BLOCK)*sb_js]: the call's first column starts a 128-wide block of the grid (or
+ *   all its columns lie within one). Weights past cols are never read; decode_kn may use
+ *   out[CK_DECODE_M*width ..< 2*CK_DECODE_M*width] as scratch.
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
 #define CK_SCALE_BLOCK 128 /* the FP8 scale block along the reduction */
+typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
+                             int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                             size_t sb_js);
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
                  const float *sa, const float *sb, int first);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
-    int decode_w;
-    void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows,
-                   float *out, const float *sa, size_t sa_rs, const float *sb);
+    int decode_nk_w, decode_kn_w;
+    ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

@@ -1,15 +1,18 @@
 /*
  * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA:
  * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels, B's packing (decoding BF16 and
- * E4M3), and the decode kernel for up to CK_DECODE_M rows against [N, K] weights.
+ * E4M3), and the decode kernels for up to CK_DECODE_M rows against [N, K] and [K, N] weights.
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
 
 #define CK_INLINE static inline __attribute__((always_inline))
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
-_Static_assert(128 % CK_GEMM_NR == 0 && 128 % CK_VW == 0 && CK_GEMM_MR <= 8 && CK_GEMM_NR <= 64,
-               "panels and decode groups lie within one 128-wide scale block; the driver's scales hold 8 rows, 64 columns");
+#define CK_DECODE_KN_W 2048 /* columns per decode_kn call */
+_Static_assert(128 % CK_GEMM_NR == 0 && 128 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
+                   CK_GEMM_NR <= 64,
+               "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones; the "
+               "driver's scales hold 8 rows, 64 columns");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
@@ -148,12 +151,14 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
 }
 
 /* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
- * ck_gemm_kernels.decode). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
+ * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
  * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end). Scaled
  * problems run their blocks here too: a call per 128-long block cost about a sixth of the FP8 decode. */
-CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                           size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, const int m) {
+CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
+                              size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                              size_t sb_js, const int m) {
+    (void)sb_js; /* the call's columns lie within one 128-wide block of the grid */
     const size_t span = sb ? CK_SCALE_BLOCK : kc;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
@@ -182,7 +187,7 @@ CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ld
 #pragma unroll
             for (int r = 0; r < m; r++) {
                 const vf32 old = l0 ? v_as_f32(v_load_u32(out + r * CK_VW)) : v_setf(0.0f);
-                acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), v_setf(sb[b]), old);
+                acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), v_setf(sb[b * sb_ls]), old);
             }
         }
 #pragma unroll
@@ -190,26 +195,85 @@ CK_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ld
     }
 }
 
-static void CK_SIMD(gemm_decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,
-                                 size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb) {
-#define CK_DECODE_CASE(T, R)                                                                                \
-    case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, R); break;
-#define CK_DECODE_ROWS(T)                                                                                   \
-    switch (rows) {                                                                                         \
-        CK_DECODE_CASE(T, 1) CK_DECODE_CASE(T, 2) CK_DECODE_CASE(T, 3) CK_DECODE_CASE(T, 4)                   \
-        CK_DECODE_CASE(T, 5) CK_DECODE_CASE(T, 6) CK_DECODE_CASE(T, 7) CK_DECODE_CASE(T, 8)                   \
+/* m rows of x against `cols` (<= CK_DECODE_KN_W) columns of [K, N] weights W(c, l) = w[l*ldw + c] over the
+ * whole reduction (see ck_gemm_kernels.decode_kn). Each lane is already one output column, so the weights go
+ * from memory straight into the chains: a pass takes KN_ROWS rows, a strip of CK_VW columns at a time across
+ * all of cols, and carries the chains to the next pass in part (a 128-long block's partial sums when scaled).
+ * Reading whole rows (up to 2048 columns) lets the hardware prefetchers stream them: in a C driver, calls of 128
+ * columns (runs of 512 bytes, 8 KiB apart) streamed V3's FP32 experts at about 60 % of this speed, and software
+ * prefetching only slowed them down. */
+enum { KN_ROWS = 8 };
+CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
+                              size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                              size_t sb_js, const int m) {
+    const size_t span = sb ? CK_SCALE_BLOCK : kc;
+    float *part = out + CK_DECODE_M * CK_DECODE_KN_W; /* the scratch half of out */
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        const size_t end = kc - l0 < span ? kc : l0 + span;
+        for (size_t l1 = l0; l1 < end; l1 += KN_ROWS) {
+            const size_t l2 = end - l1 < KN_ROWS ? end : l1 + KN_ROWS;
+            float *dst = l2 < end ? part : out; /* the block's last pass stores the outputs */
+            for (int c0 = 0; c0 < cols; c0 += CK_VW) {
+                const int n = cols - c0 < CK_VW ? cols - c0 : CK_VW;
+                vf32 acc[CK_DECODE_M];
+#pragma unroll
+                for (int r = 0; r < m; r++)
+                    acc[r] = l1 == l0 ? v_setf(0.0f) : v_as_f32(v_load_u32(part + r * CK_DECODE_KN_W + c0));
+                for (size_t l = l1; l < l2; l++) {
+                    vf32 wv;
+                    if (n == CK_VW) wv = load_f32_of(w, t, l * ldw + (size_t)c0);
+                    else { /* a ragged last strip, element by element */
+                        float v[CK_VW];
+                        for (int c = 0; c < CK_VW; c++) v[c] = c < n ? ck_load_f32(w, t, l * ldw + (size_t)(c0 + c)) : 0.0f;
+                        wv = v_as_f32(v_load_u32(v));
+                    }
+#pragma unroll
+                    for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
+                }
+                if (l2 == end && sb) {
+                    const size_t b = l0 / CK_SCALE_BLOCK;
+                    const vf32 sbv = v_setf(sb[b * sb_ls + (size_t)(c0 / CK_SCALE_BLOCK) * sb_js]);
+#pragma unroll
+                    for (int r = 0; r < m; r++) {
+                        const vf32 old = l0 ? v_as_f32(v_load_u32(out + r * CK_DECODE_KN_W + c0)) : v_setf(0.0f);
+                        acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), sbv, old);
+                    }
+                }
+#pragma unroll
+                for (int r = 0; r < m; r++) v_store_u32(dst + r * CK_DECODE_KN_W + c0, v_as_u32(acc[r]));
+            }
+        }
     }
-    _Static_assert(CK_DECODE_M == 8, "one case per row count");
-    switch (t) {
-    case CK_DTYPE_F32: CK_DECODE_ROWS(CK_DTYPE_F32) break;
-    case CK_DTYPE_BF16: CK_DECODE_ROWS(CK_DTYPE_BF16) break;
-    default: CK_DECODE_ROWS(CK_DTYPE_E4M3FN) break;
+}
+
+/* One instantiation per weight type and row count of a decode body. */
+#define CK_DECODE_ENTRY(name, body)                                                                          \
+    static void CK_SIMD(name)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,      \
+                              size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,  \
+                              size_t sb_ls, size_t sb_js) {                                                  \
+        switch (t) {                                                                                         \
+        case CK_DTYPE_F32: CK_DECODE_ROWS(body, CK_DTYPE_F32) break;                                          \
+        case CK_DTYPE_BF16: CK_DECODE_ROWS(body, CK_DTYPE_BF16) break;                                        \
+        default: CK_DECODE_ROWS(body, CK_DTYPE_E4M3FN) break;                                                 \
+        }                                                                                                    \
     }
+#define CK_DECODE_CASE(body, T, R)                                                                           \
+    case R: body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
+#define CK_DECODE_ROWS(body, T)                                                                              \
+    switch (rows) {                                                                                          \
+        CK_DECODE_CASE(body, T, 1) CK_DECODE_CASE(body, T, 2) CK_DECODE_CASE(body, T, 3)                     \
+        CK_DECODE_CASE(body, T, 4) CK_DECODE_CASE(body, T, 5) CK_DECODE_CASE(body, T, 6)                     \
+        CK_DECODE_CASE(body, T, 7) CK_DECODE_CASE(body, T, 8)                                                \
+    }
+_Static_assert(CK_DECODE_M == 8, "one case per row count");
+CK_DECODE_ENTRY(gemm_decode_nk, decode_nk_body)
+CK_DECODE_ENTRY(gemm_decode_kn, decode_kn_body)
+#undef CK_DECODE_ENTRY
 #undef CK_DECODE_CASE
 #undef CK_DECODE_ROWS
-}
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
-    .decode_w = CK_VW, .decode = CK_SIMD(gemm_decode),
+    .decode_nk_w = CK_VW, .decode_kn_w = CK_DECODE_KN_W, .decode_nk = CK_SIMD(gemm_decode_nk),
+    .decode_kn = CK_SIMD(gemm_decode_kn),
 };

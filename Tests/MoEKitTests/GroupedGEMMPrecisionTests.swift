@@ -145,7 +145,7 @@ import TestSupport
     ]
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
-        ([2, 1], 1100, 70), ([12, 70], 1030, 40),
+        ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([2, 3], 130, 2200), // decode calls over 2048 columns and past them
     ]
 
     @Test(arguments: [WeightLayout.nk, .kn])
