@@ -5,7 +5,7 @@
  * task packs B into nr-wide f32 panels (a span of the reduction at a time) and copies A to f32 per 128-long
  * chunk (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32), then runs the dispatched
  * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
- * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run the decode
+ * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
  * kernel over the weights in place instead. Nothing about the blocking or the path changes an output's
  * order, so the bits do not depend on M, threads or ISA. */
 #include "internal.h"
@@ -54,7 +54,8 @@ typedef struct {
 _Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_KN % KC == 0 && PB % (NB * KC) == 0 && PB % (NB_FEW * KC) == 0,
               "task columns cover whole scale blocks, pack spans whole chunks");
 
-/* A decode problem with [K, N] weights: B(l, j) = b[l*rs + j]. */
+/* A decode problem whose weight columns are contiguous, B(l, j) = b[l*rs + j]: [K, N] weights (and [N, 1] ones,
+ * which are the same matrix). */
 static bool decode_kn(const problem *p) { return p->decode && p->b.cs == 1; }
 
 /* Columns per task of the decode problems with [K, N] weights: whole rows up to NB_KN, which the hardware
@@ -239,13 +240,12 @@ static void run_decode_block(const gemm_job *job, const problem *p, const scratc
     const view x = a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->a);
     for (size_t g = j0; g < j0 + nb; g += w) {
         const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
-        /* the group's weight scales, one per 128-long block of the reduction; its columns lie within one 128-wide
-         * block of the grid */
+        /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
         (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type,
                                            kn ? p->b.rs : p->b.cs, cols, x.p, x.rs, (int)p->rows, s->acc, p->sa,
                                            p->sa_rs, sb, p->sb_ls, p->sb_js);
-        for (size_t r = 0; r < p->rows; r++) /* at most a few lines per row, so never streamed */
+        for (size_t r = 0; r < p->rows; r++) /* a few rows: never streamed */
             store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
     }
 }

@@ -35,14 +35,15 @@ static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, siz
 /* Both decode kernels: W(c, l) = w[c*cs + l*ls]. */
 static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t cs, int cols, const float *x,
                        size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                               size_t sb_js) {
+                       size_t sb_js) {
     const size_t size = ck_dtype_size(t), span = sb ? CK_SCALE_BLOCK : kc;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t len = kc - l0 < span ? kc - l0 : span, b = l0 / span;
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) {
                 float *o = &out[r * NR + c];
-                const float s[2] = {sa ? sa[(size_t)r * sa_rs + b] : 1.0f, sb ? sb[b * sb_ls + (size_t)(c / CK_SCALE_BLOCK) * sb_js] : 1.0f};
+                const float s[2] = {sa ? sa[(size_t)r * sa_rs + b] : 1.0f,
+                                    sb ? sb[b * sb_ls + (size_t)(c / CK_SCALE_BLOCK) * sb_js] : 1.0f};
                 *o = chain(len, x + r * ldx + l0, 1, (const char *)w + ((size_t)c * cs + l0 * ls) * size, t, ls, 0.0f,
                            sb ? s : NULL, 0, s + 1, 0, l0 == 0, *o);
             }

@@ -145,7 +145,7 @@ import TestSupport
     ]
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
-        ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([2, 3], 130, 2200), // decode calls over 2048 columns and past them
+        ([2, 1], 1100, 70), ([12, 70], 1030, 40),
     ]
 
     @Test(arguments: [WeightLayout.nk, .kn])
@@ -167,6 +167,21 @@ import TestSupport
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// `[K, N]` decode tasks take whole rows of weights or, when that would leave threads idle, fewer columns:
+    /// with 6600 columns in all, 1, 5, 20 and 64 threads give tasks of 2048 columns (a 2048-column kernel call,
+    /// then a 152-column one), 1408 (calls across 11 scale blocks, starting at column 1408), 384 and 128 (one
+    /// scale block per call). Each must give the canonical bits.
+    @Test func knDecodeTaskWidthsGiveTheCanonicalBits() throws {
+        let p = Problem(sizes: [3, 0, 8, 1], k: 260, n: 2200, x: .e4m3, w: .e4m3, seed: 40) // 3 blocks of K
+        let old = priorOutputs(p.rows * p.n, beta: 0.5, seed: 6)
+        let want = Self.expected(p, beta: 0.5, old: old, bf16Out: false)
+        for t in [1, 5, 20, 64] {
+            for (isa, got) in try forEachISA(threads: t, { _ in try Self.run(p, .kn, beta: 0.5, old: old, bf16Out: false) }) {
+                expectMatches(got, want, bf16Out: false, "\(isa) [K, N] decode, \(t) threads")
             }
         }
     }
