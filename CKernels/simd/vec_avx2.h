@@ -133,6 +133,20 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
     return special;
 }
 
+/* Whether the 64 E4M3FN codes at p + r*ld are all normal for every r < rows: none is a NaN, zero or subnormal
+ * code ((b + 1) & 0x7F > 8, as in v_load_e4m3_t). */
+static inline bool v_e4m3_normal64(const uint8_t *p, size_t ld, size_t rows) {
+    const __m256i one = _mm256_set1_epi8(1), low7 = _mm256_set1_epi8(0x7F);
+    __m256i least = low7;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t h = 0; h < 64; h += 32) {
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(p + r * ld + h));
+            least = _mm256_min_epu8(least, _mm256_and_si256(_mm256_add_epi8(b, one), low7));
+        }
+    const __m256i nine = _mm256_set1_epi8(9); /* least >= 9 exactly where max(least, 9) == least */
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(least, nine), least)) == -1;
+}
+
 /* 8 x 8 16-bit elements. */
 static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
     for (int c = 0; c < CK_VW; c++) out[c] = v_as_f32(v_load_bf16(p + (size_t)c * ld));

@@ -26,6 +26,7 @@ static inline vu32 v_add(vu32 a, vu32 b) { return _mm512_add_epi32(a, b); }
 static inline vu32 v_sub(vu32 a, vu32 b) { return _mm512_sub_epi32(a, b); }
 #define v_srl(a, n) _mm512_srli_epi32((a), (n))
 #define v_sll(a, n) _mm512_slli_epi32((a), (n))
+#define v_sra(a, n) _mm512_srai_epi32((a), (n))
 /* a + bit n of a (the round-to-nearest-even carry), as a test and a masked add */
 #define v_add_bit(a, n) _mm512_mask_add_epi32((a), _mm512_test_epi32_mask((a), _mm512_set1_epi32(1 << (n))), (a), _mm512_set1_epi32(1))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm512_max_epu32(a, b); }
@@ -147,6 +148,16 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
         out[4 * i + 3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, hi));
     }
     return special;
+}
+
+/* Whether the 64 E4M3FN codes at p + r*ld are all normal for every r < rows: none is a NaN, zero or subnormal
+ * code ((b + 1) & 0x7F > 8, as in v_load_e4m3_t). */
+static inline bool v_e4m3_normal64(const uint8_t *p, size_t ld, size_t rows) {
+    const __m512i one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
+    __m512i least = low7;
+    for (size_t r = 0; r < rows; r++)
+        least = _mm512_min_epu8(least, _mm512_and_si512(_mm512_add_epi8(_mm512_loadu_si512(p + r * ld), one), low7));
+    return _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) == 0;
 }
 
 /* 16 x 16 16-bit elements. */

@@ -539,10 +539,11 @@ private func e4m3Code(normal: Bool, using rng: inout SplitMix64) -> UInt8 {
     return c >= 0x7F ? c + 1 : c
 }
 
-/// Whether element (row, column) of a tiled FP8 operand lies in one of its normal-only 16 x 16 tiles (two
-/// thirds of them): the kernels decode blocks of normal codes on a short path and the others (zero,
-/// subnormal) on the full one, so operands that reach the block loads take both.
-private func inNormalTile(_ row: Int, _ column: Int) -> Bool { (row / 16 + column / 16) % 3 != 0 }
+/// Whether element (row, column) of a tiled FP8 operand (row: the output column, column: the reduction) lies in
+/// one of its normal-only 64 x 16 tiles (two thirds of them): the kernels decode blocks of normal codes on a
+/// short path and the others (zero, subnormal) on the full one — the block loads 16 x 16 blocks, the `[K, N]`
+/// decode 8 of the reduction x 64 columns — so operands that reach either take both.
+private func inNormalTile(_ row: Int, _ column: Int) -> Bool { (row / 64 + column / 16) % 3 != 0 }
 
 /// Outputs to accumulate onto: NaN for beta 0 (they must never be read), else BF16-exact values in [-1, 1].
 private func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
