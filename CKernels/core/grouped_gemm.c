@@ -47,7 +47,7 @@ typedef struct {
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
-    bool decode;                  /* at most CK_DECODE_M rows of m-grouped weights: the decode kernels */
+    bool decode;                  /* an m-grouped expert of at most CK_DECODE_M rows (red > 0): the decode kernels */
     size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 

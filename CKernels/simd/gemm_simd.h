@@ -9,10 +9,10 @@
 #define CK_INLINE static inline __attribute__((always_inline))
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
 #define CK_DECODE_KN_W 2048 /* columns per decode_kn call */
-_Static_assert(128 % CK_GEMM_NR == 0 && 128 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
+_Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
                    CK_GEMM_NR <= 64,
-               "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones; the "
-               "driver's scales hold 8 rows, 64 columns");
+               "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones and "
+               "its E4M3 check covers whole strips; the driver's scales hold 8 rows, 64 columns");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
@@ -206,10 +206,11 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
  * from memory straight into the chains: a pass takes KN_ROWS rows, a strip of CK_VW columns at a time across
  * all of cols, and carries the chains to the next pass in part (a 128-long block's partial sums when scaled).
  * Reading whole rows (up to 2048 columns) lets the hardware prefetchers stream them: in a C driver, calls of 128
- * columns (runs of 512 bytes, 8 KiB apart) streamed V3's FP32 experts at about 60 % of this speed. Each strip
- * also prefetches its lines of the next pass, spread out one line per row at a time (prefetching whole rows at
- * the start of a pass was slower than none); with one thread that took E4M3 from 3.3 to 5.3 G weights/s. E4M3
- * strips whose 64-column group holds only normal codes in the pass take the short decode. */
+ * columns (runs of 512 bytes, 8 KiB apart) streamed V3's FP32 experts at about 60 % of this speed. Each 64
+ * bytes of a pass's columns also prefetch the same bytes of the next pass's rows, spread out over the pass
+ * (prefetching whole rows at the start of a pass was slower than none), and E4M3 strips whose 64 columns hold
+ * only normal codes in the pass decode in four integer instructions: with one thread the two took E4M3 from
+ * 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). */
 enum { KN_ROWS = 8 };
 CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
@@ -224,7 +225,7 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
             bool normal = false; /* E4M3: the pass's codes in this strip's 64 columns are all normal */
             for (int c0 = 0; c0 < cols; c0 += CK_VW) {
                 const int n = cols - c0 < CK_VW ? cols - c0 : CK_VW;
-                if ((size_t)c0 * size % 64 == 0) /* the next pass's rows, a line each (possibly past the weights) */
+                if ((size_t)c0 * size % 64 == 0) /* these 64 bytes of the next pass's rows (possibly past the weights) */
                     for (size_t l = l2; l < l2 + KN_ROWS; l++)
                         __builtin_prefetch((const void *)((uintptr_t)w + (l * ldw + (size_t)c0) * size), 0, 3);
                 if (t == CK_DTYPE_E4M3FN && c0 % 64 == 0)

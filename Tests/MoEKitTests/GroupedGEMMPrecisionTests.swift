@@ -173,8 +173,8 @@ import TestSupport
 
     /// `[K, N]` decode tasks take whole rows of weights or, when that would leave threads idle, fewer columns:
     /// with 6600 columns in all, 1, 5, 20 and 64 threads give tasks of 2048 columns (a 2048-column kernel call,
-    /// then a 152-column one), 1408 (calls across 11 scale blocks, starting at column 1408), 384 and 128 (one
-    /// scale block per call). Each must give the canonical bits.
+    /// then a 152-column one), 1408 (a call across 11 scale blocks, then one starting at column 1408), 384
+    /// and 128 (one scale block per call). Each must give the canonical bits.
     @Test func knDecodeTaskWidthsGiveTheCanonicalBits() throws {
         let p = Problem(sizes: [3, 0, 8, 1], k: 260, n: 2200, x: .e4m3, w: .e4m3, seed: 40) // 3 blocks of K
         let old = priorOutputs(p.rows * p.n, beta: 0.5, seed: 6)
