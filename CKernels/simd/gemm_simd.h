@@ -156,6 +156,25 @@ static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs
     }
 }
 
+/* n (<= CK_VW) elements of type t at element i + c*stride of p, c < n, decoded exactly, +0 in the lanes past n:
+ * the decode kernels' ragged columns, one element at a time. */
+CK_INLINE vf32 load_f32_part(const void *p, ck_dtype t, size_t i, size_t stride, int n) {
+    float v[CK_VW];
+    for (int c = 0; c < CK_VW; c++) v[c] = c < n ? ck_load_f32(p, t, i + (size_t)c * stride) : 0.0f;
+    return v_as_f32(v_load_u32(v));
+}
+
+/* A scaled block's partial sums folded into the decode outputs (see ck_gemm_kernels.decode_nk): acc[r] =
+ * fma(acc[r] * sa(r, b), sbv, b ? out[r*ld] : +0). */
+CK_INLINE void fold_block(vf32 acc[CK_DECODE_M], const float *out, size_t ld, const float *sa, size_t sa_rs, size_t b,
+                          vf32 sbv, const int m) {
+#pragma unroll
+    for (int r = 0; r < m; r++) {
+        const vf32 old = b ? v_as_f32(v_load_u32(out + (size_t)r * ld)) : v_setf(0.0f);
+        acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), sbv, old);
+    }
+}
+
 /* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
@@ -182,19 +201,13 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
                     for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l + (size_t)j]), col[j], acc[r]);
             }
         for (; l < end; l++) { /* ragged columns and the tail: one column of W at a time */
-            float v[CK_VW];
-            for (int c = 0; c < CK_VW; c++) v[c] = c < cols ? ck_load_f32(w, t, (size_t)c * ldw + l) : 0.0f;
-            const vf32 wv = v_as_f32(v_load_u32(v));
+            const vf32 wv = load_f32_part(w, t, l, ldw, cols);
 #pragma unroll
             for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
         }
         if (sb) {
             const size_t b = l0 / CK_SCALE_BLOCK;
-#pragma unroll
-            for (int r = 0; r < m; r++) {
-                const vf32 old = l0 ? v_as_f32(v_load_u32(out + r * CK_VW)) : v_setf(0.0f);
-                acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), v_setf(sb[b * sb_ls]), old);
-            }
+            fold_block(acc, out, CK_VW, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
         }
 #pragma unroll
         for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(acc[r]));
@@ -238,22 +251,14 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
                     vf32 wv;
                     if (normal) wv = v_e4m3_normal_to_f32(v_load_u8((const uint8_t *)w + l * ldw + (size_t)c0));
                     else if (n == CK_VW) wv = load_f32_of(w, t, l * ldw + (size_t)c0);
-                    else { /* a ragged last strip, element by element */
-                        float v[CK_VW];
-                        for (int c = 0; c < CK_VW; c++) v[c] = c < n ? ck_load_f32(w, t, l * ldw + (size_t)(c0 + c)) : 0.0f;
-                        wv = v_as_f32(v_load_u32(v));
-                    }
+                    else wv = load_f32_part(w, t, l * ldw + (size_t)c0, 1, n); /* a ragged last strip */
 #pragma unroll
                     for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
                 }
                 if (l2 == end && sb) {
                     const size_t b = l0 / CK_SCALE_BLOCK;
-                    const vf32 sbv = v_setf(sb[b * sb_ls + (size_t)(c0 / CK_SCALE_BLOCK) * sb_js]);
-#pragma unroll
-                    for (int r = 0; r < m; r++) {
-                        const vf32 old = l0 ? v_as_f32(v_load_u32(out + r * CK_DECODE_KN_W + c0)) : v_setf(0.0f);
-                        acc[r] = v_fmaf(v_mulf(acc[r], v_setf(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)), sbv, old);
-                    }
+                    fold_block(acc, out + c0, CK_DECODE_KN_W, sa, sa_rs, b,
+                               v_setf(sb[b * sb_ls + (size_t)(c0 / CK_SCALE_BLOCK) * sb_js]), m);
                 }
 #pragma unroll
                 for (int r = 0; r < m; r++) v_store_u32(dst + r * CK_DECODE_KN_W + c0, v_as_u32(acc[r]));
