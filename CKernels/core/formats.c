@@ -195,23 +195,20 @@ static void quant_rows_task(void *arg, size_t task, int tid) {
     const size_t es = ck_dtype_size(j->xt);
     const task_span t = span_of(j, task);
     const size_t g0 = t.g0, c0 = t.c0, len = t.len, ng = t.ng, b0 = t.b0, b1 = t.b1;
-    uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS], row_max[CK_PIECE_GROUPS], row_min[CK_PIECE_GROUPS];
+    uint32_t amax[CK_PIECE_GROUPS], row_max[CK_PIECE_GROUPS];
     scale_scratch sc;
     for (size_t b = b0; b < b1; b++) {
         const size_t r0 = b * j->row_block, r1 = r0 + j->row_block < j->rows ? r0 + j->row_block : j->rows;
-        j->k->range_groups((const char *)j->x + (r0 * j->ldx + c0) * es, j->xt, len, j->group, amax, amin);
+        j->k->range_groups((const char *)j->x + (r0 * j->ldx + c0) * es, j->xt, len, j->group, amax);
         for (size_t r = r0 + 1; r < r1; r++) {
-            j->k->range_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, row_max, row_min);
-            for (size_t g = 0; g < ng; g++) {
-                amax[g] = row_max[g] > amax[g] ? row_max[g] : amax[g];
-                amin[g] = row_min[g] < amin[g] ? row_min[g] : amin[g];
-            }
+            j->k->range_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, row_max);
+            for (size_t g = 0; g < ng; g++) amax[g] = row_max[g] > amax[g] ? row_max[g] : amax[g];
         }
         make_scales(j->k, amax, ng, &j->p, &sc, j->scales, b * j->lds + g0, 1);
         for (size_t r = r0; r < r1; r++) {
             const char *row = (const char *)j->x + (r * j->ldx + c0) * es;
             const bool more = r + 1 < b1 * j->row_block && r + 1 < j->rows; /* within this task */
-            j->k->quant_groups(row, j->xt, len, j->group, sc.s, sc.rcp, amin, j->p.scaling, j->p.format,
+            j->k->quant_groups(row, j->xt, len, j->group, sc.s, sc.rcp, j->p.scaling, j->p.format,
                                j->q + r * j->ldq + c0, more ? row + j->ldx * es : NULL);
         }
     }
@@ -321,11 +318,11 @@ static void quant_channels_task(void *arg, size_t task, int tid) {
     const size_t t0 = tg * j->group, nt = j->tokens - t0 < j->group ? j->tokens - t0 : j->group;
     const size_t nc = j->channels - c0 < CK_PIECE_GROUPS ? j->channels - c0 : CK_PIECE_GROUPS;
     const char *x = (const char *)j->x + (t0 * j->ldx + c0) * ck_dtype_size(j->xt);
-    uint32_t amax[CK_PIECE_GROUPS], amin[CK_PIECE_GROUPS];
+    uint32_t amax[CK_PIECE_GROUPS];
     scale_scratch sc;
-    j->k->range_cols(x, j->xt, nt, nc, j->ldx, amax, amin);
+    j->k->range_cols(x, j->xt, nt, nc, j->ldx, amax);
     make_scales(j->k, amax, nc, &j->p, &sc, j->scales, c0 * j->lds + tg, j->lds);
-    j->k->quant_cols_t(x, j->xt, nt, nc, j->ldx, sc.s, sc.rcp, amin, j->p.scaling, j->p.format, j->q + c0 * j->ldq + t0, j->ldq);
+    j->k->quant_cols_t(x, j->xt, nt, nc, j->ldx, sc.s, sc.rcp, j->p.scaling, j->p.format, j->q + c0 * j->ldq + t0, j->ldq);
 }
 
 ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t tokens, size_t channels,

@@ -36,11 +36,18 @@ typedef struct ck_fp8_spec {
     uint32_t nan_above;     /* magnitude codes above this decode to NaN */
     float min_subnormal;    /* 2^(emin - mant_bits) */
     float max_value;        /* 448 or 57344 */
+    /* The SIMD quantizers' rounding to the fp8 grid (formats_simd.h, v_fp8_grid): the scaled values come
+     * multiplied by grid_scale = 2^(23 - mant_bits - f16_shift), f16_shift = 8 for E4M3 (which puts its
+     * subnormals on binary16's) and 0 for E5M2; grid_floor = grid_scale * the smallest normal, and
+     * grid_unit = 2^(mant_bits - 23). */
+    float grid_scale, grid_floor, grid_unit;
 } ck_fp8_spec;
 
 static const ck_fp8_spec ck_fp8_specs[2] = {
-    [CK_FP8_E4M3FN] = {3, 120u << 3, 121u << 23, 141u << 23, 0x7E, 0x7F, 0x7F, 0x100, 0x7E, 0x1p-9f, 448.0f},
-    [CK_FP8_E5M2] = {2, 112u << 2, 113u << 23, 134u << 23, 0x7B, 0x7E, 0x7C, 0x7C, 0x7C, 0x1p-16f, 57344.0f},
+    [CK_FP8_E4M3FN] = {3, 120u << 3, 121u << 23, 141u << 23, 0x7E, 0x7F, 0x7F, 0x100, 0x7E, 0x1p-9f, 448.0f,
+                       0x1p12f, 0x1p6f, 0x1p-20f},
+    [CK_FP8_E5M2] = {2, 112u << 2, 113u << 23, 134u << 23, 0x7B, 0x7E, 0x7C, 0x7C, 0x7C, 0x1p-16f, 57344.0f,
+                     0x1p21f, 0x1p7f, 0x1p-21f},
 };
 
 /* f32 bit pattern -> bf16 (round to nearest even, NaN -> sign|0x7FC0). */
@@ -109,14 +116,6 @@ static inline float ck_scale_f32(uint32_t amax_bits, const ck_fp8_spec *f) {
     const uint32_t floor_bits = 0x38D1B717u; /* 1e-4f */
     if (amax_bits > 0x7F800000u) return ck_bits_f32(0x7FC00000u); /* one NaN, whatever the input's payload */
     return ck_bits_f32(amax_bits > floor_bits ? amax_bits : floor_bits) / f->max_value;
-}
-
-/* True when every element of a group whose smallest magnitude is amin scales (x / s or x * rcp, rcp = 1/s)
- * into fp8's normal range, so the SIMD kernels may skip subnormal rounding. Conservative: rcp is within
- * 2^-24 of 1/s. */
-static inline bool ck_scaled_all_normal(uint32_t amin_bits, float rcp, const ck_fp8_spec *f) {
-    /* amin * rcp carries at most two roundings of 2^-24 each: a 2^-20 margin covers them */
-    return ck_bits_f32(amin_bits) * rcp >= ck_bits_f32(f->min_normal) * (1.0f + 0x1p-20f);
 }
 
 /* The UE8M0 exponent of a group: the smallest power of two >= its f32 scale, 0xFF for non-finite groups. */

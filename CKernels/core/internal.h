@@ -45,25 +45,22 @@ typedef struct ck_formats_kernels {
     void (*bf16_to_f32)(const uint16_t *x, float *y, size_t n);
     void (*to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_format f, ck_overflow o);
     void (*from_fp8)(const uint8_t *x, ck_fp8_format f, void *y, ck_dtype yt, size_t n);
-    /* amax[g] / amin[g] = max / min over group g of |x|'s f32 bit pattern (NaN sorts above inf). */
-    void (*range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, uint32_t *amin);
-    /* amax[c] / amin[c] = max / min over rows r < rows of |x[r*ldx + c]| bit patterns, for c < cols. */
-    void (*range_cols)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax,
-                       uint32_t *amin);
+    /* amax[g] = max over group g of |x|'s f32 bit pattern (NaN sorts above inf). */
+    void (*range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax);
+    /* amax[c] = max over rows r < rows of |x[r*ldx + c]|'s bit pattern, for c < cols. */
+    void (*range_cols)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax);
     /* From n group amaxes: s[i] = the scale to quantize with, rcp[i] = 1 / s[i], and for CK_SCALE_UE8M0 the
      * stored exponent e8[i] (see ck_formats.h; s is then 2^(e8 - 127), or NaN / inf for non-finite groups). */
     void (*scales)(const uint32_t *amax_bits, size_t n, ck_fp8_format f, ck_scale_format sf, float *s, float *rcp,
                    uint8_t *e8);
     /* q[i] = fp8(x[i] / s[g]) (CK_SCALING_DIVIDE) or fp8(x[i] * rcp[g]) (CK_SCALING_RECIPROCAL), g = i / group,
-     * for i < n, with s and rcp from `scales` for this group's amax (so finite groups cannot overflow) and
-     * amin[g] its smallest magnitude (a hint: groups far from fp8's subnormal range skip its rounding).
+     * for i < n, with s and rcp from `scales` for this group's amax (so finite groups cannot overflow).
      * `next` (may be NULL): the same span of the row processed next, prefetched while this one is encoded. */
     void (*quant_groups)(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
-                         const uint32_t *amin, ck_scaling sc, ck_fp8_format f, uint8_t *q, const void *next);
+                         ck_scaling sc, ck_fp8_format f, uint8_t *q, const void *next);
     /* q[c*ldq + r] = fp8 of x[r*ldx + c] scaled by s[c] / rcp[c] as above, for r < rows, c < cols. */
     void (*quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
-                         const float *rcp, const uint32_t *amin, ck_scaling sc, ck_fp8_format f, uint8_t *q,
-                         size_t ldq);
+                         const float *rcp, ck_scaling sc, ck_fp8_format f, uint8_t *q, size_t ldq);
     /* y[i] = decode(q[i]) * s[i/group], for i < n. */
     void (*dequant_groups)(const uint8_t *q, ck_fp8_format f, size_t n, size_t group, const float *s, void *y,
                            ck_dtype yt);

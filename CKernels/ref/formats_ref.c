@@ -18,21 +18,18 @@ static void from_fp8_ref(const uint8_t *x, ck_fp8_format format, void *y, ck_dty
     for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_fp8_to_bits(x[i], &ck_fp8_specs[format]));
 }
 
-static void range_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, uint32_t *amin) {
+static void range_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax) {
     for (size_t i = 0; i < n; i++) {
         const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu, g = i / group;
         if (i % group == 0 || a > amax[g]) amax[g] = a;
-        if (i % group == 0 || a < amin[g]) amin[g] = a;
     }
 }
 
-static void range_cols_ref(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax,
-                           uint32_t *amin) {
+static void range_cols_ref(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax) {
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) {
             const uint32_t a = ck_load_bits(x, xt, r * ldx + c) & 0x7FFFFFFFu;
             if (r == 0 || a > amax[c]) amax[c] = a;
-            if (r == 0 || a < amin[c]) amin[c] = a;
         }
 }
 
@@ -51,15 +48,14 @@ static void scales_ref(const uint32_t *amax_bits, size_t n, ck_fp8_format format
 
 /* The definition: a true division (or the product with 1/s) per element. */
 static void quant_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
-                             const uint32_t *amin, ck_scaling sc, ck_fp8_format format, uint8_t *q, const void *next) {
-    (void)rcp, (void)amin, (void)next;
+                             ck_scaling sc, ck_fp8_format format, uint8_t *q, const void *next) {
+    (void)rcp, (void)next;
     for (size_t i = 0; i < n; i++) q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[i / group], sc, &ck_fp8_specs[format]);
 }
 
 static void quant_cols_t_ref(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
-                             const float *rcp, const uint32_t *amin, ck_scaling sc, ck_fp8_format format, uint8_t *q,
-                             size_t ldq) {
-    (void)rcp, (void)amin;
+                             const float *rcp, ck_scaling sc, ck_fp8_format format, uint8_t *q, size_t ldq) {
+    (void)rcp;
     for (size_t c = 0; c < cols; c++)
         for (size_t r = 0; r < rows; r++)
             q[c * ldq + r] = ck_quant_element(ck_load_bits(x, xt, r * ldx + c), s[c], sc, &ck_fp8_specs[format]);

@@ -38,31 +38,22 @@ static inline bool v_any(vmask m) { return !_mm256_testz_si256(m, m); }
 /* m ? a : b */
 static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm256_blendv_epi8(b, a, m); }
 static inline vf32 v_addf(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
+static inline vf32 v_subf(vf32 a, vf32 b) { return _mm256_sub_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
 static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm256_fmadd_ps(a, b, c); }   /* a*b + c */
 static inline vf32 v_fnmaf(vf32 a, vf32 b, vf32 c) { return _mm256_fnmadd_ps(a, b, c); } /* c - a*b */
 static inline vf32 v_divf(vf32 a, vf32 b) { return _mm256_div_ps(a, b); }
 static inline vf32 v_cvtf(vu32 a) { return _mm256_cvtepi32_ps(a); }
-/* hi = max(hi, |x|), lo = min(lo, |x|) on the magnitudes' bit patterns (NaN sorts above inf). */
-static inline void v_range_update(vu32 *hi, vu32 *lo, vu32 x) {
-    const vu32 a = _mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF));
-    *hi = _mm256_max_epu32(*hi, a);
-    *lo = _mm256_min_epu32(*lo, a);
+/* max(|a|, b) with a's sign, for b >= 0 */
+static inline vf32 v_maxabs_signed(vf32 a, vf32 b) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_max_ps(_mm256_andnot_ps(sign, a), b), _mm256_and_ps(sign, a));
 }
 static inline uint32_t v_hmax(vu32 a) {
     __m128i m = _mm_max_epu32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     return (uint32_t)_mm_cvtsi128_si32(m);
-}
-
-/* *mx = max of hi's lanes, *mn = min of lo's lanes. */
-static inline void v_hmax_hmin(vu32 hi, vu32 lo, uint32_t *mx, uint32_t *mn) {
-    __m128i m = _mm_min_epu32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
-    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm_min_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-    *mx = v_hmax(hi);
-    *mn = (uint32_t)_mm_cvtsi128_si32(m);
 }
 
 static inline vu32 v_load_f32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
@@ -89,6 +80,20 @@ static inline void v_store_u8(void *p, vu32 a) {
 static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
     _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+/* fp8 codes from binary16 encodings of fp8 values, as in vec_avx512.h. */
+static inline __m256i v_fp8_from_f16(__m256i h, bool e4m3) {
+    if (e4m3) h = _mm256_or_si256(_mm256_slli_epi16(h, 1), _mm256_and_si256(h, _mm256_set1_epi16((short)0x8000)));
+    return _mm256_srli_epi16(h, 8);
+}
+static inline __m128i v_f16(vf32 t) { return _mm256_cvtps_ph(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(_mm256_cvtepu16_epi32(v_f16(t)), e4m3); }
+static inline void v_store_fp8x4(void *p, vf32 a, vf32 b, vf32 c, vf32 d, bool e4m3) {
+    const __m256i ab = v_fp8_from_f16(_mm256_set_m128i(v_f16(b), v_f16(a)), e4m3);
+    const __m256i cd = v_fp8_from_f16(_mm256_set_m128i(v_f16(d), v_f16(c)), e4m3);
+    /* 128-bit lane L of the pack: the 8 codes of ab's lane L, then cd's */
+    _mm256_storeu_si256((__m256i *)p, _mm256_permute4x64_epi64(_mm256_packus_epi16(ab, cd), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 /* In place: r[i] lane j <-> r[j] lane i (an 8 x 8 transpose, 24 shuffles). */

@@ -37,26 +37,20 @@ static inline vmask v_eq(vu32 a, vu32 b) { return _mm512_cmpeq_epi32_mask(a, b);
 /* m ? a : b */
 static inline vu32 v_select(vmask m, vu32 a, vu32 b) { return _mm512_mask_blend_epi32(m, b, a); }
 static inline vf32 v_addf(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
+static inline vf32 v_subf(vf32 a, vf32 b) { return _mm512_sub_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
 static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }   /* a*b + c */
 static inline vf32 v_fnmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fnmadd_ps(a, b, c); } /* c - a*b */
 static inline vf32 v_divf(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
 static inline vf32 v_cvtf(vu32 a) { return _mm512_cvtepi32_ps(a); }
-/* hi = max(hi, |x|) on the magnitudes' bit patterns (NaN sorts above inf, so it propagates);
- * lo = min(lo, |x|) on magnitudes, ignoring NaN (vrangeps: one instruction). */
-static inline void v_range_update(vu32 *hi, vu32 *lo, vu32 x) {
-    *hi = _mm512_max_epu32(*hi, _mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF)));
-    *lo = _mm512_castps_si512(_mm512_range_ps(_mm512_castsi512_ps(*lo), _mm512_castsi512_ps(x), 0x0A));
-}
-/* *mx = max of hi's lanes, *mn = min of lo's lanes, in one shuffle tree (min as max of complements). */
-static inline void v_hmax_hmin(vu32 hi, vu32 lo, uint32_t *mx, uint32_t *mn) {
-    const __m512i nlo = _mm512_xor_si512(lo, _mm512_set1_epi32(-1));
-    __m512i m = _mm512_max_epu32(_mm512_shuffle_i64x2(hi, nlo, 0x44), _mm512_shuffle_i64x2(hi, nlo, 0xEE));
-    m = _mm512_max_epu32(m, _mm512_shuffle_i64x2(m, m, 0xB1));
-    m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, (_MM_PERM_ENUM)0x4E));
-    m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, (_MM_PERM_ENUM)0xB1));
-    *mx = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(m));
-    *mn = ~(uint32_t)_mm_cvtsi128_si32(_mm512_extracti32x4_epi32(m, 2));
+/* max(|a|, b) with a's sign, for b >= 0 (vrangeps: one instruction) */
+static inline vf32 v_maxabs_signed(vf32 a, vf32 b) { return _mm512_range_ps(a, b, 0x03); }
+static inline uint32_t v_hmax(vu32 a) {
+    __m256i m = _mm256_max_epu32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+    __m128i n = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    n = _mm_max_epu32(n, _mm_shuffle_epi32(n, _MM_SHUFFLE(1, 0, 3, 2)));
+    n = _mm_max_epu32(n, _mm_shuffle_epi32(n, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (uint32_t)_mm_cvtsi128_si32(n);
 }
 
 static inline vu32 v_load_f32(const void *p) { return _mm512_loadu_si512(p); }
@@ -77,6 +71,26 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
+}
+
+/* fp8 codes from the binary16 encodings h of fp8 values (formats_simd.h's v_fp8_grid), one per 16-bit lane, or
+ * one per 32-bit lane with the upper halves zero. E5M2 shares binary16's exponent field, so its code is the top
+ * byte. E4M3's values come scaled by 2^-8, which puts the code's exponent and mantissa in bits 7..13 below a
+ * zero bit 14; shifting those up one under the sign makes the code the top byte again. */
+static inline __m512i v_fp8_from_f16(__m512i h, bool e4m3) {
+    if (e4m3) h = _mm512_ternarylogic_epi32(_mm512_slli_epi16(h, 1), h, _mm512_set1_epi16((short)0x8000), 0xD8);
+    return _mm512_srli_epi16(h, 8);
+}
+static inline __m256i v_f16(vf32 t) { return _mm512_cvtps_ph(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* The codes of one vector of fp8 grid values, one per lane. */
+static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(_mm512_cvtepu16_epi32(v_f16(t)), e4m3); }
+/* The codes of four vectors of fp8 grid values, stored as 64 consecutive bytes: converted two vectors to a
+ * register, so the code extraction and the pack work on 32 lanes at a time. */
+static inline void v_store_fp8x4(void *p, vf32 a, vf32 b, vf32 c, vf32 d, bool e4m3) {
+    const __m512i ab = v_fp8_from_f16(_mm512_inserti64x4(_mm512_castsi256_si512(v_f16(a)), v_f16(b), 1), e4m3);
+    const __m512i cd = v_fp8_from_f16(_mm512_inserti64x4(_mm512_castsi256_si512(v_f16(c)), v_f16(d), 1), e4m3);
+    /* 128-bit lane L of the pack: 8 codes of ab's lane L, then 8 of cd's */
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), _mm512_packus_epi16(ab, cd)));
 }
 
 /* In place: r[i] lane j <-> r[j] lane i (a 16 x 16 transpose, 64 shuffles). */

@@ -4,7 +4,7 @@
 // all) poisons its group's scale (NaN / 0xFF) and every code, and nothing else; a ±inf group gets s = inf
 // (UE8M0 0xFF), ±0 codes for its finite elements and NaN for its infinities, and dequantizes to NaN; groups
 // with amax < 1e-4 or only Float subnormals keep the floor; subnormal FP8 codes come out as documented;
-// groups whose elements all scale to normal FP8 values (the kernels' fast path) agree too.
+// groups whose elements all scale to normal FP8 values agree too.
 import MoEKit
 import TestSupport
 import Testing
