@@ -4,7 +4,7 @@ import MoEKit
 
 /// Suite `quant`: the low-precision formats on a DRAM-sized array (64M elements, buffers rotated beyond the
 /// last-level cache) and on an L2-resident one, MoEKit at the active ISA vs its scalar reference. Inputs span
-/// sixteen binades (a worst case for the quantizers); `_bell` repeats the L2 per-token case on bell-shaped data.
+/// sixteen binades; `_bell` repeats the L2 per-token case on bell-shaped data.
 func quantSuite(llcBytes: Int) -> [BenchCase] {
     var cases: [BenchCase] = []
     for size in [Size.dram, .l2] {
@@ -12,7 +12,7 @@ func quantSuite(llcBytes: Int) -> [BenchCase] {
         cases.append(operation("per_token_1x128_e4m3", size, "f32", rows: r, cols: c, input: 4, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes) {
             x, q, s in quantPerToken(x, CK_DTYPE_F32, r, c, q, s)
         })
-        if size == .l2 { // the same on bell-shaped data, whose groups rarely need subnormal rounding
+        if size == .l2 { // the same on bell-shaped data, whose groups rarely reach the subnormal range
             cases.append(operation("per_token_1x128_e4m3_bell", size, "f32", rows: r, cols: c, input: 4, output: 1, scaleBytes: r * c / 128 * 4, llc: llcBytes, data: .bellShaped) {
                 x, q, s in quantPerToken(x, CK_DTYPE_F32, r, c, q, s)
             })
@@ -59,7 +59,7 @@ private func quantPerToken(_ x: UnsafeMutableRawPointer, _ t: ck_dtype, _ r: Int
 /// The input values of a case.
 private enum InputData {
     /// Magnitudes spread evenly over 2^-8 ... 2^7, so nearly every 128-group has elements that scale into
-    /// E4M3's subnormal range (the quantizers' slower rounding): a worst case.
+    /// E4M3's subnormal range.
     case wideRange
     /// Bell-shaped values, as a trained layer's activations (`_bell` cases): under 1 % of the groups reach the
     /// subnormal range.

@@ -34,16 +34,16 @@ static inline vu32 v_fp8_from_bits(vu32 u, const ck_fp8_spec *f, ck_overflow ove
     return v_with_sign(code, u);
 }
 
-/* For finite values known to be at most the format's max (the quantizers' finite groups): z = y * grid_scale
- * (ck_fp8_spec) rounded to the fp8 grid, as the fp8 value nearest y (round to nearest even, subnormals
- * included) times 2^-f16_shift, with the sign of `sign` (so that +-0 results keep x's sign). m = the power of
- * two of max(|z|, grid_floor), with z's sign, has the grid step of y's binade (or the subnormal step)
- * as its ulp, and y * 2^-f16_shift is below 2^-19 m, so the sum rounds at that step without leaving m's binade
- * and the difference is exact. With f16_shift as chosen, every result converts exactly to binary16, whose
- * encoding then holds the fp8 code (v_fp8_codes). Five vector instructions on AVX-512 for what
- * v_fp8_from_bits does in about twelve, with no blend between normal and subnormal rounding; checked against
- * ck_fp8_from_bits for every binary32 of magnitude below the rounding threshold past max, both signs, with
- * DAZ and FTZ on and off. */
+/* For the quantizers' finite groups, whose scaled values y = x/s are finite and at most about the format's
+ * max: from z = y * grid_scale (ck_fp8_spec), the fp8 value nearest y (ties to even, subnormals included)
+ * times 2^-f16_shift, with the sign of `sign` (x's, so that +-0 results keep it). The magic number m = +-2^e,
+ * e the exponent of max(|z|, grid_floor), with z's sign, has as its ulp the fp8 step of y's binade (or the
+ * subnormal step) times 2^-f16_shift; z * grid_unit = y * 2^-f16_shift is below 2^-19 |m|, so the fma rounds
+ * it at that step without leaving m's binade, and the subtraction is exact. Every result is a binary16 value
+ * whose encoding holds the fp8 code (v_fp8_codes). Five instructions on AVX-512 where v_fp8_from_bits takes
+ * about twelve, with no blend between normal and subnormal rounding. Checked against ck_fp8_from_bits for
+ * every binary32 below the rounding threshold past max, both signs, both formats, both ISAs, with DAZ and
+ * FTZ on and off (a throw-away driver); QuantizeRoundingTests keeps every midpoint +-2 ulp and a sweep. */
 static inline vf32 v_fp8_grid(vf32 z, vu32 sign, const ck_fp8_spec *f) {
     const vu32 r = v_as_u32(v_maxabs_signed(z, v_setf(f->grid_floor)));
     const vf32 m = v_as_f32(v_and(r, v_set(0xFF800000u)));
