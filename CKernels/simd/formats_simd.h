@@ -110,8 +110,21 @@ static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, c
 
 static inline vu32 v_amax(vu32 hi, vu32 x) { return v_max(hi, v_and(x, v_set(0x7FFFFFFFu))); }
 
+/* Groups of whole vectors come CK_VW at a time, so that one v_hmax_each reduces all of them; the rest (and
+ * other group sizes) one group at a time. */
 CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax) {
-    for (size_t g = 0, start = 0; start < n; g++, start += group) {
+    size_t g = 0, start = 0;
+    if (group % CK_VW == 0)
+        for (; (n - start) / group >= CK_VW; start += CK_VW * group, g += CK_VW) { /* no overflow for huge groups */
+            vu32 hi[CK_VW];
+            for (size_t k = 0; k < CK_VW; k++) {
+                vu32 h = v_set(0);
+                for (size_t i = start + k * group; i < start + (k + 1) * group; i += CK_VW) h = v_amax(h, v_load_x(x, xt, i));
+                hi[k] = h;
+            }
+            v_store_u32(amax + g, v_hmax_each(hi));
+        }
+    for (; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
         size_t i = start;
         vu32 hi = v_set(0);

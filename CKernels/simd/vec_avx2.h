@@ -55,6 +55,19 @@ static inline uint32_t v_hmax(vu32 a) {
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     return (uint32_t)_mm_cvtsi128_si32(m);
 }
+/* Lane g = the largest lane of h[g] (unsigned), for 8 vectors at once (as in vec_avx512.h: 22 instructions). */
+static inline vu32 v_hmax_each(const vu32 h[8]) {
+    __m256i a[4], b[2];
+    for (int i = 0; i < 4; i++) /* 128-bit lane L: h[2i + L] */
+        a[i] = _mm256_max_epu32(_mm256_permute2x128_si256(h[2 * i], h[2 * i + 1], 0x20),
+                                _mm256_permute2x128_si256(h[2 * i], h[2 * i + 1], 0x31));
+    for (int i = 0; i < 2; i++) /* lane L: two lanes for h[4i + L], two for h[4i + 2 + L] */
+        b[i] = _mm256_max_epu32(_mm256_unpacklo_epi64(a[2 * i], a[2 * i + 1]), _mm256_unpackhi_epi64(a[2 * i], a[2 * i + 1]));
+    const __m256 b0 = _mm256_castsi256_ps(b[0]), b1 = _mm256_castsi256_ps(b[1]);
+    const __m256i d = _mm256_max_epu32(_mm256_castps_si256(_mm256_shuffle_ps(b0, b1, 0x88)),
+                                       _mm256_castps_si256(_mm256_shuffle_ps(b0, b1, 0xDD))); /* lane 4L + j: h[2j + L] */
+    return _mm256_permutevar8x32_epi32(d, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
 
 static inline vu32 v_load_f32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 static inline vu32 v_load_bf16(const void *p) {
