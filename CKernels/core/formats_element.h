@@ -1,9 +1,11 @@
 /*
  * Per-element format conversions: the definition of every cast MoEKit performs. The scalar reference uses
  * them for everything and the SIMD kernels for their tails, so all ISAs agree to the bit.
- * Only integer operations and one float addition (exact rounding by the FPU's default round-to-nearest-even)
- * are used, so the results do not depend on FP contraction, and input denormals are handled without relying
- * on DAZ being off.
+ * The casts use only integer operations and one float addition (exact rounding by the FPU's default
+ * round-to-nearest-even), so they do not depend on FP contraction, and their codes stay the same with DAZ or
+ * FTZ on. The scale arithmetic (ck_scale_f32, ck_quant_element, ck_dequant_element) divides and multiplies as
+ * the semantics define; like all of MoEKit it assumes the default environment (a dequantized product may be
+ * a denormal).
  */
 #ifndef CK_FORMATS_ELEMENT_H
 #define CK_FORMATS_ELEMENT_H

@@ -34,21 +34,41 @@ static inline vu32 v_fp8_from_bits(vu32 u, const ck_fp8_spec *f, ck_overflow ove
     return v_with_sign(code, u);
 }
 
-/* For the quantizers' finite groups, whose scaled values y = x/s are finite and at most about the format's
- * max: from z = y * grid_scale (ck_fp8_spec), the fp8 value nearest y (ties to even, subnormals included)
- * times 2^-f16_shift, with the sign of `sign` (x's, so that +-0 results keep it). The magic number m = +-2^e,
- * e the exponent of max(|z|, grid_floor), with z's sign, has as its ulp the fp8 step of y's binade (or the
- * subnormal step) times 2^-f16_shift; z * grid_unit = y * 2^-f16_shift is below 2^-19 |m|, so the fma rounds
- * it at that step without leaving m's binade, and the subtraction is exact. Every result is a binary16 value
- * whose encoding holds the fp8 code (v_fp8_codes). Five instructions on AVX-512 where v_fp8_from_bits takes
- * about twelve, with no blend between normal and subnormal rounding. Checked against ck_fp8_from_bits for
- * every binary32 below the rounding threshold past max, both signs, both formats, both ISAs, with DAZ and
- * FTZ on and off (a throw-away driver); QuantizeRoundingTests keeps every midpoint +-2 ulp and a sweep. */
+/* For the quantizers' finite groups, whose scaled values y = x/s are finite and below the format's rounding
+ * threshold past max (464 for E4M3FN, 61440 for E5M2; a finite group's |x/s| is at most about max): from
+ * z = y * grid_scale (ck_fp8_spec), the fp8 value nearest y (ties to even, subnormals included) times
+ * 2^-f16_shift, with the sign of `sign` (x's, so that +-0 results keep it). The magic number m = +-2^e, e the
+ * exponent of max(|z|, grid_floor), with z's sign, has as its ulp the fp8 step of y's binade (or the subnormal
+ * step) times 2^-f16_shift; z * grid_unit = y * 2^-f16_shift is below 2^-19 |m|, so the fma rounds it at that
+ * step without leaving m's binade, and the subtraction is exact. Every result is a binary16 value whose
+ * encoding holds the fp8 code (v_fp8_codes). Five instructions on AVX-512 where v_fp8_from_bits takes about
+ * twelve, with no blend between normal and subnormal rounding. Checked against ck_fp8_from_bits for every
+ * binary32 below the threshold, both signs, both formats, both ISAs, with DAZ and FTZ on and off (a throw-away
+ * driver); QuantizeRoundingTests keeps every midpoint +-2 ulp and a sweep. */
 static inline vf32 v_fp8_grid(vf32 z, vu32 sign, const ck_fp8_spec *f) {
     const vu32 r = v_as_u32(v_maxabs_signed(z, v_setf(f->grid_floor)));
     const vf32 m = v_as_f32(v_and(r, v_set(0xFF800000u)));
     const vf32 t = v_subf(v_fmaf(z, v_setf(f->grid_unit), m), m);
     return v_as_f32(v_or(v_as_u32(t), v_and(sign, v_set(0x80000000u))));
+}
+
+/* fp8 codes from the binary16 encodings h of v_fp8_grid's values, one per 16-bit lane (the upper halves of the
+ * 32-bit lanes hold more of them, or zeros). E5M2 shares binary16's exponent field, so its code is the top byte.
+ * E4M3's values come scaled by 2^-8, which puts its exponent and mantissa in bits 7..13 under a zero bit 14;
+ * moving those up one, under the sign, makes the code the top byte too. */
+static inline vu32 v_fp8_from_f16(vu32 h, bool e4m3) {
+    if (e4m3) h = v_or(v_sll16(h, 1), v_and(h, v_set(0x80008000u)));
+    return v_srl16(h, 8);
+}
+
+/* The codes of one vector of v_fp8_grid values, one per lane. */
+static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(v_f16_widen(v_f16(t)), e4m3); }
+
+/* The codes of four vectors of v_fp8_grid values, stored as 4 * CK_VW consecutive bytes: converted two vectors
+ * to a register, so that the code extraction and the pack work on 2 * CK_VW lanes at a time. */
+static inline void v_store_fp8x4(void *p, vf32 a, vf32 b, vf32 c, vf32 d, bool e4m3) {
+    v_store_u8_words(p, v_fp8_from_f16(v_f16_pair(v_f16(a), v_f16(b)), e4m3),
+                     v_fp8_from_f16(v_f16_pair(v_f16(c), v_f16(d)), e4m3));
 }
 
 #define CK_INLINE static inline __attribute__((always_inline))
@@ -110,6 +130,13 @@ static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, c
 
 static inline vu32 v_amax(vu32 hi, vu32 x) { return v_max(hi, v_and(x, v_set(0x7FFFFFFFu))); }
 
+/* The lane-wise amax over the whole vectors of x[start, end). */
+CK_INLINE vu32 v_group_amax(const void *x, ck_dtype xt, size_t start, size_t end) {
+    vu32 hi = v_set(0);
+    for (size_t i = start; i + CK_VW <= end; i += CK_VW) hi = v_amax(hi, v_load_x(x, xt, i));
+    return hi;
+}
+
 /* Groups of whole vectors come CK_VW at a time, so that one v_hmax_each reduces all of them; the rest (and
  * other group sizes) one group at a time. */
 CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax) {
@@ -117,20 +144,13 @@ CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t gr
     if (group % CK_VW == 0)
         for (; (n - start) / group >= CK_VW; start += CK_VW * group, g += CK_VW) { /* no overflow for huge groups */
             vu32 hi[CK_VW];
-            for (size_t k = 0; k < CK_VW; k++) {
-                vu32 h = v_set(0);
-                for (size_t i = start + k * group; i < start + (k + 1) * group; i += CK_VW) h = v_amax(h, v_load_x(x, xt, i));
-                hi[k] = h;
-            }
+            for (size_t k = 0; k < CK_VW; k++) hi[k] = v_group_amax(x, xt, start + k * group, start + (k + 1) * group);
             v_store_u32(amax + g, v_hmax_each(hi));
         }
     for (; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
-        size_t i = start;
-        vu32 hi = v_set(0);
-        for (; i + CK_VW <= end; i += CK_VW) hi = v_amax(hi, v_load_x(x, xt, i));
-        uint32_t mx = v_hmax(hi);
-        for (; i < end; i++) {
+        uint32_t mx = v_hmax(v_group_amax(x, xt, start, end));
+        for (size_t i = start + (end - start) / CK_VW * CK_VW; i < end; i++) {
             const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu;
             mx = a > mx ? a : mx;
         }
@@ -205,8 +225,19 @@ static void CK_SIMD(scales)(const uint32_t *amax_bits, size_t n, ck_fp8_format f
     else scales_body(amax_bits, n, f, CK_SCALE_UE8M0, s, rcp, e8);
 }
 
-/* How a group's elements are scaled (see v_scaled). */
-typedef enum { FINITE_PRODUCT, FINITE_QUOTIENT, NONFINITE_PRODUCT, NONFINITE_DIVISION } scale_op;
+/* How a group's elements are scaled (see v_scaled); PER_GROUP: each group as its scale says (quant_groups_with). */
+typedef enum { FINITE_PRODUCT, FINITE_QUOTIENT, NONFINITE_PRODUCT, NONFINITE_DIVISION, PER_GROUP } scale_op;
+
+/* CALL(op) with op a compile-time constant, so that each case inlines a loop specialised for it. */
+#define CK_WITH_OP(op, CALL)                                                                                \
+    do {                                                                                                    \
+        switch (op) {                                                                                       \
+        case FINITE_PRODUCT: CALL(FINITE_PRODUCT); break;                                                   \
+        case FINITE_QUOTIENT: CALL(FINITE_QUOTIENT); break;                                                 \
+        case NONFINITE_PRODUCT: CALL(NONFINITE_PRODUCT); break;                                             \
+        default: CALL(NONFINITE_DIVISION); break;                                                           \
+        }                                                                                                   \
+    } while (0)
 
 static inline bool is_finite_op(scale_op op) { return op == FINITE_PRODUCT || op == FINITE_QUOTIENT; }
 
@@ -216,16 +247,21 @@ static inline bool ck_is_power_of_two(float s) {
     return (b & 0x007FFFFFu) == 0 && (b & 0x7F800000u) != 0 && (b & 0x7F800000u) != 0x7F800000u;
 }
 
-/* The group's scale and reciprocal as the vectors v_scaled takes: for the finite ops times 2^-g and 2^g,
- * grid_scale = 2^g (exact: the finite scales the quantizers make lie within 2^-29 ... 2^120, so neither leaves the normal
- * range). */
+static inline scale_op scale_op_for(bool finite, bool power_of_two, ck_scaling sc) {
+    if (!finite) return sc == CK_SCALING_RECIPROCAL ? NONFINITE_PRODUCT : NONFINITE_DIVISION;
+    return sc == CK_SCALING_RECIPROCAL || power_of_two ? FINITE_PRODUCT : FINITE_QUOTIENT;
+}
+
+/* Scales and reciprocals (one per lane) as v_scaled takes them: for the finite ops times 2^-G and 2^G, where
+ * grid_scale = 2^G. Exact: the finite scales the quantizers make lie within 2^-30 ... 2^120, so neither
+ * product leaves the normal range. */
 typedef struct {
     vf32 s, rcp;
 } group_scale;
 
-static inline group_scale group_scale_for(float s, float rcp, scale_op op, const ck_fp8_spec *f) {
-    if (!is_finite_op(op)) return (group_scale){v_setf(s), v_setf(rcp)};
-    return (group_scale){v_setf(s / f->grid_scale), v_setf(rcp * f->grid_scale)};
+static inline group_scale group_scale_for(vf32 s, vf32 rcp, scale_op op, const ck_fp8_spec *f) {
+    if (!is_finite_op(op)) return (group_scale){s, rcp};
+    return (group_scale){v_mulf(s, v_setf(1.0f / f->grid_scale)), v_mulf(rcp, v_setf(f->grid_scale))};
 }
 
 /* x scaled by its group's scale s (rcp = RN(1/s)), as the op says:
@@ -239,7 +275,7 @@ static inline group_scale group_scale_for(float s, float rcp, scale_op op, const
  *                      and the sign comes from x, so the codes equal the true division's;
  *   NONFINITE_*        the same arithmetic as the scalar reference (true division or product), for NaN and
  *                      inf scales.
- * The finite ops return the result times grid_scale (g carries it, exactly), for v_fp8_grid. */
+ * The finite ops' results come times grid_scale (g carries it), for v_fp8_grid. */
 CK_INLINE vf32 v_scaled(vu32 x, group_scale g, scale_op op) {
     const vf32 xf = v_as_f32(x);
     switch (op) {
@@ -253,55 +289,49 @@ CK_INLINE vf32 v_scaled(vu32 x, group_scale g, scale_op op) {
     }
 }
 
-/* The fp8 codes of x in its group, one per lane. Finite groups cannot overflow (|x/s| <= max), so they take
- * v_fp8_grid; the others the full encode (a NaN x keeps its own sign, as in ck_quant_element). */
-CK_INLINE vu32 v_quant(vu32 x, group_scale g, scale_op op, const ck_fp8_spec *f) {
-    const vf32 y = v_scaled(x, g, op);
-    if (is_finite_op(op)) return v_fp8_codes(v_fp8_grid(y, x, f), f->mant_bits == 3);
-    return v_fp8_from_bits(v_select(v_gt(v_and(x, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), x, v_as_u32(y)), f,
-                           CK_OVERFLOW_SATURATE);
+/* A finite op's fp8 values of x (as v_fp8_grid gives them). Finite groups cannot overflow (|x/s| <= max). */
+CK_INLINE vf32 v_quant_grid(vu32 x, group_scale g, scale_op op, const ck_fp8_spec *f) {
+    return v_fp8_grid(v_scaled(x, g, op), x, f);
 }
 
-static inline scale_op scale_op_for(bool finite, bool power_of_two, ck_scaling sc) {
-    if (!finite) return sc == CK_SCALING_RECIPROCAL ? NONFINITE_PRODUCT : NONFINITE_DIVISION;
-    return sc == CK_SCALING_RECIPROCAL || power_of_two ? FINITE_PRODUCT : FINITE_QUOTIENT;
+/* The fp8 codes of x in its group, one per lane: the finite ops through v_fp8_grid, the others through the
+ * full encode (a NaN x keeps its own sign, as in ck_quant_element). */
+CK_INLINE vu32 v_quant(vu32 x, group_scale g, scale_op op, const ck_fp8_spec *f) {
+    if (is_finite_op(op)) return v_fp8_codes(v_quant_grid(x, g, op, f), f->mant_bits == 3);
+    return v_fp8_from_bits(v_select(v_gt(v_and(x, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), x, v_as_u32(v_scaled(x, g, op))),
+                           f, CK_OVERFLOW_SATURATE);
 }
 
 /* q[i..end) for one group, four vectors per step (one narrowing pack), then one at a time. */
 CK_INLINE void quant_run(const void *x, ck_dtype xt, size_t i, size_t end, float s, float rcp, scale_op op,
                          const ck_fp8_spec *f, uint8_t *q, const char *next) {
-    const group_scale g = group_scale_for(s, rcp, op, f);
+    const group_scale g = group_scale_for(v_setf(s), v_setf(rcp), op, f);
     const size_t es = ck_dtype_size(xt);
     for (; i + 4 * CK_VW <= end; i += 4 * CK_VW) {
         if (next) /* the lines of the next row that this step's input spans, so DRAM stays busy */
             for (size_t b = 0; b < 4 * CK_VW * es; b += 64) __builtin_prefetch(next + i * es + b, 0, 3);
         vu32 v[4];
         for (int k = 0; k < 4; k++) v[k] = v_load_x(x, xt, i + (size_t)k * CK_VW);
-        if (is_finite_op(op)) {
-            vf32 t[4];
-            for (int k = 0; k < 4; k++) t[k] = v_fp8_grid(v_scaled(v[k], g, op), v[k], f);
-            v_store_fp8x4(q + i, t[0], t[1], t[2], t[3], f->mant_bits == 3);
-        } else {
+        if (is_finite_op(op))
+            v_store_fp8x4(q + i, v_quant_grid(v[0], g, op, f), v_quant_grid(v[1], g, op, f),
+                          v_quant_grid(v[2], g, op, f), v_quant_grid(v[3], g, op, f), f->mant_bits == 3);
+        else
             v_store_u8x4(q + i, v_quant(v[0], g, op, f), v_quant(v[1], g, op, f), v_quant(v[2], g, op, f),
                          v_quant(v[3], g, op, f));
-        }
     }
     for (; i + CK_VW <= end; i += CK_VW) v_store_u8(q + i, v_quant(v_load_x(x, xt, i), g, op, f));
 }
 
-/* Every group with `op`, or each with its own when op is PER_GROUP (inlined with a constant op, the switch folds
- * away). */
-#define PER_GROUP ((scale_op)-1)
+/* Every group with `op`, or each with its own when op is PER_GROUP (inlined with a constant op, the choice
+ * folds away). */
 CK_INLINE void quant_groups_with(const void *x, ck_dtype xt, size_t n, size_t group, const float *s, const float *rcp,
                                  ck_scaling sc, scale_op op, const ck_fp8_spec *f, uint8_t *q, const char *next) {
     for (size_t g = 0, start = 0; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
-        switch (op == PER_GROUP ? scale_op_for(isfinite(s[g]), ck_is_power_of_two(s[g]), sc) : op) {
-        case FINITE_PRODUCT: quant_run(x, xt, start, end, s[g], rcp[g], FINITE_PRODUCT, f, q, next); break;
-        case FINITE_QUOTIENT: quant_run(x, xt, start, end, s[g], rcp[g], FINITE_QUOTIENT, f, q, next); break;
-        case NONFINITE_PRODUCT: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_PRODUCT, f, q, next); break;
-        default: quant_run(x, xt, start, end, s[g], rcp[g], NONFINITE_DIVISION, f, q, next); break;
-        }
+        const scale_op o = op == PER_GROUP ? scale_op_for(isfinite(s[g]), ck_is_power_of_two(s[g]), sc) : op;
+#define RUN(O) quant_run(x, xt, start, end, s[g], rcp[g], O, f, q, next)
+        CK_WITH_OP(o, RUN);
+#undef RUN
         for (size_t i = start + (end - start) / CK_VW * CK_VW; i < end; i++)
             q[i] = ck_quant_element(ck_load_bits(x, xt, i), s[g], sc, f);
     }
@@ -338,20 +368,15 @@ CK_INLINE void quant_cols_t_body(const void *x, ck_dtype xt, size_t rows, size_t
         bool finite = true;
         for (int c = 0; c < CK_VW; c++) finite = finite && isfinite(s[c0 + c]);
         const scale_op op = scale_op_for(finite, false, sc);
-        const vf32 vs = v_as_f32(v_load_u32(s + c0)), vr = v_as_f32(v_load_u32(rcp + c0));
-        const group_scale g = {finite ? v_mulf(vs, v_setf(1.0f / f->grid_scale)) : vs,
-                               finite ? v_mulf(vr, v_setf(f->grid_scale)) : vr}; /* as group_scale_for */
+        const group_scale g = group_scale_for(v_as_f32(v_load_u32(s + c0)), v_as_f32(v_load_u32(rcp + c0)), op, f);
         for (size_t r0 = 0; r0 < rows; r0 += 16) { /* tiles of 16 rows x CK_VW columns */
             const size_t nr = rows - r0 < 16 ? rows - r0 : 16;
             vu32 tile[16];
             for (size_t r = 0; r < 16; r++) {
                 const vu32 xr = v_load_x(x, xt, (r0 + (r < nr ? r : 0)) * ldx + c0); /* rows past nr: not stored */
-                switch (op) {
-                case FINITE_PRODUCT: tile[r] = v_quant(xr, g, FINITE_PRODUCT, f); break;
-                case FINITE_QUOTIENT: tile[r] = v_quant(xr, g, FINITE_QUOTIENT, f); break;
-                case NONFINITE_PRODUCT: tile[r] = v_quant(xr, g, NONFINITE_PRODUCT, f); break;
-                default: tile[r] = v_quant(xr, g, NONFINITE_DIVISION, f); break;
-                }
+#define ROW(O) tile[r] = v_quant(xr, g, O, f)
+                CK_WITH_OP(op, ROW);
+#undef ROW
             }
             v_store_tile_t(q + c0 * ldq + r0, ldq, tile, nr);
         }

@@ -55,7 +55,8 @@ static inline uint32_t v_hmax(vu32 a) {
     m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     return (uint32_t)_mm_cvtsi128_si32(m);
 }
-/* Lane g = the largest lane of h[g] (unsigned), for 8 vectors at once (as in vec_avx512.h: 22 instructions). */
+/* Lane g = the largest lane of h[g] (unsigned), for 8 vectors at once: the rounds of vec_avx512.h's
+ * v_hmax_each on 8 lanes (22 instructions). */
 static inline vu32 v_hmax_each(const vu32 h[8]) {
     __m256i a[4], b[2];
     for (int i = 0; i < 4; i++) /* 128-bit lane L: h[2i + L] */
@@ -75,10 +76,6 @@ static inline vu32 v_load_bf16(const void *p) {
 }
 static inline vu32 v_load_u8(const void *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
 static inline vu32 v_load_u32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
-/* lanes >= n read as zero (and are not read from memory) */
-static inline vf32 v_load_part_f32(const float *p, int n) {
-    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-}
 static inline void v_store_u32(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, a); }
 /* Lanes hold values below 2^16 (u16 stores) or 2^8 (u8 stores). */
 static inline void v_store_u16(void *p, vu32 a) {
@@ -95,18 +92,18 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 
-/* fp8 codes from binary16 encodings of fp8 values, as in vec_avx512.h. */
-static inline __m256i v_fp8_from_f16(__m256i h, bool e4m3) {
-    if (e4m3) h = _mm256_or_si256(_mm256_slli_epi16(h, 1), _mm256_and_si256(h, _mm256_set1_epi16((short)0x8000)));
-    return _mm256_srli_epi16(h, 8);
-}
-static inline __m128i v_f16(vf32 t) { return _mm256_cvtps_ph(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(_mm256_cvtepu16_epi32(v_f16(t)), e4m3); }
-static inline void v_store_fp8x4(void *p, vf32 a, vf32 b, vf32 c, vf32 d, bool e4m3) {
-    const __m256i ab = v_fp8_from_f16(_mm256_set_m128i(v_f16(b), v_f16(a)), e4m3);
-    const __m256i cd = v_fp8_from_f16(_mm256_set_m128i(v_f16(d), v_f16(c)), e4m3);
-    /* 128-bit lane L of the pack: the 8 codes of ab's lane L, then cd's */
-    _mm256_storeu_si256((__m256i *)p, _mm256_permute4x64_epi64(_mm256_packus_epi16(ab, cd), _MM_SHUFFLE(3, 1, 2, 0)));
+/* binary16: CK_VW values in a half-width register, converted (round to nearest even) and widened or paired. */
+typedef __m128i vh16;
+static inline vh16 v_f16(vf32 a) { return _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vu32 v_f16_widen(vh16 h) { return _mm256_cvtepu16_epi32(h); } /* lane i: h's value i, zero-extended */
+static inline vu32 v_f16_pair(vh16 lo, vh16 hi) { return _mm256_set_m128i(hi, lo); }
+/* Shifts of each 16-bit half of the lanes. */
+#define v_sll16(a, n) _mm256_slli_epi16((a), (n))
+#define v_srl16(a, n) _mm256_srli_epi16((a), (n))
+/* Two registers of 16-bit values below 256 (a's 2 * CK_VW, then b's), stored as 4 * CK_VW consecutive bytes. */
+static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
+    /* 128-bit lane L of the pack: 8 bytes from a's lane L, then 8 from b's */
+    _mm256_storeu_si256((__m256i *)p, _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 /* In place: r[i] lane j <-> r[j] lane i (an 8 x 8 transpose, 24 shuffles). */

@@ -77,10 +77,6 @@ static inline vu32 v_load_bf16(const void *p) {
 }
 static inline vu32 v_load_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
 static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
-/* lanes >= n read as zero (and are not read from memory) */
-static inline vf32 v_load_part_f32(const float *p, int n) {
-    return _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xFFFF : (1u << (n > 0 ? n : 0)) - 1), p);
-}
 static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
 static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
 static inline void v_store_u8(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(a)); }
@@ -91,24 +87,18 @@ static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
     _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
 }
 
-/* fp8 codes from the binary16 encodings h of fp8 values (formats_simd.h's v_fp8_grid), one per 16-bit lane, or
- * one per 32-bit lane with the upper halves zero. E5M2 shares binary16's exponent field, so its code is the top
- * byte. E4M3's values come scaled by 2^-8, which puts the code's exponent and mantissa in bits 7..13 below a
- * zero bit 14; shifting those up one under the sign makes the code the top byte again. */
-static inline __m512i v_fp8_from_f16(__m512i h, bool e4m3) {
-    if (e4m3) h = _mm512_ternarylogic_epi32(_mm512_slli_epi16(h, 1), h, _mm512_set1_epi16((short)0x8000), 0xD8);
-    return _mm512_srli_epi16(h, 8);
-}
-static inline __m256i v_f16(vf32 t) { return _mm512_cvtps_ph(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-/* The codes of one vector of fp8 grid values, one per lane. */
-static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(_mm512_cvtepu16_epi32(v_f16(t)), e4m3); }
-/* The codes of four vectors of fp8 grid values, stored as 64 consecutive bytes: converted two vectors to a
- * register, so the code extraction and the pack work on 32 lanes at a time. */
-static inline void v_store_fp8x4(void *p, vf32 a, vf32 b, vf32 c, vf32 d, bool e4m3) {
-    const __m512i ab = v_fp8_from_f16(_mm512_inserti64x4(_mm512_castsi256_si512(v_f16(a)), v_f16(b), 1), e4m3);
-    const __m512i cd = v_fp8_from_f16(_mm512_inserti64x4(_mm512_castsi256_si512(v_f16(c)), v_f16(d), 1), e4m3);
-    /* 128-bit lane L of the pack: 8 codes of ab's lane L, then 8 of cd's */
-    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), _mm512_packus_epi16(ab, cd)));
+/* binary16: CK_VW values in a half-width register, converted (round to nearest even) and widened or paired. */
+typedef __m256i vh16;
+static inline vh16 v_f16(vf32 a) { return _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vu32 v_f16_widen(vh16 h) { return _mm512_cvtepu16_epi32(h); } /* lane i: h's value i, zero-extended */
+static inline vu32 v_f16_pair(vh16 lo, vh16 hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+/* Shifts of each 16-bit half of the lanes. */
+#define v_sll16(a, n) _mm512_slli_epi16((a), (n))
+#define v_srl16(a, n) _mm512_srli_epi16((a), (n))
+/* Two registers of 16-bit values below 256 (a's 2 * CK_VW, then b's), stored as 4 * CK_VW consecutive bytes. */
+static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
+    /* 128-bit lane L of the pack: 8 bytes from a's lane L, then 8 from b's */
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), _mm512_packus_epi16(a, b)));
 }
 
 /* In place: r[i] lane j <-> r[j] lane i (a 16 x 16 transpose, 64 shuffles). */
