@@ -37,7 +37,7 @@ typedef struct {
     size_t rs, cs;
 } operand;
 
-typedef struct {
+typedef struct problem {
     operand a, b;                 /* A(i, l), B(l, j) */
     const float *sa;              /* FP8 A: a_s(i, lb) = sa[i*sa_rs + lb]; NULL: 1 */
     size_t sa_rs;
@@ -47,7 +47,7 @@ typedef struct {
     void *c;                      /* C(i, j) at c[i*rsc + j*csc] */
     size_t rsc, csc;
     size_t rows, cols, red;
-    bool decode;                  /* an m-grouped expert of at most CK_DECODE_M rows (red > 0): the decode kernels */
+    bool decode;                  /* an m-grouped expert with few rows (red > 0): the decode kernels (see m_problem) */
     size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 
@@ -75,9 +75,12 @@ static void set_task_cols(problem *pr, size_t groups, size_t threads) {
     for (size_t g = 0; g < groups; g++) pr[g].nb = decode_kn(&pr[g]) ? kn : pr[g].rows <= FEW_ROWS ? NB_FEW : NB;
 }
 
-/* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk. */
+/* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk (for a decode
+ * problem all of x, kept for the participant's next task if that is the same problem's: x_of, with x_ld). */
 typedef struct {
     float *pb, *acc, *a;
+    const struct problem *x_of;
+    size_t x_ld;
 } scratch;
 
 typedef struct {
@@ -114,27 +117,28 @@ static void col_scales(const problem *p, size_t l0, size_t j0, size_t cols, size
     for (size_t c = 0; c < width; c++) sb[c] = c < cols ? p->sb[l0 / KC * p->sb_ls + ((j0 + c) >> p->sb_shift) * p->sb_js] : 1.0f;
 }
 
-/* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis. Copying
- * f32 too keeps the tile's rows a few hundred bytes apart: rows of x or of the weights whose stride is a
- * multiple of 4 KiB would otherwise all fall into the same L1 sets as each other and evict the B panel. */
+/* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis, its lines
+ * ld (>= their length) floats apart. Copying f32 too keeps the tile's rows a few hundred bytes apart: rows of x
+ * or of the weights whose stride is a multiple of 4 KiB would otherwise all fall into the same L1 sets as each
+ * other and evict the B panel. */
 typedef struct {
     const float *p;
     size_t rs, cs;
 } view;
 
 static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, size_t mb, size_t l0, size_t kc,
-                   float *buf) {
+                   size_t ld, float *buf) {
     const size_t size = ck_dtype_size(o->type);
     const char *base = element(o->data, i0 * o->rs + l0 * o->cs, o->type);
     const bool rows = o->cs == 1;
     const size_t lines = rows ? mb : kc, len = rows ? kc : mb, step = (rows ? o->rs : o->cs) * size;
     for (size_t i = 0; i < lines; i++) {
         const char *line = base + i * step;
-        if (o->type == CK_DTYPE_F32) memcpy(buf + i * len, line, len * sizeof(float));
-        else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * len, len);
-        else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * len, CK_DTYPE_F32, len);
+        if (o->type == CK_DTYPE_F32) memcpy(buf + i * ld, line, len * sizeof(float));
+        else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * ld, len);
+        else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * ld, CK_DTYPE_F32, len);
     }
-    return rows ? (view){buf, kc, 1} : (view){buf, 1, mb};
+    return rows ? (view){buf, ld, 1} : (view){buf, 1, ld};
 }
 
 /* memcpy with streaming stores (past the caches) for the whole 64-byte lines in the middle, where the platform
@@ -213,7 +217,7 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
                 s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
-            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, s->a);
+            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, p->a.cs == 1 ? kc : mb, s->a);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
                 float sa[MAX_MR], sb[MAX_NR];
@@ -230,20 +234,45 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
+/* The stride of a decode problem's x rows as decode_x copies them for decode_kn: whole lines, and one more, so
+ * that rows whose length is a multiple of 4 KiB do not all fall into the same L1 sets (16 floats past each other). */
+static size_t decode_ld(size_t red) { return ck_div_up(red, 16) * 16 + 16; }
+
+/* A decode problem's x decoded exactly to f32 into buf (room for rows + 1 lines of decode_ld(red)), laid out as its
+ * kernel reads it (ck_gemm_kernels.decode_nk, decode_kn); returns the ldx to pass. decode_nk's x is blocked, so
+ * that the kernel finds every row's value at a constant offset: each row is decoded into the last line of buf
+ * (FP32 read in place) and cut into blocks of CK_DECODE_XB. */
+static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
+    const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
+    if (decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, decode_ld(red), buf).rs;
+    float *line = buf + rows * decode_ld(red);
+    for (size_t r = 0; r < rows; r++) {
+        const float *src = p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
+                                                      : a_view(f, &p->a, r, 1, 0, red, red, line).p;
+        for (size_t l = 0; l < red; l += CK_DECODE_XB)
+            memcpy(buf + l / CK_DECODE_XB * ld + r * CK_DECODE_XB, src + l,
+                   (red - l < CK_DECODE_XB ? red - l : CK_DECODE_XB) * sizeof(float));
+    }
+    return ld;
+}
+
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
  * columns runs its whole reduction (its 128-long scaled blocks inside the kernel), its weights streamed once from
  * memory. */
-static void run_decode_block(const gemm_job *job, const problem *p, const scratch *s, size_t j0, size_t nb) {
+static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const bool kn = decode_kn(p);
     const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
-    const view x = a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->a);
+    if (s->x_of != p) {
+        s->x_ld = decode_x(job->f, p, s->a);
+        s->x_of = p;
+    }
     for (size_t g = j0; g < j0 + nb; g += w) {
         const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
         (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type,
-                                           kn ? p->b.rs : p->b.cs, cols, x.p, x.rs, (int)p->rows, s->acc, p->sa,
+                                           kn ? p->b.rs : p->b.cs, cols, s->a, s->x_ld, (int)p->rows, s->acc, p->sa,
                                            p->sa_rs, sb, p->sb_ls, p->sb_js);
         for (size_t r = 0; r < p->rows; r++) /* a few rows: never streamed */
             store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
@@ -263,8 +292,12 @@ static void gemm_task(void *arg, size_t t, int tid) {
     const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb;
     const size_t j0 = local % col_blocks * nb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
     const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
-    if (p->decode) run_decode_block(job, p, &job->scratch[tid], j0, cols);
-    else run_block(job, p, &job->scratch[tid], i0, rows, j0, cols);
+    scratch *s = &job->scratch[tid];
+    if (p->decode) run_decode_block(job, p, s, j0, cols);
+    else {
+        s->x_of = NULL; /* the block's A chunks take the buffer */
+        run_block(job, p, s, i0, rows, j0, cols);
+    }
 #if defined(__x86_64__)
     if (job->stream) _mm_sfence(); /* the task's streaming stores are done before the task is */
 #endif
@@ -278,8 +311,9 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     const size_t mb = block_rows(k), pb = PB, threads = (size_t)ck_num_threads();
-    const size_t kn_out = 2 * CK_DECODE_M * (size_t)k->decode_kn_w; /* decode_kn's outputs and scratch */
-    const size_t acc = max_block_rows(mb) * NB > kn_out ? max_block_rows(mb) * NB : kn_out;
+    const size_t kn_out = 2 * CK_DECODE_M * (size_t)k->decode_kn_w;    /* decode_kn's outputs and scratch */
+    const size_t nk_out = 2 * CK_DECODE_NK_M * (size_t)k->decode_nk_w; /* decode_nk's */
+    const size_t out = kn_out > nk_out ? kn_out : nk_out, acc = max_block_rows(mb) * NB > out ? max_block_rows(mb) * NB : out;
     set_task_cols(problems, groups, threads);
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
@@ -291,7 +325,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
-        if (p->decode && p->rows * p->red > a) a = p->rows * p->red;
+        if (p->decode && (p->rows + 1) * decode_ld(p->red) > a) a = (p->rows + 1) * decode_ld(p->red);
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
@@ -308,7 +342,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     }
     for (size_t i = 0; i < participants; i++) {
         float *base = pool + i * per;
-        sc[i] = (scratch){base, base + pb, base + pb + acc};
+        sc[i] = (scratch){base, base + pb, base + pb + acc, NULL, 0};
     }
     const bool stream = beta == 0.0f && outputs > ck_stream_threshold() / ck_dtype_size(ctype);
     gemm_job job = {k, ck_formats_dispatch(), problems, first, groups, beta, ctype, sc, stream};
@@ -399,8 +433,9 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
 }
 
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
- * Decode-sized experts (at most CK_DECODE_M rows) run the decode kernels, which stream the weights once with no
- * packing; their chains are the tiles' chains, so the bits are the same. */
+ * Experts with few rows run the decode kernels, which stream the weights once with no packing: up to
+ * CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then serve every row
+ * (see decode_nk_body). Their chains are the tiles' chains, so the bits are the same. */
 static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
                          ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
     const bool nk = layout == CK_WEIGHTS_NK;
@@ -418,7 +453,7 @@ static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .decode = rows <= CK_DECODE_M && k > 0};
+                     .decode = (rows <= CK_DECODE_M || (nk && rows <= CK_DECODE_NK_M)) && k > 0};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,

@@ -32,20 +32,25 @@ static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, siz
             }
 }
 
-/* Both decode kernels: W(c, l) = w[c*cs + l*ls]. */
+/* Both decode kernels: W(c, l) = w[c*cs + l*ls]; x(r, l) = x[r*ldx + l], or decode_nk's blocked x (xb). */
 static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t cs, int cols, const float *x,
-                       size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                       size_t sb_js) {
-    const size_t size = ck_dtype_size(t), span = sb ? CK_SCALE_BLOCK : kc;
+                       size_t ldx, bool xb, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
+                       size_t sb_ls, size_t sb_js) {
+    const size_t span = sb ? CK_SCALE_BLOCK : kc;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
-        const size_t len = kc - l0 < span ? kc - l0 : span, b = l0 / span;
+        const size_t end = kc - l0 < span ? kc : l0 + span, b = l0 / span;
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) {
-                float *o = &out[r * NR + c];
-                const float s[2] = {sa ? sa[(size_t)r * sa_rs + b] : 1.0f,
-                                    sb ? sb[b * sb_ls + (size_t)(c / CK_SCALE_BLOCK) * sb_js] : 1.0f};
-                *o = chain(len, x + r * ldx + l0, 1, (const char *)w + ((size_t)c * cs + l0 * ls) * size, t, ls, 0.0f,
-                           sb ? s : NULL, 0, s + 1, 0, l0 == 0, *o);
+                float p = 0.0f, *o = &out[r * NR + c];
+                for (size_t l = l0; l < end; l++) {
+                    const float xv = xb ? x[l / CK_DECODE_XB * ldx + (size_t)r * CK_DECODE_XB + l % CK_DECODE_XB]
+                                        : x[(size_t)r * ldx + l];
+                    p = fmaf(xv, ck_load_f32(w, t, (size_t)c * cs + l * ls), p);
+                }
+                if (sb)
+                    p = fmaf(p * (sa ? sa[(size_t)r * sa_rs + b] : 1.0f),
+                             sb[b * sb_ls + (size_t)(c / CK_SCALE_BLOCK) * sb_js], l0 ? *o : 0.0f);
+                *o = p;
             }
     }
 }
@@ -53,13 +58,13 @@ static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t c
 static void gemm_decode_nk_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
                                int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                                size_t sb_js) {
-    decode_ref(kc, w, t, 1, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
+    decode_ref(kc, w, t, 1, ldw, cols, x, ldx, true, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
 }
 
 static void gemm_decode_kn_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
                                int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                                size_t sb_js) {
-    decode_ref(kc, w, t, ldw, 1, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
+    decode_ref(kc, w, t, ldw, 1, cols, x, ldx, false, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
 }
 
 const ck_gemm_kernels ck_gemm_scalar = {

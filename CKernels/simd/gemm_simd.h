@@ -1,7 +1,7 @@
 /*
  * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA:
  * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels, B's packing (decoding BF16 and
- * E4M3), and the decode kernels for up to CK_DECODE_M rows against [N, K] and [K, N] weights.
+ * E4M3), and the decode kernels for up to CK_DECODE_NK_M rows against [N, K] weights and CK_DECODE_M against [K, N].
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
@@ -10,9 +10,10 @@
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
 #define CK_DECODE_KN_W 2048 /* columns per decode_kn call */
 _Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
-                   CK_GEMM_NR <= 64,
+                   CK_GEMM_NR <= 64 && CK_DECODE_XB % CK_VW == 0,
                "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones and "
-               "its E4M3 check covers whole strips; the driver's scales hold 8 rows, 64 columns");
+               "its E4M3 check covers whole strips; the driver's scales hold 8 rows, 64 columns; a block of W's "
+               "columns lies within one block of decode_nk's x");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
@@ -175,42 +176,93 @@ CK_INLINE void fold_block(vf32 acc[CK_DECODE_M], const float *out, size_t ld, co
     }
 }
 
-/* m rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
+/* One step of the chains a[r] of m rows (m <= CK_DECODE_M, a constant) against n columns of W that lie at l:
+ * col[j] lane c = W(c, l + j), x(r, l + j) = xb[r*CK_DECODE_XB + j] (decode_nk's blocked x, so every row's
+ * value is a constant offset from one pointer). */
+CK_INLINE void nk_fma(vf32 a[CK_DECODE_M], const vf32 *col, const int n, const float *xb, const int m) {
+#pragma unroll
+    for (int j = 0; j < n; j++)
+#pragma unroll
+        for (int r = 0; r < m; r++) a[r] = v_fmaf(v_setf(xb[r * CK_DECODE_XB + j]), col[j], a[r]);
+}
+
+/* The same with the chains in acc[r*CK_VW] between steps. */
+CK_INLINE void nk_step(float *acc, const vf32 *col, const int n, const float *xb, const int m) {
+    vf32 a[CK_DECODE_M];
+#pragma unroll
+    for (int r = 0; r < m; r++) a[r] = v_as_f32(v_load_u32(acc + r * CK_VW));
+    nk_fma(a, col, n, xb, m);
+#pragma unroll
+    for (int r = 0; r < m; r++) v_store_u32(acc + r * CK_VW, v_as_u32(a[r]));
+}
+
+/* nk_step for every row, CK_DECODE_M at a time: the weights in col are decoded once for all of them. */
+CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb, int rows) {
+    int g = 0;
+    for (; g + CK_DECODE_M <= rows; g += CK_DECODE_M)
+        nk_step(acc + g * CK_VW, col, n, xb + g * CK_DECODE_XB, CK_DECODE_M);
+    float *ag = acc + g * CK_VW;
+    const float *xg = xb + g * CK_DECODE_XB;
+    switch (rows - g) {
+    case 1: nk_step(ag, col, n, xg, 1); break;
+    case 2: nk_step(ag, col, n, xg, 2); break;
+    case 3: nk_step(ag, col, n, xg, 3); break;
+    case 4: nk_step(ag, col, n, xg, 4); break;
+    case 5: nk_step(ag, col, n, xg, 5); break;
+    case 6: nk_step(ag, col, n, xg, 6); break;
+    case 7: nk_step(ag, col, n, xg, 7); break;
+    default: break;
+    }
+}
+
+/* `rows` rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
- * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end). Scaled
- * problems run their blocks here too: a call per 128-long block cost about a sixth of the FP8 decode. */
+ * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end), and serves
+ * every row. m = rows (a constant up to CK_DECODE_M): the chains stay in registers for the whole reduction;
+ * m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. For a few
+ * dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of their
+ * own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
+ * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their 128-long blocks here too (a call per block cost about a sixth of the FP8
+ * decode), with the blocks' partial sums (for m = 0 in the scratch half of out) folded into the outputs. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                              size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                              size_t sb_js, const int m) {
-    (void)sb_js; /* the call's columns lie within one 128-wide block of the grid */
+                              size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
+                              size_t sb_ls, const int m) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc;
+    float *acc = sb ? out + CK_DECODE_NK_M * CK_VW : out; /* m = 0: the chains between blocks */
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
-        vf32 acc[CK_DECODE_M];
+        vf32 a[CK_DECODE_M];
 #pragma unroll
-        for (int r = 0; r < m; r++) acc[r] = v_setf(0.0f);
+        for (int r = 0; r < m; r++) a[r] = v_setf(0.0f);
+        if (!m) /* the chains from +0 */
+            for (int r = 0; r < rows; r++) v_store_u32(acc + r * CK_VW, v_as_u32(v_setf(0.0f)));
         size_t l = l0;
         if (cols == CK_VW)
             for (; l + CK_VW <= end; l += CK_VW) {
                 vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
                 load_block_t(w, t, ldw, l, kc, col);
-#pragma unroll
-                for (int j = 0; j < CK_VW; j++)
-#pragma unroll
-                    for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l + (size_t)j]), col[j], acc[r]);
+                const float *xb = x + l / CK_DECODE_XB * ldx + l % CK_DECODE_XB;
+                if (m) nk_fma(a, col, CK_VW, xb, m);
+                else nk_rows(acc, col, CK_VW, xb, rows);
             }
         for (; l < end; l++) { /* ragged columns and the tail: one column of W at a time */
             const vf32 wv = load_f32_part(w, t, l, ldw, cols);
-#pragma unroll
-            for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
+            const float *xb = x + l / CK_DECODE_XB * ldx + l % CK_DECODE_XB;
+            if (m) nk_fma(a, &wv, 1, xb, m);
+            else nk_rows(acc, &wv, 1, xb, rows);
         }
-        if (sb) {
-            const size_t b = l0 / CK_SCALE_BLOCK;
-            fold_block(acc, out, CK_VW, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
-        }
+        const size_t b = l0 / CK_SCALE_BLOCK;
+        if (m) {
+            if (sb) fold_block(a, out, CK_VW, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
 #pragma unroll
-        for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(acc[r]));
+            for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(a[r]));
+        } else if (sb)
+            for (int r = 0; r < rows; r++) {
+                vf32 p = v_as_f32(v_load_u32(acc + r * CK_VW));
+                fold_block(&p, out + r * CK_VW, CK_VW, sa ? sa + (size_t)r * sa_rs : NULL, 0, b, v_setf(sb[b * sb_ls]), 1);
+                v_store_u32(out + r * CK_VW, v_as_u32(p));
+            }
     }
 }
 
@@ -267,30 +319,39 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
     }
 }
 
-/* One instantiation per weight type and row count of a decode body. */
-#define CK_DECODE_ENTRY(name, body)                                                                          \
-    static void CK_SIMD(name)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x,      \
-                              size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,  \
-                              size_t sb_ls, size_t sb_js) {                                                  \
-        switch (t) {                                                                                         \
-        case CK_DTYPE_F32: CK_DECODE_ROWS(body, CK_DTYPE_F32) break;                                          \
-        case CK_DTYPE_BF16: CK_DECODE_ROWS(body, CK_DTYPE_BF16) break;                                        \
-        default: CK_DECODE_ROWS(body, CK_DTYPE_E4M3FN) break;                                                 \
-        }                                                                                                    \
+/* The decode entries: one instantiation per weight type (and for decode_kn per row count). */
+#define CK_DECODE_TYPES(CALL)                                                                                \
+    switch (t) {                                                                                             \
+    case CK_DTYPE_F32: CALL(CK_DTYPE_F32) break;                                                             \
+    case CK_DTYPE_BF16: CALL(CK_DTYPE_BF16) break;                                                           \
+    default: CALL(CK_DTYPE_E4M3FN) break;                                                                    \
     }
-#define CK_DECODE_CASE(body, T, R)                                                                           \
-    case R: body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
-#define CK_DECODE_ROWS(body, T)                                                                              \
-    switch (rows) {                                                                                          \
-        CK_DECODE_CASE(body, T, 1) CK_DECODE_CASE(body, T, 2) CK_DECODE_CASE(body, T, 3)                     \
-        CK_DECODE_CASE(body, T, 4) CK_DECODE_CASE(body, T, 5) CK_DECODE_CASE(body, T, 6)                     \
-        CK_DECODE_CASE(body, T, 7) CK_DECODE_CASE(body, T, 8)                                                \
-    }
+#define CK_DECODE_ARGS                                                                                       \
+    size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows, float *out, \
+        const float *sa, size_t sa_rs, const float *sb, size_t sb_ls, size_t sb_js
+
+#define CK_DECODE_ROWS(CASE, T)                                                                              \
+    switch (rows) { CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8) }
+
+static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
+    (void)sb_js; /* the call's columns lie within one 128-wide block of the grid */
+#define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
+#define CALL(T) CK_DECODE_ROWS(CASE, T) decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
+    CK_DECODE_TYPES(CALL)
+#undef CALL
+#undef CASE
+}
+
+static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
+#define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
+#define CALL(T) CK_DECODE_ROWS(CASE, T)
+    CK_DECODE_TYPES(CALL)
+#undef CALL
+#undef CASE
+}
 _Static_assert(CK_DECODE_M == 8, "one case per row count");
-CK_DECODE_ENTRY(gemm_decode_nk, decode_nk_body)
-CK_DECODE_ENTRY(gemm_decode_kn, decode_kn_body)
-#undef CK_DECODE_ENTRY
-#undef CK_DECODE_CASE
+#undef CK_DECODE_TYPES
+#undef CK_DECODE_ARGS
 #undef CK_DECODE_ROWS
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {

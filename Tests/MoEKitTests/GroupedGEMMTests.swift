@@ -72,6 +72,8 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
         ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65), ([3, 1], 700, 66), ([70, 20], 1100, 90),
+        // [N, K] experts of 9 ... 64 rows take the decode kernel 8 rows at a time: every remainder 1 ... 7 and none
+        ([15, 10, 11, 63, 9, 12, 14, 16], 40, 19),
         // row blocks (64 tiles: 384 rows at mr 6, 256 at the scalar mr 4) with remainders that join the last block
         // (up to a quarter of a block: 389 = 384 + 5, 300 = 256 + 44) and that get their own (481 = 384 + 97)
         ([300, 389, 481, 0], 9, 70),
@@ -98,7 +100,7 @@ import TestSupport
     /// Streaming stores (forced here by a threshold of 0; by default only outputs larger than the L3 cache)
     /// write the reference's bits, in whole lines and in the unaligned ends of rows, and nothing else.
     @Test func streamingStoresWriteTheSameBytes() throws {
-        let k = 20, n = 40, maxRows = 12, valid = [10, 12] // rows of 160 bytes; experts past decode size
+        let k = 20, n = 40, maxRows = 72, valid = [70, 72] // rows of 160 bytes; experts past decode size (64 rows)
         let masked = Problem(sizes: valid, k: k, n: n, seed: 4)
         var x = masked.x // [2, maxRows, k]: NaN rows past expert 0's valid rows
         x.insert(contentsOf: [Float](repeating: .nan, count: (maxRows - valid[0]) * k), at: valid[0] * k)
@@ -124,14 +126,15 @@ import TestSupport
         }) { _ = isa }
     }
 
-    /// A −NaN from x and a signalling +NaN from w meeting in one chain, on the decode path (expert 0, 2 rows) and
-    /// the tile path (expert 1), and a NaN in y under beta: every NaN output is the quiet NaN 0x7FC00000 at every
-    /// ISA (which NaN an fma passes on depends on its instruction form), and no other output is NaN.
+    /// A −NaN from x and a signalling +NaN from w meeting in one chain, on the decode path (expert 0, 2 rows, and
+    /// with `.nk` weights expert 2, 20 rows) and the tile path (expert 1), and a NaN in y under beta: every NaN
+    /// output is the quiet NaN 0x7FC00000 at every ISA (which NaN an fma passes on depends on its instruction
+    /// form), and no other output is NaN.
     @Test func nanOutputsAreOneQuietNaN() throws {
-        var p = Problem(sizes: [2, 40], k: 20, n: 70, seed: 14)
-        let nanRows = [0, 2], nanColumn = 5
+        var p = Problem(sizes: [2, 70, 20], k: 20, n: 70, seed: 14)
+        let nanRows = [0, 2, 80], nanColumn = 5
         for r in nanRows { p.x[r * p.k + 3] = Float(bitPattern: 0xFFC0_0001) }
-        for g in 0..<2 { p.w[(g * p.n + nanColumn) * p.k + 7] = Float(bitPattern: 0x7FA0_0002) }
+        for g in 0..<3 { p.w[(g * p.n + nanColumn) * p.k + 7] = Float(bitPattern: 0x7FA0_0002) }
         for layout in [WeightLayout.nk, .kn] {
             for beta: Float in [0, 0.5] {
                 var old = [Float](repeating: beta == 0 ? .nan : 1, count: p.rows * p.n)
