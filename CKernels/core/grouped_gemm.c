@@ -22,8 +22,9 @@
 /* KC: the reduction chunk, equal to the FP8 scale block; PB: the packed B panel's floats, NB columns per task
  * x 256 of the reduction packed at once for most problems; problems with at most FEW_ROWS rows reuse each
  * packed weight only a few times, so their tasks take NB_FEW columns and 4 x longer spans of K instead,
- * reading each weight row in long runs that keep DRAM streaming; a task's rows: MB_TILES tiles (see row_blocks);
- * decode problems with [K, N] weights: up to NB_KN columns per task (see kn_task_cols). */
+ * reading each weight row in long runs that keep DRAM streaming (and decode_nk's problems take NB_FEW columns
+ * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN
+ * columns per task (see kn_task_cols). */
 enum { KC = CK_SCALE_BLOCK, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048, MB_TILES = 64,
        MAX_MR = 8, MAX_NR = 64 };
 
@@ -37,7 +38,7 @@ typedef struct {
     size_t rs, cs;
 } operand;
 
-typedef struct problem {
+typedef struct {
     operand a, b;                 /* A(i, l), B(l, j) */
     const float *sa;              /* FP8 A: a_s(i, lb) = sa[i*sa_rs + lb]; NULL: 1 */
     size_t sa_rs;
@@ -54,9 +55,9 @@ typedef struct problem {
 _Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_KN % KC == 0 && PB % (NB * KC) == 0 && PB % (NB_FEW * KC) == 0,
               "task columns cover whole scale blocks, pack spans whole chunks");
 
-/* A decode problem whose weight columns are contiguous, B(l, j) = b[l*rs + j]: [K, N] weights (and [N, 1] ones,
- * which are the same matrix). */
-static bool decode_kn(const problem *p) { return p->decode && p->b.cs == 1; }
+/* A decode problem for decode_kn: weight columns contiguous, B(l, j) = b[l*rs + j] ([K, N] weights, and [N, 1]
+ * ones, which are the same matrix), and at most CK_DECODE_M rows (an [N, 1] expert of more takes decode_nk). */
+static bool decode_kn(const problem *p) { return p->decode && p->b.cs == 1 && p->rows <= CK_DECODE_M; }
 
 /* Columns per task of the decode problems with [K, N] weights: whole rows up to NB_KN, which the hardware
  * prefetchers stream (see decode_kn_body), unless that would leave threads idle; then whole scale blocks, shared
@@ -79,7 +80,7 @@ static void set_task_cols(problem *pr, size_t groups, size_t threads) {
  * problem all of x, kept for the participant's next task if that is the same problem's: x_of, with x_ld). */
 typedef struct {
     float *pb, *acc, *a;
-    const struct problem *x_of;
+    const problem *x_of;
     size_t x_ld;
 } scratch;
 
@@ -250,7 +251,7 @@ static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf
         const float *src = p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
                                                       : a_view(f, &p->a, r, 1, 0, red, red, line).p;
         for (size_t l = 0; l < red; l += CK_DECODE_XB)
-            memcpy(buf + l / CK_DECODE_XB * ld + r * CK_DECODE_XB, src + l,
+            memcpy(buf + ck_decode_x_index(r, l, ld), src + l,
                    (red - l < CK_DECODE_XB ? red - l : CK_DECODE_XB) * sizeof(float));
     }
     return ld;
@@ -274,7 +275,7 @@ static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, 
         (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type,
                                            kn ? p->b.rs : p->b.cs, cols, s->a, s->x_ld, (int)p->rows, s->acc, p->sa,
                                            p->sa_rs, sb, p->sb_ls, p->sb_js);
-        for (size_t r = 0; r < p->rows; r++) /* a few rows: never streamed */
+        for (size_t r = 0; r < p->rows; r++) /* 64-byte pieces of rows: never streamed */
             store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
     }
 }
@@ -295,7 +296,7 @@ static void gemm_task(void *arg, size_t t, int tid) {
     scratch *s = &job->scratch[tid];
     if (p->decode) run_decode_block(job, p, s, j0, cols);
     else {
-        s->x_of = NULL; /* the block's A chunks take the buffer */
+        if (s->x_of) s->x_of = NULL; /* the block's A chunks take the buffer */
         run_block(job, p, s, i0, rows, j0, cols);
     }
 #if defined(__x86_64__)
@@ -308,12 +309,14 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
-    /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x rows) */
+    /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x, and a
+     * line to decode its rows in) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     const size_t mb = block_rows(k), pb = PB, threads = (size_t)ck_num_threads();
     const size_t kn_out = 2 * CK_DECODE_M * (size_t)k->decode_kn_w;    /* decode_kn's outputs and scratch */
     const size_t nk_out = 2 * CK_DECODE_NK_M * (size_t)k->decode_nk_w; /* decode_nk's */
-    const size_t out = kn_out > nk_out ? kn_out : nk_out, acc = max_block_rows(mb) * NB > out ? max_block_rows(mb) * NB : out;
+    const size_t out = kn_out > nk_out ? kn_out : nk_out;
+    const size_t acc = max_block_rows(mb) * NB > out ? max_block_rows(mb) * NB : out;
     set_task_cols(problems, groups, threads);
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
@@ -435,7 +438,10 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
 /* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
  * Experts with few rows run the decode kernels, which stream the weights once with no packing: up to
  * CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then serve every row
- * (see decode_nk_body). Their chains are the tiles' chains, so the bits are the same. */
+ * (see decode_nk_body), as long as x, read again for every 16 columns, takes at most NK_X_FLOATS (1 MiB, half
+ * of a 2 MiB L2): with 64 rows of K = 7168 (1.8 MiB) one thread took 1.08 x the time of the packed path, with 48
+ * the same, with 32 0.9 x. Their chains are the tiles' chains, so the bits are the same. */
+enum { NK_X_FLOATS = 1 << 18 };
 static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
                          ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
     const bool nk = layout == CK_WEIGHTS_NK;
@@ -453,7 +459,8 @@ static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .decode = (rows <= CK_DECODE_M || (nk && rows <= CK_DECODE_NK_M)) && k > 0};
+                     .decode = k > 0 && (rows <= CK_DECODE_M ||
+                                         (nk && rows <= CK_DECODE_NK_M && k <= NK_X_FLOATS / rows))};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,

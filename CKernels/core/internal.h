@@ -76,22 +76,26 @@ typedef struct ck_formats_kernels {
  *               sa per row of A, sb per column of B; sb holds nr values, whatever cols).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
- * decode_nk, decode_kn: the same chains for rows (decode_nk: <= CK_DECODE_NK_M, decode_kn: <= CK_DECODE_M) rows
- *   of x against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over l < kc of
- *   x(r, l) * W(c, l), where decode_nk reads x(r, l) = x[(l / CK_DECODE_XB)*ldx + r*CK_DECODE_XB +
- *   l % CK_DECODE_XB] (x blocked by CK_DECODE_XB columns, each block's rows together) and decode_kn x(r, l) =
- *   x[r*ldx + l]; decode_nk reads W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w) and
- *   decode_kn W(c, l) = w[l*ldw + c] ([K, N] weights, cols <= width = decode_kn_w), both of type t, decoded. sb == NULL: the chain
- *   from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's chain p runs from +0 and then
- *   out = fma(p * sa(r, b), sb(b, c), b ? out : +0), sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL), sb(b, c) =
- *   sb[b*sb_ls + (c / CK_SCALE_BLOCK)*sb_js]: the call's first column starts a 128-wide block of the grid (or
- *   all its columns lie within one). Weights past cols are never read; decode_nk may use
- *   out[CK_DECODE_NK_M*width ..< 2*CK_DECODE_NK_M*width] as scratch, decode_kn out[CK_DECODE_M*width ..<
- *   2*CK_DECODE_M*width].
+ * decode_nk, decode_kn: the same chains for rows rows of x (decode_nk: <= CK_DECODE_NK_M, decode_kn:
+ *   <= CK_DECODE_M) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
+ *   l < kc of x(r, l) * W(c, l). decode_nk reads x blocked by CK_DECODE_XB columns, each block's rows
+ *   together, x(r, l) = x[(l / CK_DECODE_XB)*ldx + r*CK_DECODE_XB + l % CK_DECODE_XB] (ck_decode_x_index),
+ *   and W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w); decode_kn reads x(r, l) =
+ *   x[r*ldx + l] and W(c, l) = w[l*ldw + c] ([K, N] weights, cols <= width = decode_kn_w); weights of type t,
+ *   decoded. sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's
+ *   chain p runs from +0 and then out = fma(p * sa(r, b), sb(b, c), b ? out : +0), sa(r, b) = sa[r*sa_rs + b]
+ *   (1 when sa is NULL), sb(b, c) = sb[b*sb_ls + (c / CK_SCALE_BLOCK)*sb_js]: the call's first column starts a
+ *   128-wide block of the grid (or all its columns lie within one). Weights past cols are never read; as
+ *   scratch decode_nk may use out[CK_DECODE_NK_M*width ..< 2*CK_DECODE_NK_M*width], decode_kn
+ *   out[CK_DECODE_M*width ..< 2*CK_DECODE_M*width].
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
 #define CK_DECODE_NK_M 64
 #define CK_DECODE_XB 16 /* the column blocks of decode_nk's x */
+/* Where decode_nk's x(r, l) lies (see above). */
+static inline size_t ck_decode_x_index(size_t r, size_t l, size_t ldx) {
+    return l / CK_DECODE_XB * ldx + r * CK_DECODE_XB + l % CK_DECODE_XB;
+}
 #define CK_SCALE_BLOCK 128 /* the FP8 scale block along the reduction */
 typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
                              int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,

@@ -43,8 +43,7 @@ static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t c
             for (int c = 0; c < cols; c++) {
                 float p = 0.0f, *o = &out[r * NR + c];
                 for (size_t l = l0; l < end; l++) {
-                    const float xv = xb ? x[l / CK_DECODE_XB * ldx + (size_t)r * CK_DECODE_XB + l % CK_DECODE_XB]
-                                        : x[(size_t)r * ldx + l];
+                    const float xv = xb ? x[ck_decode_x_index((size_t)r, l, ldx)] : x[(size_t)r * ldx + l];
                     p = fmaf(xv, ck_load_f32(w, t, (size_t)c * cs + l * ls), p);
                 }
                 if (sb)

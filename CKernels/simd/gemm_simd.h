@@ -167,7 +167,7 @@ CK_INLINE vf32 load_f32_part(const void *p, ck_dtype t, size_t i, size_t stride,
 
 /* A scaled block's partial sums folded into the decode outputs (see ck_gemm_kernels.decode_nk): acc[r] =
  * fma(acc[r] * sa(r, b), sbv, b ? out[r*ld] : +0). */
-CK_INLINE void fold_block(vf32 acc[CK_DECODE_M], const float *out, size_t ld, const float *sa, size_t sa_rs, size_t b,
+CK_INLINE void fold_block(vf32 *acc, const float *out, size_t ld, const float *sa, size_t sa_rs, size_t b,
                           vf32 sbv, const int m) {
 #pragma unroll
     for (int r = 0; r < m; r++) {
@@ -218,13 +218,14 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
 /* `rows` rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
- * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end), and serves
- * every row. m = rows (a constant up to CK_DECODE_M): the chains stay in registers for the whole reduction;
- * m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. For a few
- * dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of their
- * own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
- * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their 128-long blocks here too (a call per block cost about a sixth of the FP8
- * decode), with the blocks' partial sums (for m = 0 in the scratch half of out) folded into the outputs. */
+ * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end), and serves every
+ * row. m = rows (a constant up to CK_DECODE_M): the chains stay in registers for the whole reduction; m = 0 (more
+ * rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. For a few dozen rows this
+ * beats packing, because the weights stream in while the FMAs run instead of in a pass of their own: whole calls on
+ * 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles with 9 to 17 rows per
+ * expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their 128-long blocks here
+ * too (a call per block cost about a sixth of the FP8 decode), with the blocks' partial sums (for m = 0 in the
+ * scratch half of out) folded into the outputs. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {
@@ -242,13 +243,13 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
             for (; l + CK_VW <= end; l += CK_VW) {
                 vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
                 load_block_t(w, t, ldw, l, kc, col);
-                const float *xb = x + l / CK_DECODE_XB * ldx + l % CK_DECODE_XB;
+                const float *xb = x + ck_decode_x_index(0, l, ldx);
                 if (m) nk_fma(a, col, CK_VW, xb, m);
                 else nk_rows(acc, col, CK_VW, xb, rows);
             }
         for (; l < end; l++) { /* ragged columns and the tail: one column of W at a time */
             const vf32 wv = load_f32_part(w, t, l, ldw, cols);
-            const float *xb = x + l / CK_DECODE_XB * ldx + l % CK_DECODE_XB;
+            const float *xb = x + ck_decode_x_index(0, l, ldx);
             if (m) nk_fma(a, &wv, 1, xb, m);
             else nk_rows(acc, &wv, 1, xb, rows);
         }
@@ -260,7 +261,8 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
         } else if (sb)
             for (int r = 0; r < rows; r++) {
                 vf32 p = v_as_f32(v_load_u32(acc + r * CK_VW));
-                fold_block(&p, out + r * CK_VW, CK_VW, sa ? sa + (size_t)r * sa_rs : NULL, 0, b, v_setf(sb[b * sb_ls]), 1);
+                fold_block(&p, out + r * CK_VW, CK_VW, sa ? sa + (size_t)r * sa_rs : NULL, 0, b,
+                           v_setf(sb[b * sb_ls]), 1);
                 v_store_u32(out + r * CK_VW, v_as_u32(p));
             }
     }

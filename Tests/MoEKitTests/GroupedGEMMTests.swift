@@ -72,8 +72,11 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
         ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65), ([3, 1], 700, 66), ([70, 20], 1100, 90),
-        // [N, K] experts of 9 ... 64 rows take the decode kernel 8 rows at a time: every remainder 1 ... 7 and none
-        ([15, 10, 11, 63, 9, 12, 14, 16], 40, 19),
+        // [N, K] experts of 9 ... 64 rows take the decode kernel 8 rows at a time: every remainder 1 ... 7 and none;
+        // K = 1 (an [N, 1] expert is also [1, N]), K under a vector, 300 columns (tasks of 128 share x), and 20
+        // rows whose x passes 1 MiB (packed)
+        ([15, 10, 11, 61, 9, 12, 14, 16], 40, 19), ([20, 12, 3], 1, 40), ([20], 5, 16), ([30, 2], 33, 300),
+        ([20, 1], 13108, 3),
         // row blocks (64 tiles: 384 rows at mr 6, 256 at the scalar mr 4) with remainders that join the last block
         // (up to a quarter of a block: 389 = 384 + 5, 300 = 256 + 44) and that get their own (481 = 384 + 97)
         ([300, 389, 481, 0], 9, 70),
@@ -186,8 +189,8 @@ import TestSupport
 
     @Test(arguments: [WeightLayout.nk, .kn])
     func maskedLayoutNeverTouchesRowsPastValid(layout: WeightLayout) throws {
-        let experts = 4, maxRows = 6, k = 33, n = 18
-        let valid = [0, 6, 1, 4]
+        let experts = 4, maxRows = 20, k = 33, n = 18
+        let valid = [0, 20, 1, 12]
         let p = Problem(sizes: [maxRows, maxRows, maxRows, maxRows], k: k, n: n, seed: 11)
         var x = p.x
         for g in 0..<experts { for r in valid[g]..<maxRows { for l in 0..<k { x[(g * maxRows + r) * k + l] = .nan } } }
