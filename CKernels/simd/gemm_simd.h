@@ -196,6 +196,11 @@ CK_INLINE void nk_step(float *acc, const vf32 *col, const int n, const float *xb
     for (int r = 0; r < m; r++) v_store_u32(acc + r * CK_VW, v_as_u32(a[r]));
 }
 
+/* CASE(X, R) for each row count R = 1 ... CK_DECODE_M, as the cases of a switch on a runtime count: each case
+ * calls a body whose row count is a constant. */
+#define CK_ROW_CASES(CASE, X) CASE(X, 1) CASE(X, 2) CASE(X, 3) CASE(X, 4) CASE(X, 5) CASE(X, 6) CASE(X, 7) CASE(X, 8)
+_Static_assert(CK_DECODE_M == 8, "one case per row count");
+
 /* nk_step for every row, CK_DECODE_M at a time: the weights in col are decoded once for all of them. */
 CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb, int rows) {
     int g = 0;
@@ -203,16 +208,9 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
         nk_step(acc + g * CK_VW, col, n, xb + g * CK_DECODE_XB, CK_DECODE_M);
     float *ag = acc + g * CK_VW;
     const float *xg = xb + g * CK_DECODE_XB;
-    switch (rows - g) {
-    case 1: nk_step(ag, col, n, xg, 1); break;
-    case 2: nk_step(ag, col, n, xg, 2); break;
-    case 3: nk_step(ag, col, n, xg, 3); break;
-    case 4: nk_step(ag, col, n, xg, 4); break;
-    case 5: nk_step(ag, col, n, xg, 5); break;
-    case 6: nk_step(ag, col, n, xg, 6); break;
-    case 7: nk_step(ag, col, n, xg, 7); break;
-    default: break;
-    }
+#define REST(X, R) case R: nk_step(ag, col, n, xg, R); break;
+    switch (rows - g) { CK_ROW_CASES(REST, _) }
+#undef REST
 }
 
 /* `rows` rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
@@ -321,7 +319,8 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
     }
 }
 
-/* The decode entries: one instantiation per weight type (and for decode_kn per row count). */
+/* The decode entries: one instantiation per weight type and row count up to CK_DECODE_M (past it, decode_nk
+ * runs its rows in a loop). */
 #define CK_DECODE_TYPES(CALL)                                                                                \
     switch (t) {                                                                                             \
     case CK_DTYPE_F32: CALL(CK_DTYPE_F32) break;                                                             \
@@ -332,13 +331,12 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
     size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows, float *out, \
         const float *sa, size_t sa_rs, const float *sb, size_t sb_ls, size_t sb_js
 
-#define CK_DECODE_ROWS(CASE, T)                                                                              \
-    switch (rows) { CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8) }
-
 static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
     (void)sb_js; /* the call's columns lie within one 128-wide block of the grid */
 #define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
-#define CALL(T) CK_DECODE_ROWS(CASE, T) decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
+#define CALL(T)                                                                                              \
+    switch (rows) { CK_ROW_CASES(CASE, T) }                                                                  \
+    decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
     CK_DECODE_TYPES(CALL)
 #undef CALL
 #undef CASE
@@ -346,15 +344,14 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 
 static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 #define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
-#define CALL(T) CK_DECODE_ROWS(CASE, T)
+#define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }
     CK_DECODE_TYPES(CALL)
 #undef CALL
 #undef CASE
 }
-_Static_assert(CK_DECODE_M == 8, "one case per row count");
 #undef CK_DECODE_TYPES
 #undef CK_DECODE_ARGS
-#undef CK_DECODE_ROWS
+#undef CK_ROW_CASES
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
