@@ -64,13 +64,6 @@ static inline vu32 v_fp8_from_f16(vu32 h, bool e4m3) {
 /* The codes of one vector of v_fp8_grid values, one per lane. */
 static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(v_f16_widen(v_f16(t)), e4m3); }
 
-/* The codes of four vectors of v_fp8_grid values, stored as 4 * CK_VW consecutive bytes: converted two vectors
- * to a register, so that the code extraction and the pack work on 2 * CK_VW lanes at a time. */
-static inline void v_store_fp8x4(void *p, vf32 a, vf32 b, vf32 c, vf32 d, bool e4m3) {
-    v_store_u8_words(p, v_fp8_from_f16(v_f16_pair(v_f16(a), v_f16(b)), e4m3),
-                     v_fp8_from_f16(v_f16_pair(v_f16(c), v_f16(d)), e4m3));
-}
-
 #define CK_INLINE static inline __attribute__((always_inline))
 
 /* Expands BODY(type, spec) with the element type and the fp8 format as compile-time constants, so every
@@ -302,6 +295,15 @@ CK_INLINE vu32 v_quant(vu32 x, group_scale g, scale_op op, const ck_fp8_spec *f)
                            f, CK_OVERFLOW_SATURATE);
 }
 
+/* The fp8 codes of two vectors of x in one group, as v_u16_pair lays them out (a's, then b's, 16 bits each): for
+ * the finite ops both are converted into one binary16 register, so that the code extraction and the pack that
+ * follows work on 2 * CK_VW lanes at a time. */
+CK_INLINE vu32 v_quant_pair(vu32 a, vu32 b, group_scale g, scale_op op, const ck_fp8_spec *f) {
+    if (is_finite_op(op))
+        return v_fp8_from_f16(v_f16_pair(v_f16(v_quant_grid(a, g, op, f)), v_f16(v_quant_grid(b, g, op, f))), f->mant_bits == 3);
+    return v_u16_pair(v_quant(a, g, op, f), v_quant(b, g, op, f));
+}
+
 /* q[i..end) for one group, four vectors per step (one narrowing pack), then one at a time. */
 CK_INLINE void quant_run(const void *x, ck_dtype xt, size_t i, size_t end, float s, float rcp, scale_op op,
                          const ck_fp8_spec *f, uint8_t *q, const char *next) {
@@ -312,12 +314,7 @@ CK_INLINE void quant_run(const void *x, ck_dtype xt, size_t i, size_t end, float
             for (size_t b = 0; b < 4 * CK_VW * es; b += 64) __builtin_prefetch(next + i * es + b, 0, 3);
         vu32 v[4];
         for (int k = 0; k < 4; k++) v[k] = v_load_x(x, xt, i + (size_t)k * CK_VW);
-        if (is_finite_op(op))
-            v_store_fp8x4(q + i, v_quant_grid(v[0], g, op, f), v_quant_grid(v[1], g, op, f),
-                          v_quant_grid(v[2], g, op, f), v_quant_grid(v[3], g, op, f), f->mant_bits == 3);
-        else
-            v_store_u8x4(q + i, v_quant(v[0], g, op, f), v_quant(v[1], g, op, f), v_quant(v[2], g, op, f),
-                         v_quant(v[3], g, op, f));
+        v_store_u8_words(q + i, v_quant_pair(v[0], v[1], g, op, f), v_quant_pair(v[2], v[3], g, op, f));
     }
     for (; i + CK_VW <= end; i += CK_VW) v_store_u8(q + i, v_quant(v_load_x(x, xt, i), g, op, f));
 }
@@ -361,6 +358,21 @@ static void CK_SIMD(quant_groups)(const void *x, ck_dtype xt, size_t n, size_t g
 #undef BODY
 }
 
+/* q[c*ldq + r] for one strip of CK_VW columns from x (its first column), in tiles of 16 rows, converted two
+ * rows at a time (v_quant_pair). */
+CK_INLINE void quant_strip_t(const void *x, ck_dtype xt, size_t rows, size_t ldx, group_scale g, scale_op op,
+                             const ck_fp8_spec *f, uint8_t *q, size_t ldq) {
+    for (size_t r0 = 0; r0 < rows; r0 += 16) {
+        const size_t nr = rows - r0 < 16 ? rows - r0 : 16;
+        vu32 pairs[8];
+        for (size_t i = 0; i < 8; i++) { /* rows past nr repeat row r0 and are not stored */
+            const size_t a = 2 * i < nr ? 2 * i : 0, b = 2 * i + 1 < nr ? 2 * i + 1 : 0;
+            pairs[i] = v_quant_pair(v_load_x(x, xt, (r0 + a) * ldx), v_load_x(x, xt, (r0 + b) * ldx), g, op, f);
+        }
+        v_store_tile_t(q + r0, ldq, pairs, nr);
+    }
+}
+
 CK_INLINE void quant_cols_t_body(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, const float *s,
                                  const float *rcp, ck_scaling sc, const ck_fp8_spec *f, uint8_t *q, size_t ldq) {
     size_t c0 = 0;
@@ -369,17 +381,10 @@ CK_INLINE void quant_cols_t_body(const void *x, ck_dtype xt, size_t rows, size_t
         for (int c = 0; c < CK_VW; c++) finite = finite && isfinite(s[c0 + c]);
         const scale_op op = scale_op_for(finite, false, sc);
         const group_scale g = group_scale_for(v_as_f32(v_load_u32(s + c0)), v_as_f32(v_load_u32(rcp + c0)), op, f);
-        for (size_t r0 = 0; r0 < rows; r0 += 16) { /* tiles of 16 rows x CK_VW columns */
-            const size_t nr = rows - r0 < 16 ? rows - r0 : 16;
-            vu32 tile[16];
-            for (size_t r = 0; r < 16; r++) {
-                const vu32 xr = v_load_x(x, xt, (r0 + (r < nr ? r : 0)) * ldx + c0); /* rows past nr: not stored */
-#define ROW(O) tile[r] = v_quant(xr, g, O, f)
-                CK_WITH_OP(op, ROW);
-#undef ROW
-            }
-            v_store_tile_t(q + c0 * ldq + r0, ldq, tile, nr);
-        }
+        const void *strip = (const char *)x + c0 * ck_dtype_size(xt);
+#define STRIP(O) quant_strip_t(strip, xt, rows, ldx, g, O, f, q + c0 * ldq, ldq)
+        CK_WITH_OP(op, STRIP);
+#undef STRIP
     }
     for (; c0 < cols; c0++)
         for (size_t r = 0; r < rows; r++) q[c0 * ldq + r] = ck_quant_element(ck_load_bits(x, xt, r * ldx + c0), s[c0], sc, f);

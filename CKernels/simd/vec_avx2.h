@@ -86,12 +86,6 @@ static inline void v_store_u8(void *p, vu32 a) {
     __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
 }
-/* Four vectors of byte values, stored as 32 consecutive bytes (two packs and one permute). */
-static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
-    const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
-    _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
-}
-
 /* binary16: CK_VW values in a half-width register, converted (round to nearest even) and widened or paired. */
 typedef __m128i vh16;
 static inline vh16 v_f16(vf32 a) { return _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -100,6 +94,11 @@ static inline vu32 v_f16_pair(vh16 lo, vh16 hi) { return _mm256_set_m128i(hi, lo
 /* Shifts of each 16-bit half of the lanes. */
 #define v_sll16(a, n) _mm256_slli_epi16((a), (n))
 #define v_srl16(a, n) _mm256_srli_epi16((a), (n))
+/* Two vectors of values below 2^16 as one register of 16-bit values, a's CK_VW then b's (v_f16_pair's layout). */
+static inline vu32 v_u16_pair(vu32 a, vu32 b) {
+    return v_f16_pair(_mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)),
+                      _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
+}
 /* Two registers of 16-bit values below 256 (a's 2 * CK_VW, then b's), stored as 4 * CK_VW consecutive bytes. */
 static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
     /* 128-bit lane L of the pack: 8 bytes from a's lane L, then 8 from b's */
@@ -168,11 +167,11 @@ static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
     v_transpose(out);
 }
 
-/* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:
- * column c's bytes for rows 0..nr-1 at p + c*ld. */
-static inline void v_store_tile_t(uint8_t *p, size_t ld, const vu32 rows[16], size_t nr) {
+/* A tile of up to 16 rows of byte values, two rows to a register in v_u16_pair's layout (pairs[i]: row 2i's
+ * CK_VW values, then row 2i + 1's), stored transposed: column c's bytes for rows 0..nr-1 at p + c*ld. */
+static inline void v_store_tile_t(uint8_t *p, size_t ld, const vu32 pairs[8], size_t nr) {
     uint8_t tile[16][8];
-    for (int k = 0; k < 4; k++) v_store_u8x4(tile[4 * k], rows[4 * k], rows[4 * k + 1], rows[4 * k + 2], rows[4 * k + 3]);
+    for (int k = 0; k < 4; k++) v_store_u8_words(tile[4 * k], pairs[2 * k], pairs[2 * k + 1]);
     for (size_t c = 0; c < 8; c++)
         for (size_t r = 0; r < nr; r++) p[c * ld + r] = tile[r][c];
 }

@@ -80,13 +80,6 @@ static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
 static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
 static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
 static inline void v_store_u8(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(a)); }
-/* Four vectors of byte values, stored as 64 consecutive bytes (two packs and one permute). */
-static inline void v_store_u8x4(void *p, vu32 a, vu32 b, vu32 c, vu32 d) {
-    const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_storeu_si512(p, _mm512_permutexvar_epi32(order, bytes));
-}
-
 /* binary16: CK_VW values in a half-width register, converted (round to nearest even) and widened or paired. */
 typedef __m256i vh16;
 static inline vh16 v_f16(vf32 a) { return _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -95,6 +88,8 @@ static inline vu32 v_f16_pair(vh16 lo, vh16 hi) { return _mm512_inserti64x4(_mm5
 /* Shifts of each 16-bit half of the lanes. */
 #define v_sll16(a, n) _mm512_slli_epi16((a), (n))
 #define v_srl16(a, n) _mm512_srli_epi16((a), (n))
+/* Two vectors of values below 2^16 as one register of 16-bit values, a's CK_VW then b's (v_f16_pair's layout). */
+static inline vu32 v_u16_pair(vu32 a, vu32 b) { return v_f16_pair(_mm512_cvtepi32_epi16(a), _mm512_cvtepi32_epi16(b)); }
 /* Two registers of 16-bit values below 256 (a's 2 * CK_VW, then b's), stored as 4 * CK_VW consecutive bytes. */
 static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
     /* 128-bit lane L of the pack: 8 bytes from a's lane L, then 8 from b's */
@@ -199,15 +194,19 @@ static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     }
 }
 
-/* A tile of up to 16 rows of byte values (rows[r] lane c = the byte of row r, column c), stored transposed:
- * column c's bytes for rows 0..nr-1 at p + c*ld. Packs four rows at a time into 4x4-byte blocks, transposes
- * each block in its lane, then transposes the 4x4 grid of blocks across the four registers. */
-static inline void v_store_tile_t(uint8_t *p, size_t ld, const vu32 rows[16], size_t nr) {
+/* A tile of up to 16 rows of byte values, two rows to a register in v_u16_pair's layout (pairs[i]: row 2i's
+ * CK_VW values, then row 2i + 1's), stored transposed: column c's bytes for rows 0..nr-1 at p + c*ld. A word
+ * permute puts each 128-bit lane's four columns of a pair's two rows side by side, so that one pack per four
+ * rows makes 4x4-byte blocks; each block is transposed in its lane, then the 4x4 grid of blocks across the four
+ * registers. */
+static inline void v_store_tile_t(uint8_t *p, size_t ld, const vu32 pairs[8], size_t nr) {
+    const __m512i side = _mm512_set_epi16(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8, 23, 22, 21, 20, 7,
+                                          6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0); /* lane L: words 4L.., then 16 + 4L.. */
     const __m512i block_t = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
     __m512i z[4];
     for (int k = 0; k < 4; k++) { /* lane L: rows 4k..4k+3 x columns 4L..4L+3, then transposed */
-        const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(rows[4 * k], rows[4 * k + 1]),
-                                                  _mm512_packus_epi32(rows[4 * k + 2], rows[4 * k + 3]));
+        const __m512i bytes = _mm512_packus_epi16(_mm512_permutexvar_epi16(side, pairs[2 * k]),
+                                                  _mm512_permutexvar_epi16(side, pairs[2 * k + 1]));
         z[k] = _mm512_shuffle_epi8(bytes, block_t);
     }
     const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
