@@ -18,21 +18,36 @@ struct Timing {
     static let standard = Timing(minReps: 5, maxReps: 10_000, minSeconds: 0.4)
     static let quick = Timing(minReps: 3, maxReps: 10, minSeconds: 0.05)
 
-    func median(_ body: () throws -> Void) rethrows -> Double {
-        let warm = now()
-        try body()
-        let minReps = now() - warm > 0.2 ? min(3, self.minReps) : self.minReps
-        var samples: [Double] = []
-        let start = now()
-        while samples.count < minReps || (samples.count < maxReps && now() - start < minSeconds) {
-            let t0 = now()
-            try body()
-            samples.append(now() - t0)
+    /// The median time of each body, timed in alternation: round r calls every body once, starting at body
+    /// r mod count, so a drift of the machine's speed (on a shared machine, tens of percent within seconds)
+    /// reaches every body alike. The policy applies per body; the time limit is `minSeconds` per body.
+    func medians(_ bodies: [() -> Void]) -> [Double] {
+        var slow = false
+        for body in bodies {
+            let warm = now()
+            body()
+            slow = slow || now() - warm > 0.2
         }
-        samples.sort()
-        let n = samples.count
-        return n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2
+        let minReps = slow ? min(3, self.minReps) : self.minReps
+        var samples = [[Double]](repeating: [], count: bodies.count)
+        let start = now(), limit = minSeconds * Double(bodies.count)
+        var round = 0
+        while round < minReps || (round < maxReps && now() - start < limit) {
+            for step in 0..<bodies.count {
+                let b = (round + step) % bodies.count
+                let t0 = now()
+                bodies[b]()
+                samples[b].append(now() - t0)
+            }
+            round += 1
+        }
+        return samples.map { s in
+            let s = s.sorted(), n = s.count
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        }
     }
+
+    func median(_ body: () -> Void) -> Double { withoutActuallyEscaping(body) { medians([$0])[0] } }
 }
 
 /// The work one call of a case does, for throughput numbers.
@@ -88,12 +103,20 @@ func withISA<T>(_ isa: ISA, _ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
-/// Runs `impl` of a prepared case: `moekit` at the chosen cap, `scalar` capped to the scalar reference;
-/// other names are baselines the case runs itself.
-func measure(_ c: BenchCase, impl: String, run: () -> Void, timing: Timing) -> BenchResult {
-    let seconds = impl == "scalar" ? withISA(.scalar) { timing.median(run) } : timing.median(run)
-    return BenchResult(suite: c.suite, name: c.name, impl: impl, dtype: c.dtype, shape: c.shape,
-                       threads: Runtime.threadCount, seconds: seconds, work: c.work, bound: c.bound, peakFraction: nil)
+/// Times every implementation of a prepared case: MoEKit and its baselines in alternation (Timing.medians), so
+/// their ratios come from the same stretch of time, and the scalar reference, many times slower, on its own
+/// afterwards, capped to the scalar ISA.
+func measure(_ c: BenchCase, runner: (String) -> () -> Void, timing: Timing) -> [BenchResult] {
+    let paired = c.impls.filter { $0 != "scalar" }
+    var seconds = Dictionary(uniqueKeysWithValues: zip(paired, timing.medians(paired.map(runner))))
+    if c.impls.contains("scalar") {
+        let run = runner("scalar")
+        seconds["scalar"] = withISA(.scalar) { timing.median(run) }
+    }
+    return c.impls.map {
+        BenchResult(suite: c.suite, name: c.name, impl: $0, dtype: c.dtype, shape: c.shape, threads: Runtime.threadCount,
+                    seconds: seconds[$0]!, work: c.work, bound: c.bound, peakFraction: nil)
+    }
 }
 
 extension BenchResult {

@@ -49,7 +49,7 @@ for (index, c) in cases.enumerated() {
     log("[\(index + 1)/\(cases.count)] \(c.id) (\(c.shapeText)) ...")
     if c.bound == .compute || c.bound == .computeBF16 { machine.reprobeCompute() }
     let runner = c.prepare()
-    let rows = c.impls.map { measure(c, impl: $0, run: runner($0), timing: timing) }
+    let rows = measure(c, runner: runner, timing: timing)
     for r in rows {
         speedups.append(r.impl == c.impls[0] && rows.count > 1 ? rows.dropFirst().map(\.seconds).min()! / r.seconds : nil)
     }
@@ -68,7 +68,8 @@ print("""
     of peak: GB/s over the DRAM copy bandwidth for the formats (L2 cases exceed 100%), over the DRAM read
     bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak (for BF16 and FP8
     operands the faster of it and the BF16 dot peak) for other GEMMs; peaks are the best probes of the whole
-    run. speedup: the fastest baseline's time over MoEKit's in the same run.
+    run. speedup: the fastest baseline's time over MoEKit's in the same run (OpenBLAS timed in alternation
+    with MoEKit, call by call).
     repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
     """)
 
