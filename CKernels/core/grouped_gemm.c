@@ -296,7 +296,7 @@ static void gemm_task(void *arg, size_t t, int tid) {
     scratch *s = &job->scratch[tid];
     if (p->decode) run_decode_block(job, p, s, j0, cols);
     else {
-        if (s->x_of) s->x_of = NULL; /* the block's A chunks take the buffer */
+        s->x_of = NULL; /* the block's A chunks take the buffer */
         run_block(job, p, s, i0, rows, j0, cols);
     }
 #if defined(__x86_64__)
