@@ -18,11 +18,10 @@ struct Timing {
     static let standard = Timing(minReps: 5, maxReps: 10_000, minSeconds: 0.4)
     static let quick = Timing(minReps: 3, maxReps: 10, minSeconds: 0.05)
 
-    /// Each body's times, timed in alternation: round r calls every body once, starting at body r mod count,
-    /// so a drift of the machine's speed (on a shared machine, tens of percent within seconds) reaches every body
-    /// alike, and sample r of every body comes from round r. The policy applies per body; the time limit is
-    /// `minSeconds` per body.
-    func samples(_ bodies: [() -> Void]) -> [[Double]] {
+    /// The median time of each body, timed in alternation: round r calls every body once, starting at body
+    /// r mod count, so a drift of the machine's speed (on a shared machine, tens of percent within seconds)
+    /// reaches every body alike. The policy applies per body; the time limit is `minSeconds` per body.
+    func medians(_ bodies: [() -> Void]) -> [Double] {
         var slow = false
         for body in bodies {
             let warm = now()
@@ -42,15 +41,13 @@ struct Timing {
             }
             round += 1
         }
-        return samples
+        return samples.map { s in
+            let s = s.sorted(), n = s.count
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        }
     }
 
-    func median(_ body: () -> Void) -> Double { withoutActuallyEscaping(body) { Timing.median(samples([$0])[0]) } }
-
-    static func median(_ values: [Double]) -> Double {
-        let s = values.sorted(), n = s.count
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-    }
+    func median(_ body: () -> Void) -> Double { withoutActuallyEscaping(body) { medians([$0])[0] } }
 }
 
 /// The work one call of a case does, for throughput numbers.
@@ -93,8 +90,6 @@ struct BenchResult {
     var bound: BenchCase.Bound
     /// The fraction of the run's best probe of the relevant peak (set once the run has finished).
     var peakFraction: Double?
-    /// MoEKit's rows: its speed over the fastest baseline's (see `measure`); nil for baselines.
-    var speedup: Double?
     var gbps: Double { Double(work.bytes) / seconds / 1e9 }
     var gflops: Double? { work.flops.map { Double($0) / seconds / 1e9 } }
     var gelems: Double { Double(work.elements) / seconds / 1e9 }
@@ -108,28 +103,19 @@ func withISA<T>(_ isa: ISA, _ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
-/// Times every implementation of a prepared case (the first is MoEKit's): MoEKit and its baselines in
-/// alternation (Timing.samples), and the scalar reference, many times slower, on its own afterwards, capped to
-/// the scalar ISA. Each reports its median time. MoEKit's speedup is the median over the rounds of the fastest
-/// paired baseline's time over MoEKit's in the same round, so the ratio compares calls seconds apart at most;
-/// with no paired baseline, the scalar path's median over MoEKit's.
+/// Times every implementation of a prepared case: MoEKit and its baselines in alternation (Timing.medians), so
+/// their ratios come from the same stretch of time, and the scalar reference, many times slower, on its own
+/// afterwards, capped to the scalar ISA.
 func measure(_ c: BenchCase, runner: (String) -> () -> Void, timing: Timing) -> [BenchResult] {
     let paired = c.impls.filter { $0 != "scalar" }
-    let times = timing.samples(paired.map(runner))
-    var seconds = Dictionary(uniqueKeysWithValues: zip(paired, times.map(Timing.median)))
-    var speedup: Double? = nil
-    if paired.count > 1 {
-        speedup = Timing.median(times[0].indices.map { r in times.dropFirst().map { $0[r] }.min()! / times[0][r] })
-    }
+    var seconds = Dictionary(uniqueKeysWithValues: zip(paired, timing.medians(paired.map(runner))))
     if c.impls.contains("scalar") {
         let run = runner("scalar")
         seconds["scalar"] = withISA(.scalar) { timing.median(run) }
-        speedup = speedup ?? seconds["scalar"]! / seconds[paired[0]]!
     }
     return c.impls.map {
         BenchResult(suite: c.suite, name: c.name, impl: $0, dtype: c.dtype, shape: c.shape, threads: Runtime.threadCount,
-                    seconds: seconds[$0]!, work: c.work, bound: c.bound, peakFraction: nil,
-                    speedup: $0 == c.impls[0] ? speedup : nil)
+                    seconds: seconds[$0]!, work: c.work, bound: c.bound, peakFraction: nil)
     }
 }
 

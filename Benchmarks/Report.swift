@@ -28,12 +28,12 @@ enum Report {
         return line + "\n" + String(repeating: "-", count: line.count)
     }
 
-    /// One row; MoEKit's rows show their speedup over the baselines.
-    static func row(_ r: BenchResult) -> String {
+    /// One row; `speedup` is this row's speed over the named baseline's (`nil` for baselines).
+    static func row(_ r: BenchResult, speedup: (Double, String)?) -> String {
         let shape: String = r.shape.map { "\($0.1)" }.joined(separator: "x")
         let gflops: String = r.gflops.map { fixed($0, 1) } ?? "-"
         let peak: String = r.peakFraction.map { fixed($0 * 100, 1) + "%" } ?? "-"
-        let ratio: String = r.speedup.map { fixed($0, 2) + "x" } ?? ""
+        let ratio: String = speedup.map { fixed($0.0, 2) + "x" } ?? ""
         let cells: [String] = [
             r.suite + "/" + r.name, r.impl, r.dtype, shape, "\(r.threads)", fixed(r.seconds * 1e3, 3), fixed(r.gelems, 2),
             fixed(r.gbps, 2), gflops, peak, ratio,
@@ -51,7 +51,7 @@ enum Report {
             return "\n    {\"suite\": \(quote(r.suite)), \"case\": \(quote(r.name)), \"impl\": \(quote(r.impl)), "
                 + "\"dtype\": \(quote(r.dtype)), \"shape\": {\(shape)}, \"threads\": \(r.threads), "
                 + "\"seconds\": \(num(r.seconds)), \"gflops\": \(r.gflops.map(num) ?? "null"), \"gbps\": \(num(r.gbps)), "
-                + "\"peak_fraction\": \(r.peakFraction.map(num) ?? "null"), \"speedup\": \(r.speedup.map(num) ?? "null")}"
+                + "\"peak_fraction\": \(r.peakFraction.map(num) ?? "null")}"
         }.joined(separator: ",")
         return out + "\n  ]\n}\n"
     }

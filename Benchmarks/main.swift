@@ -44,11 +44,16 @@ if let isa = options.isa { Runtime.setMaxISA(isa) }
 var machine = Machine.measure(quick: options.quick, log: log)
 let timing = options.quick ? Timing.quick : Timing.standard
 var results: [BenchResult] = []
+var speedups: [Double?] = []
 for (index, c) in cases.enumerated() {
     log("[\(index + 1)/\(cases.count)] \(c.id) (\(c.shapeText)) ...")
     if c.bound == .compute || c.bound == .computeBF16 { machine.reprobeCompute() }
     let runner = c.prepare()
-    results += measure(c, runner: runner, timing: timing)
+    let rows = measure(c, runner: runner, timing: timing)
+    for r in rows {
+        speedups.append(r.impl == c.impls[0] && rows.count > 1 ? rows.dropFirst().map(\.seconds).min()! / r.seconds : nil)
+    }
+    results += rows
 }
 log("probing DRAM bandwidth again ...")
 machine.reprobeMemory(quick: options.quick)
@@ -57,15 +62,14 @@ results = results.map { $0.judged(by: machine) }
 print(Report.header(machine))
 print("")
 print(Report.tableHeader())
-for r in results { print(Report.row(r)) }
+for (r, speedup) in zip(results, speedups) { print(Report.row(r, speedup: speedup.map { ($0, "baseline") })) }
 print("""
 
     of peak: GB/s over the DRAM copy bandwidth for the formats (L2 cases exceed 100%), over the DRAM read
     bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak (for BF16 and FP8
     operands the faster of it and the BF16 dot peak) for other GEMMs; peaks are the best probes of the whole
-    run. speedup: the fastest baseline's time over MoEKit's: OpenBLAS is timed in alternation with MoEKit, call
-    by call, and the speedup is the median of the two's ratio within each round; the scalar path's median time
-    over MoEKit's where it is the only baseline.
+    run. speedup: the fastest baseline's time over MoEKit's in the same run (OpenBLAS timed in alternation
+    with MoEKit, call by call).
     repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
     """)
 
