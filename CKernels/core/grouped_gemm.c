@@ -435,32 +435,54 @@ static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t 
     return CK_OK;
 }
 
-/* Expert g's m-grouped problem: rows of x (and their scales) times its weights (and theirs), into rows of y.
- * Experts with few rows run the decode kernels, which stream the weights once with no packing: up to
- * CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then serve every row
- * (see decode_nk_body), as long as x, read again for every 16 columns, takes at most NK_X_FLOATS (1 MiB, half
- * of a 2 MiB L2): with 64 rows of K = 7168 (1.8 MiB) one thread took 1.08 x the time of the packed path, with 48
- * the same, with 32 0.9 x. Their chains are the tiles' chains, so the bits are the same. */
+/* An m-grouped call's operands, as its entry point received them (the masked layout's x and y rows are
+ * packed: ldx = k, ldy = n). */
+typedef struct {
+    const void *x;
+    ck_dtype xt;
+    const float *xs;
+    size_t ldx;
+    const void *w;
+    ck_dtype wt;
+    const float *ws;
+    ck_weight_layout layout;
+    size_t w_stride, n, k;
+    void *y;
+    ck_dtype yt;
+    size_t ldy;
+} m_call;
+
+/* Rows [row, row + rows) of the call's x (and their scales), all of expert g, times its weights (and theirs), into
+ * the same rows of y. Experts with few rows run the decode kernels, which stream the weights once with no
+ * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
+ * serve every row (see decode_nk_body), as long as x, read again for every 16 columns, takes at most NK_X_FLOATS
+ * (1 MiB, half of a 2 MiB L2): with 64 rows of K = 7168 (1.8 MiB) one thread took 1.08 x the time of the packed
+ * path, with 48 the same, with 32 0.9 x. Their chains are the tiles' chains, so the bits are the same. */
 enum { NK_X_FLOATS = 1 << 18 };
-static problem m_problem(const void *x, ck_dtype xt, const float *xs, size_t ldx, size_t rows, const void *w,
-                         ck_dtype wt, const float *ws, ck_weight_layout layout, size_t n, size_t k, void *y, size_t ldy) {
-    const bool nk = layout == CK_WEIGHTS_NK;
-    return (problem){.a = {x, xt, ldx, 1},
-                     .b = {w, wt, nk ? 1 : n, nk ? k : 1},
-                     .sa = xs,
+static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
+    const bool nk = c->layout == CK_WEIGHTS_NK;
+    const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n);
+    return (problem){.a = {element(c->x, row * c->ldx, c->xt), c->xt, c->ldx, 1},
+                     .b = {element(c->w, g * c->w_stride, c->wt), c->wt, nk ? 1 : n, nk ? k : 1},
+                     .sa = c->xs ? c->xs + row * ck_div_up(k, KC) : NULL,
                      .sa_rs = ck_div_up(k, KC),
-                     .sb = ws,
+                     .sb = c->ws ? c->ws + g * grid : NULL,
                      .sb_ls = nk ? 1 : ck_div_up(n, KC),
                      .sb_js = nk ? ck_div_up(k, KC) : 1,
                      .sb_shift = 7,
-                     .c = y,
-                     .rsc = ldy,
+                     .c = element(c->y, row * c->ldy, c->yt),
+                     .rsc = c->ldy,
                      .csc = 1,
                      .rows = rows,
                      .cols = n,
                      .red = k,
                      .decode = k > 0 && (rows <= CK_DECODE_M ||
                                          (nk && rows <= CK_DECODE_NK_M && k <= NK_X_FLOATS / rows))};
+}
+
+/* Rows [row, row + rows) of y as padding: each an empty sum, written as write_block writes those. */
+static problem padding_problem(const m_call *c, size_t row, size_t rows) {
+    return (problem){.c = element(c->y, row * c->ldy, c->yt), .rsc = c->ldy, .csc = 1, .rows = rows, .cols = c->n};
 }
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
@@ -476,16 +498,9 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
-    size_t row = 0;
-    for (size_t g = 0; g < groups; g++) {
-        const size_t rows = (size_t)group_sizes[g];
-        pr[g] = m_problem(element(x, row * ldx, x_type), x_type,
-                          x_scales ? x_scales + row * ck_div_up(k, KC) : NULL, ldx, rows,
-                          element(w, g * w_stride, w_type), w_type, w_scales ? w_scales + g * grid : NULL, layout, n,
-                          k, element(y, row * ldy, y_type), ldy);
-        row += rows;
-    }
+    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
+    for (size_t g = 0, row = 0; g < groups; row += (size_t)group_sizes[g], g++)
+        pr[g] = m_problem(&c, row, (size_t)group_sizes[g], g);
     return run_problems(pr, groups, beta, y_type);
 }
 
@@ -507,13 +522,40 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     if (rows == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const size_t grid = scale_grid(layout == CK_WEIGHTS_NK ? n : k, layout == CK_WEIGHTS_NK ? k : n);
-    for (size_t g = 0; g < groups; g++)
-        pr[g] = m_problem(element(x, g * max_m * k, x_type), x_type,
-                          x_scales ? x_scales + g * max_m * ck_div_up(k, KC) : NULL, k, (size_t)valid_m[g],
-                          element(w, g * w_stride, w_type), w_type, w_scales ? w_scales + g * grid : NULL, layout, n,
-                          k, element(y, g * max_m * n, y_type), n);
+    const m_call c = {x, x_type, x_scales, k, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, n};
+    for (size_t g = 0; g < groups; g++) pr[g] = m_problem(&c, g * max_m, (size_t)valid_m[g], g);
     return run_problems(pr, groups, beta, y_type);
+}
+
+ck_status ck_gemm_m_grouped_contiguous(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k,
+                                       size_t ldx, const int32_t *m_indices, size_t groups, const void *w,
+                                       ck_dtype w_type, const float *w_scales, ck_weight_layout layout, size_t n,
+                                       size_t w_stride, float beta, void *y, ck_dtype y_type, size_t ldy) {
+    ck_status s;
+    if ((s = check_m_grouped(x_type, x_scales, m, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
+        (s = ck_check_matrix(x, "x", m, k, ldx, ck_dtype_size(x_type))) ||
+        (s = ck_check_matrix(y, "y", m, n, ldy, ck_dtype_size(y_type))))
+        return s;
+    if (m > 0 && m_indices == NULL) return ck_fail(CK_ERR_NULL_POINTER, "m_indices", "m_indices is NULL");
+    size_t runs = 0; /* of rows with one expert, or of padding */
+    for (size_t i = 0; i < m; i++) {
+        const int32_t e = m_indices[i];
+        if (e < -1 || (e >= 0 && (size_t)e >= groups))
+            return ck_fail(CK_ERR_INVALID_VALUE, "m_indices", "m_indices[%zu] = %d is neither -1 nor an expert below %zu",
+                           i, (int)e, groups);
+        runs += i == 0 || e != m_indices[i - 1];
+    }
+    if (m == 0 || n == 0) return CK_OK;
+    problem *pr = new_problems(runs);
+    if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "m_indices", "cannot allocate %zu problems", runs);
+    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
+    for (size_t i = 0, r = 0; i < m; r++) {
+        size_t end = i + 1;
+        while (end < m && m_indices[end] == m_indices[i]) end++;
+        pr[r] = m_indices[i] < 0 ? padding_problem(&c, i, end - i) : m_problem(&c, i, end - i, (size_t)m_indices[i]);
+        i = end;
+    }
+    return run_problems(pr, runs, beta, y_type);
 }
 
 /* Expert g's k-grouped problem over its tokens: C = dW[g] as [K, N] (stored transposed for [N, K]),

@@ -9,6 +9,11 @@
  *   row stride ldy.
  * m-grouped masked (decode, DeepGEMM's masked layout): x: [G, max_m, K], y: [G, max_m, N]; only the first
  *   valid_m[g] rows of each expert are read and written; rows past them are untouched and never read.
+ * m-grouped contiguous (DeepGEMM's contiguous layout with m_indices): x: [M, K], y: [M, N] as for m-grouped,
+ *   m_indices: [M] int32, row i's expert (0 <= m_indices[i] < G) or -1 for a padding row. Each run of rows
+ *   with one expert is that expert's rows (runs in any order, of any length; an expert may have several);
+ *   a padding row is never read and its output row is that of an empty sum: +0 (fma(beta, y, +0) with beta,
+ *   untouched when beta == 1). Any other value is an error.
  * k-grouped (wgrad): dW[g] = X_g^T . dY_g (+ beta * dW[g]) over each expert's token range,
  *   x: [M, K], dy: [M, N], dw: [G, K, N] (CK_WEIGHTS_KN) or [G, N, K] (CK_WEIGHTS_NK). An expert with no
  *   tokens gets exact zeros (with beta: fma(beta, dW[g], +0), untouched when beta == 1).
@@ -65,6 +70,11 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
                                    const int64_t *valid_m, size_t groups, const void *w, ck_dtype w_type,
                                    const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride,
                                    float beta, void *y, ck_dtype y_type);
+
+ck_status ck_gemm_m_grouped_contiguous(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k,
+                                       size_t ldx, const int32_t *m_indices, size_t groups, const void *w,
+                                       ck_dtype w_type, const float *w_scales, ck_weight_layout layout, size_t n,
+                                       size_t w_stride, float beta, void *y, ck_dtype y_type, size_t ldy);
 
 ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, size_t ldx,
                             const int64_t *group_sizes, size_t groups, const void *dy, ck_dtype dy_type, size_t n,

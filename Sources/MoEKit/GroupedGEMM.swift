@@ -170,6 +170,79 @@ public enum GroupedGEMM {
         }.get()
     }
 
+    /// m-grouped GEMM in DeepGEMM's contiguous layout: `rowExperts[i]` is row `i`'s expert, or `-1` for a
+    /// padding row (DeepGEMM's `m_indices`, which pads each expert's rows to its M alignment). Each run of rows
+    /// with one expert is computed as that expert's rows, with the same bits as
+    /// ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)`` gives them
+    /// (runs may come in any order and an expert may have several). A padding row of `x` is never read; its row
+    /// of `y` is an empty sum's: `+0` (`fma(beta, y, +0)` with `beta`, left as it is when `beta == 1`).
+    ///
+    /// - Parameters:
+    ///   - x: `[rows, k]`; padding rows may hold anything (NaN included).
+    ///   - rows: rows of `x` and `y`.
+    ///   - k: the reduction length.
+    ///   - rowExperts: `[rows]`, each `-1` or an expert in `0..<experts`; any other value throws
+    ///     ``MoEKitError/invalidValue(argument:reason:)`` and nothing is written.
+    ///   - experts: the experts in `weights`.
+    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
+    ///   - layout: how each expert's weights are stored.
+    ///   - n: output columns.
+    ///   - beta: finite; `0` (the default) overwrites `y`.
+    ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
+    ///   - xStride: row stride of `x` (default `k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - yStride: row stride of `y` (default `n`).
+    public static func mGrouped<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
+        _ x: Span<X>, rows: Int, k: Int, rowExperts: Span<Int32>, experts: Int, weights: Span<W>, layout: WeightLayout,
+        n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
+        xStride: Int? = nil, weightsStride: Int? = nil, yStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(weights) { w in
+                GEMMOutput.with(&y) { y in
+                    mGrouped(x, rows, k, xStride, rowExperts, experts, w, layout, n, weightsStride, beta, y, yStride)
+                }
+            }
+        }.get()
+    }
+
+    /// Weight-only FP8 in DeepGEMM's contiguous layout; weights and scales as in
+    /// ``mGrouped(_:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``,
+    /// the other arguments as in
+    /// ``mGrouped(_:rows:k:rowExperts:experts:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
+    public static func mGrouped<X: KernelFloat, Y: KernelFloat>(
+        _ x: Span<X>, rows: Int, k: Int, rowExperts: Span<Int32>, experts: Int, fp8Weights: Span<UInt8>,
+        weightScales: Span<Float>, layout: WeightLayout, n: Int, beta: Float = 0, into y: inout MutableSpan<Y>,
+        xStride: Int? = nil, weightsStride: Int? = nil, yStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(x) { x in
+            GEMMOperand.with(e4m3: fp8Weights, scales: weightScales) { w in
+                GEMMOutput.with(&y) { y in
+                    mGrouped(x, rows, k, xStride, rowExperts, experts, w, layout, n, weightsStride, beta, y, yStride)
+                }
+            }
+        }.get()
+    }
+
+    /// FP8 × FP8 in DeepGEMM's contiguous layout (`m_grouped_fp8_gemm_nt_contiguous`): `xScales` is
+    /// `[rows, ⌈k/128⌉]` (padding rows' scales are never read); operands as in
+    /// ``mGrouped(fp8:xScales:rows:k:groupSizes:fp8Weights:weightScales:layout:n:beta:into:xStride:weightsStride:yStride:)``,
+    /// the grouping as in
+    /// ``mGrouped(_:rows:k:rowExperts:experts:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
+    public static func mGrouped<Y: KernelFloat>(
+        fp8 x: Span<UInt8>, xScales: Span<Float>, rows: Int, k: Int, rowExperts: Span<Int32>, experts: Int,
+        fp8Weights: Span<UInt8>, weightScales: Span<Float>, layout: WeightLayout, n: Int, beta: Float = 0,
+        into y: inout MutableSpan<Y>, xStride: Int? = nil, weightsStride: Int? = nil, yStride: Int? = nil
+    ) throws(MoEKitError) {
+        try GEMMOperand.with(e4m3: x, scales: xScales) { x in
+            GEMMOperand.with(e4m3: fp8Weights, scales: weightScales) { w in
+                GEMMOutput.with(&y) { y in
+                    mGrouped(x, rows, k, xStride, rowExperts, experts, w, layout, n, weightsStride, beta, y, yStride)
+                }
+            }
+        }.get()
+    }
+
     /// k-grouped GEMM (the weight gradient): `dw[g] = x_gᵀ · dy_g + beta · dw[g]` over each expert's token range.
     ///
     /// - Parameters:
@@ -271,23 +344,54 @@ public enum GroupedGEMM {
         }.get()
     }
 
-    /// The m-grouped GEMM on checked operands (every public m-grouped overload lands here).
+    /// The m-grouped GEMM on checked operands, its rows grouped by `groupSizes`.
     private static func mGrouped(
         _ x: GEMMOperand, _ rows: Int, _ k: Int, _ xStride: Int?, _ groupSizes: Span<Int>, _ w: GEMMOperand,
         _ layout: WeightLayout, _ n: Int, _ weightsStride: Int?, _ beta: Float, _ y: GEMMOutput, _ yStride: Int?
     ) -> Result<Void, MoEKitError> {
+        groupSizes.withUnsafeBufferPointer { gp in
+            mGrouped(x, rows, k, xStride, experts: gp.count, w, layout, n, weightsStride, y, yStride) {
+                ldx, ws, ldy throws(MoEKitError) in
+                try check(ck_gemm_m_grouped(x.base, x.type, x.scales, rows, k, ldx, int64(gp), gp.count, w.base, w.type,
+                                            w.scales, layout.c, n, ws, beta, y.base, y.type, ldy))
+            }
+        }
+    }
+
+    /// The m-grouped GEMM on checked operands, its rows grouped by `rowExperts` (DeepGEMM's contiguous layout).
+    private static func mGrouped(
+        _ x: GEMMOperand, _ rows: Int, _ k: Int, _ xStride: Int?, _ rowExperts: Span<Int32>, _ experts: Int,
+        _ w: GEMMOperand, _ layout: WeightLayout, _ n: Int, _ weightsStride: Int?, _ beta: Float, _ y: GEMMOutput,
+        _ yStride: Int?
+    ) -> Result<Void, MoEKitError> {
+        rowExperts.withUnsafeBufferPointer { ep in
+            mGrouped(x, rows, k, xStride, experts: experts, w, layout, n, weightsStride, y, yStride) {
+                ldx, ws, ldy throws(MoEKitError) in
+                if ep.count != rows {
+                    throw .invalidShape(argument: "rowExperts", reason: "rowExperts holds \(ep.count) experts for \(rows) rows")
+                }
+                try check(ck_gemm_m_grouped_contiguous(x.base, x.type, x.scales, rows, k, ldx, ep.baseAddress, experts,
+                                                       w.base, w.type, w.scales, layout.c, n, ws, beta, y.base, y.type, ldy))
+            }
+        }
+    }
+
+    /// The checks every m-grouped overload with a row-major `[rows, k]` x shares; then `call(ldx, weightsStride,
+    /// ldy)` runs the C entry point.
+    private static func mGrouped(
+        _ x: GEMMOperand, _ rows: Int, _ k: Int, _ xStride: Int?, experts: Int, _ w: GEMMOperand,
+        _ layout: WeightLayout, _ n: Int, _ weightsStride: Int?, _ y: GEMMOutput, _ yStride: Int?,
+        _ call: (Int, Int, Int) throws(MoEKitError) -> Void
+    ) -> Result<Void, MoEKitError> {
         Result { () throws(MoEKitError) in
-            try requireNonNegative(["rows": rows, "k": k, "n": n])
+            try requireNonNegative(["rows": rows, "k": k, "n": n, "experts": experts])
             let nk = try checkedProduct(n, k, "n")
-            let experts = groupSizes.count, ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? nk
+            let ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? nk
             try x.require("x", rows: rows, columns: k, stride: ldx, scales: try checkedProduct(rows, divUp(k, 128), "rows"), "xScales")
             try w.require("weights", rows: experts, columns: nk, stride: ws,
                           scales: try checkedProduct(experts, scaleGrid(n, k), "n"), "weightScales")
             try requireMatrix("y", count: y.count, rows: rows, columns: n, stride: ldy)
-            try check(groupSizes.withUnsafeBufferPointer { gp in
-                ck_gemm_m_grouped(x.base, x.type, x.scales, rows, k, ldx, int64(gp), experts, w.base, w.type, w.scales,
-                                  layout.c, n, ws, beta, y.base, y.type, ldy)
-            })
+            try call(ldx, ws, ldy)
         }
     }
 

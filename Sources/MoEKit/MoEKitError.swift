@@ -71,6 +71,7 @@ extension MoEKitError {
         switch name {
         case "group_sizes": "groupSizes"
         case "valid_m": "validRows"
+        case "m_indices": "rowExperts"
         case "max_m": "maxRows"
         case "x_scales": "xScales"
         case "w_scales": "weightScales"
