@@ -84,17 +84,18 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
  * while still narrow); E4M3 blocks of normal codes come decoded, the rare others take the full decode. (A
  * short decode of subnormal codes would give binary32 subnormals: exact with the default environment, but a
  * microcode assist per product on x86, and zero with denormals-are-zero set.) The loaders write col itself:
- * with an integer array in between, clang turned its copy into col into a memcpy call per block. Every 64 bytes
- * along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow
- * types as far ahead in time as FP32; into L1, which measured faster than into L2 for E4M3 and the same for
- * FP32 and BF16). A caller that reads `len` of each row and then the next CK_VW rows gets those rows' starts
- * prefetched past the end. The prefetch addresses may lie past the weights, so they are formed as integers
- * (a prefetch never faults; a pointer past its object would be undefined). */
-CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, vf32 col[CK_VW]) {
+ * with an integer array in between, clang turned its copy into col into a memcpy call per block. With
+ * `prefetch`, every 64 bytes along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather
+ * than bytes keeps narrow types as far ahead in time as FP32; into L1, which measured faster than into L2 for
+ * E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then the next CK_VW rows gets
+ * those rows' starts prefetched past the end. The prefetch addresses may lie past the weights, so they are formed
+ * as integers (a prefetch never faults; a pointer past its object would be undefined). */
+CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const bool prefetch,
+                            vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
     const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : CK_VW * ld + (at - len) * size);
-    if (l * size % 64 == 0)
+    if (prefetch && l * size % 64 == 0)
         for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
     switch (t) {
     case CK_DTYPE_F32:
@@ -139,7 +140,8 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
             for (int v = 0; v < nv; v++) /* CK_VW source rows (streams) at a time, each read along l */
                 for (size_t l = 0; l < blocks; l += CK_VW) {
                     vf32 r[CK_VW];
-                    load_block_t((const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t), t, cs, l, kc, r);
+                    const uint8_t *rows = (const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t);
+                    load_block_t(rows, t, cs, l, kc, true, r);
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
@@ -216,9 +218,11 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
 /* `rows` rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
- * (load_block_t, as in the pack, which also prefetches the next CK_VW rows' starts past the end), and serves every
- * row. m = rows (a constant up to CK_DECODE_M): the chains stay in registers for the whole reduction; m = 0 (more
- * rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. For a few dozen rows this
+ * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to CK_DECODE_M): the chains stay in
+ * registers for the whole reduction, and the weights are prefetched (with the next CK_VW rows' starts past the
+ * end); m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc, and the
+ * hardware prefetchers alone keep up (V2-Lite's FP32 forward at T = 256, timed call by call in alternation with the
+ * prefetching kernel in one process: 0.96-0.98 x its time with two threads and with one). For a few dozen rows this
  * beats packing, because the weights stream in while the FMAs run instead of in a pass of their own: whole calls on
  * 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles with 9 to 17 rows per
  * expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their 128-long blocks here
@@ -240,7 +244,7 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
         if (cols == CK_VW)
             for (; l + CK_VW <= end; l += CK_VW) {
                 vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
-                load_block_t(w, t, ldw, l, kc, col);
+                load_block_t(w, t, ldw, l, kc, m != 0, col);
                 const float *xb = x + ck_decode_x_index(0, l, ldx);
                 if (m) nk_fma(a, col, CK_VW, xb, m);
                 else nk_rows(acc, col, CK_VW, xb, rows);
