@@ -9,11 +9,12 @@
  *   row stride ldy.
  * m-grouped masked (decode, DeepGEMM's masked layout): x: [G, max_m, K], y: [G, max_m, N]; only the first
  *   valid_m[g] rows of each expert are read and written; rows past them are untouched and never read.
- * m-grouped contiguous (DeepGEMM's contiguous layout with m_indices): x: [M, K], y: [M, N] as for m-grouped,
- *   m_indices: [M] int32, row i's expert (0 <= m_indices[i] < G) or -1 for a padding row. Each run of rows
- *   with one expert is that expert's rows (runs in any order, of any length; an expert may have several);
- *   a padding row is never read and its output row is that of an empty sum: +0 (fma(beta, y, +0) with beta,
- *   untouched when beta == 1). Any other value is an error.
+ * m-grouped contiguous (DeepGEMM's contiguous layout with m_indices): x: [M, K], y: [M, N] as for m-grouped
+ *   (x and x_scales cover all M rows, padding included), m_indices: [M] int32 (NULL only when M == 0), row i's
+ *   expert (0 <= m_indices[i] < G) or -1 for a padding row. Each run of rows with one expert is that expert's
+ *   rows (runs in any order, of any length; an expert may have several, each reading its weights again); a
+ *   padding row is never read and its output row is that of an empty sum: +0 (fma(beta, y, +0) with beta,
+ *   untouched when beta == 1). Any other value is CK_ERR_INVALID_VALUE on m_indices, with nothing written.
  * k-grouped (wgrad): dW[g] = X_g^T . dY_g (+ beta * dW[g]) over each expert's token range,
  *   x: [M, K], dy: [M, N], dw: [G, K, N] (CK_WEIGHTS_KN) or [G, N, K] (CK_WEIGHTS_NK). An expert with no
  *   tokens gets exact zeros (with beta: fma(beta, dW[g], +0), untouched when beta == 1).

@@ -174,7 +174,7 @@ public enum GroupedGEMM {
     /// padding row (DeepGEMM's `m_indices`, which pads each expert's rows to its M alignment). Each run of rows
     /// with one expert is computed as that expert's rows, with the same bits as
     /// ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)`` gives them
-    /// (runs may come in any order and an expert may have several). A padding row of `x` is never read; its row
+    /// (runs may come in any order and an expert may have several, each reading its weights again). A padding row of `x` is never read; its row
     /// of `y` is an empty sum's: `+0` (`fma(beta, y, +0)` with `beta`, left as it is when `beta == 1`).
     ///
     /// - Parameters:
@@ -182,7 +182,8 @@ public enum GroupedGEMM {
     ///   - rows: rows of `x` and `y`.
     ///   - k: the reduction length.
     ///   - rowExperts: `[rows]`, each `-1` or an expert in `0..<experts`; any other value throws
-    ///     ``MoEKitError/invalidValue(argument:reason:)`` and nothing is written.
+    ///     ``MoEKitError/invalidValue(argument:reason:)``, and a count other than `rows`
+    ///     ``MoEKitError/invalidShape(argument:reason:)``, with nothing written.
     ///   - experts: the experts in `weights`.
     ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
     ///   - layout: how each expert's weights are stored.
@@ -364,12 +365,12 @@ public enum GroupedGEMM {
         _ w: GEMMOperand, _ layout: WeightLayout, _ n: Int, _ weightsStride: Int?, _ beta: Float, _ y: GEMMOutput,
         _ yStride: Int?
     ) -> Result<Void, MoEKitError> {
-        rowExperts.withUnsafeBufferPointer { ep in
+        if rowExperts.count != rows {
+            return .failure(.invalidShape(argument: "rowExperts", reason: "rowExperts holds \(rowExperts.count) indices for \(rows) rows"))
+        }
+        return rowExperts.withUnsafeBufferPointer { ep in
             mGrouped(x, rows, k, xStride, experts: experts, w, layout, n, weightsStride, y, yStride) {
                 ldx, ws, ldy throws(MoEKitError) in
-                if ep.count != rows {
-                    throw .invalidShape(argument: "rowExperts", reason: "rowExperts holds \(ep.count) experts for \(rows) rows")
-                }
                 try check(ck_gemm_m_grouped_contiguous(x.base, x.type, x.scales, rows, k, ldx, ep.baseAddress, experts,
                                                        w.base, w.type, w.scales, layout.c, n, ws, beta, y.base, y.type, ldy))
             }
