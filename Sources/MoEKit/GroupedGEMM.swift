@@ -174,8 +174,9 @@ public enum GroupedGEMM {
     /// padding row (DeepGEMM's `m_indices`, which pads each expert's rows to its M alignment). Each run of rows
     /// with one expert is computed as that expert's rows, with the same bits as
     /// ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)`` gives them
-    /// (runs may come in any order and an expert may have several, each reading its weights again). A padding row of `x` is never read; its row
-    /// of `y` is an empty sum's: `+0` (`fma(beta, y, +0)` with `beta`, left as it is when `beta == 1`).
+    /// (runs may come in any order and an expert may have several, each reading its weights again). A padding
+    /// row of `x` is never read; its row of `y` is an empty sum's: `+0` (`fma(beta, y, +0)` with `beta`, left as
+    /// it is when `beta == 1`).
     ///
     /// - Parameters:
     ///   - x: `[rows, k]`; padding rows may hold anything (NaN included).
@@ -366,7 +367,8 @@ public enum GroupedGEMM {
         _ yStride: Int?
     ) -> Result<Void, MoEKitError> {
         if rowExperts.count != rows {
-            return .failure(.invalidShape(argument: "rowExperts", reason: "rowExperts holds \(rowExperts.count) indices for \(rows) rows"))
+            let reason = "rowExperts holds \(rowExperts.count) indices for \(rows) rows"
+            return .failure(.invalidShape(argument: "rowExperts", reason: reason))
         }
         return rowExperts.withUnsafeBufferPointer { ep in
             mGrouped(x, rows, k, xStride, experts: experts, w, layout, n, weightsStride, y, yStride) {
