@@ -413,28 +413,6 @@ static ck_status check_experts(const void *w, ck_dtype t, const char *name, size
 /* The grid of 128 x 128 scale blocks of a [rows, cols] weight, as its element count. */
 static size_t scale_grid(size_t rows, size_t cols) { return ck_div_up(rows, KC) * ck_div_up(cols, KC); }
 
-/* Checks what the m-grouped entry points share: types, layout, beta, the experts' weights and their scales. */
-static ck_status check_m_grouped(ck_dtype x_type, const float *x_scales, size_t rows, size_t k, size_t groups,
-                                 const void *w, ck_dtype w_type, const float *w_scales, ck_weight_layout layout,
-                                 size_t n, size_t w_stride, float beta, ck_dtype y_type) {
-    ck_status s;
-    if ((s = check_type(x_type, "x_type", true)) || (s = check_type(w_type, "w_type", true)) ||
-        (s = check_type(y_type, "y_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)))
-        return s;
-    if (x_type == CK_DTYPE_E4M3FN && w_type != CK_DTYPE_E4M3FN)
-        return ck_fail(CK_ERR_INVALID_VALUE, "w_type", "FP8 activations need FP8 weights (w_type CK_DTYPE_E4M3FN)");
-    const size_t wr = layout == CK_WEIGHTS_NK ? n : k, wc = layout == CK_WEIGHTS_NK ? k : n;
-    if ((s = check_experts(w, w_type, "w", groups, wr, wc, w_stride))) return s;
-    size_t w_count, x_count, one; /* the grid fits whenever one expert's elements do */
-    if (__builtin_mul_overflow(wr, wc, &one) || __builtin_mul_overflow(groups, scale_grid(wr, wc), &w_count) ||
-        __builtin_mul_overflow(rows, ck_div_up(k, KC), &x_count))
-        return ck_fail(CK_ERR_SIZE_OVERFLOW, "w_scales", "the scale arrays' sizes overflow");
-    if ((s = check_scales(w_scales, "w_scales", w_type, w_count)) ||
-        (s = check_scales(x_scales, "x_scales", x_type, x_count)))
-        return s;
-    return CK_OK;
-}
-
 /* An m-grouped call's operands, as its entry point received them (the masked layout's x and y rows are
  * packed: ldx = k, ldy = n). */
 typedef struct {
@@ -451,6 +429,29 @@ typedef struct {
     ck_dtype yt;
     size_t ldy;
 } m_call;
+
+/* Checks what the m-grouped entry points share: types, layout, beta, the experts' weights and their scales, and
+ * x and y as `rows` rows of the call's strides. */
+static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, float beta) {
+    const size_t n = c->n, k = c->k;
+    ck_status s;
+    if ((s = check_type(c->xt, "x_type", true)) || (s = check_type(c->wt, "w_type", true)) ||
+        (s = check_type(c->yt, "y_type", false)) || (s = check_layout(c->layout, "layout")) || (s = check_beta(beta)))
+        return s;
+    if (c->xt == CK_DTYPE_E4M3FN && c->wt != CK_DTYPE_E4M3FN)
+        return ck_fail(CK_ERR_INVALID_VALUE, "w_type", "FP8 activations need FP8 weights (w_type CK_DTYPE_E4M3FN)");
+    const size_t wr = c->layout == CK_WEIGHTS_NK ? n : k, wc = c->layout == CK_WEIGHTS_NK ? k : n;
+    if ((s = check_experts(c->w, c->wt, "w", groups, wr, wc, c->w_stride))) return s;
+    size_t w_count, x_count, one; /* the grid fits whenever one expert's elements do */
+    if (__builtin_mul_overflow(wr, wc, &one) || __builtin_mul_overflow(groups, scale_grid(wr, wc), &w_count) ||
+        __builtin_mul_overflow(rows, ck_div_up(k, KC), &x_count))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "w_scales", "the scale arrays' sizes overflow");
+    if ((s = check_scales(c->ws, "w_scales", c->wt, w_count)) || (s = check_scales(c->xs, "x_scales", c->xt, x_count)) ||
+        (s = ck_check_matrix(c->x, "x", rows, k, c->ldx, ck_dtype_size(c->xt))) ||
+        (s = ck_check_matrix(c->y, "y", rows, n, c->ldy, ck_dtype_size(c->yt))))
+        return s;
+    return CK_OK;
+}
 
 /* Rows [row, row + rows) of the call's x (and their scales), all of expert g, times its weights (and theirs), into
  * the same rows of y. Experts with few rows run the decode kernels, which stream the weights once with no
@@ -489,16 +490,13 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
                             const int64_t *group_sizes, size_t groups, const void *w, ck_dtype w_type,
                             const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride, float beta,
                             void *y, ck_dtype y_type, size_t ldy) {
+    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
     ck_status s;
-    if ((s = check_m_grouped(x_type, x_scales, m, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
-        (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
-        (s = ck_check_matrix(x, "x", m, k, ldx, ck_dtype_size(x_type))) ||
-        (s = ck_check_matrix(y, "y", m, n, ldy, ck_dtype_size(y_type))))
+    if ((s = check_m_grouped(&c, m, groups, beta)) || (s = check_groups(group_sizes, groups, m, "group_sizes", true)))
         return s;
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
     for (size_t g = 0, row = 0; g < groups; row += (size_t)group_sizes[g], g++)
         pr[g] = m_problem(&c, row, (size_t)group_sizes[g], g);
     return run_problems(pr, groups, beta, y_type);
@@ -511,10 +509,8 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     ck_status s;
     size_t rows;
     if (__builtin_mul_overflow(groups, max_m, &rows)) return ck_fail(CK_ERR_SIZE_OVERFLOW, "max_m", "groups x max_m overflows");
-    if ((s = check_m_grouped(x_type, x_scales, rows, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
-        (s = ck_check_matrix(x, "x", rows, k, k, ck_dtype_size(x_type))) ||
-        (s = ck_check_matrix(y, "y", rows, n, n, ck_dtype_size(y_type))))
-        return s;
+    const m_call c = {x, x_type, x_scales, k, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, n};
+    if ((s = check_m_grouped(&c, rows, groups, beta))) return s;
     if (groups > 0 && valid_m == NULL) return ck_fail(CK_ERR_NULL_POINTER, "valid_m", "valid_m is NULL");
     for (size_t g = 0; g < groups; g++)
         if (valid_m[g] < 0 || (uint64_t)valid_m[g] > max_m)
@@ -522,7 +518,6 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     if (rows == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(groups);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
-    const m_call c = {x, x_type, x_scales, k, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, n};
     for (size_t g = 0; g < groups; g++) pr[g] = m_problem(&c, g * max_m, (size_t)valid_m[g], g);
     return run_problems(pr, groups, beta, y_type);
 }
@@ -531,11 +526,9 @@ ck_status ck_gemm_m_grouped_contiguous(const void *x, ck_dtype x_type, const flo
                                        size_t ldx, const int32_t *m_indices, size_t groups, const void *w,
                                        ck_dtype w_type, const float *w_scales, ck_weight_layout layout, size_t n,
                                        size_t w_stride, float beta, void *y, ck_dtype y_type, size_t ldy) {
+    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
     ck_status s;
-    if ((s = check_m_grouped(x_type, x_scales, m, k, groups, w, w_type, w_scales, layout, n, w_stride, beta, y_type)) ||
-        (s = ck_check_matrix(x, "x", m, k, ldx, ck_dtype_size(x_type))) ||
-        (s = ck_check_matrix(y, "y", m, n, ldy, ck_dtype_size(y_type))))
-        return s;
+    if ((s = check_m_grouped(&c, m, groups, beta))) return s;
     if (m > 0 && m_indices == NULL) return ck_fail(CK_ERR_NULL_POINTER, "m_indices", "m_indices is NULL");
     size_t runs = 0; /* of rows with one expert, or of padding */
     for (size_t i = 0; i < m; i++) {
@@ -548,7 +541,6 @@ ck_status ck_gemm_m_grouped_contiguous(const void *x, ck_dtype x_type, const flo
     if (m == 0 || n == 0) return CK_OK;
     problem *pr = new_problems(runs);
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "m_indices", "cannot allocate %zu problems", runs);
-    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
     for (size_t i = 0, r = 0; i < m; r++) {
         size_t end = i + 1;
         while (end < m && m_indices[end] == m_indices[i]) end++;

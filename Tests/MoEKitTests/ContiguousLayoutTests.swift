@@ -82,14 +82,7 @@ import TestSupport
                                          weights: w.span, layout: layout, n: p.n, beta: beta, into: &view)
             }
         }
-        if bf16Out {
-            var y = old.map { BFloat16($0) }
-            try go(&y)
-            return y.map { UInt32($0.bitPattern) }
-        }
-        var y = old
-        try go(&y)
-        return y.map(\.bitPattern)
+        return try outputBits(old, bf16Out: bf16Out, go, go)
     }
 
     /// Row strides past each row of x and y and an expert stride past each expert's weights, the gaps NaN in

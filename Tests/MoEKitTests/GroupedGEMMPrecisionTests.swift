@@ -555,20 +555,6 @@ private func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
     }
 }
 
-/// Runs a call into `prior` held as BFloat16 (`bf16Out`, through `bf16`) or Float (through `f32`) and returns the
-/// output's bit patterns; callers pass one generic function for both.
-private func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]) throws(E) -> Void,
-                                  _ bf16: (inout [BFloat16]) throws(E) -> Void) throws(E) -> [UInt32] {
-    if bf16Out {
-        var y = prior.map { BFloat16($0) }
-        try bf16(&y)
-        return y.map { UInt32($0.bitPattern) }
-    }
-    var y = prior
-    try f32(&y)
-    return y.map(\.bitPattern)
-}
-
 /// Expects `got` (Float or, with `bf16Out`, BFloat16 bit patterns) to be the expected bits, and each element
 /// within its float64 bound.
 private func expectMatches(_ got: [UInt32], _ want: (bits: [UInt32], exact: [Double], bound: [Double]), bf16Out: Bool,

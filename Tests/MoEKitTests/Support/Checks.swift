@@ -1,5 +1,5 @@
 // Test-side helpers around Swift Testing: mismatch reporting, the every-ISA sweep that compares each ISA
-// with the reference and with ISA .scalar, and typed-error expectations.
+// with the reference and with ISA .scalar, typed-error expectations, and GEMM outputs as bit patterns.
 import MoEKit
 import TestSupport
 import Testing
@@ -113,4 +113,18 @@ extension Trait where Self == TimeLimitTrait {
     /// The clock includes waiting for the settings lock and for cores held by the suite's other tests, which
     /// under a sanitizer on two loaded cores has taken over two minutes, so the limit is wide.
     static var hangGuard: Self { .timeLimit(.minutes(10)) }
+}
+
+/// Runs a call into `prior` held as BFloat16 (`bf16Out`, through `bf16`) or Float (through `f32`) and returns the
+/// output's bit patterns; callers pass one generic function for both.
+func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]) throws(E) -> Void,
+                          _ bf16: (inout [BFloat16]) throws(E) -> Void) throws(E) -> [UInt32] {
+    if bf16Out {
+        var y = prior.map { BFloat16($0) }
+        try bf16(&y)
+        return y.map { UInt32($0.bitPattern) }
+    }
+    var y = prior
+    try f32(&y)
+    return y.map(\.bitPattern)
 }
