@@ -4,8 +4,9 @@ import MoEKit
 
 /// Suite `grouped_gemm`: MoE expert GEMMs of real models, MoEKit's grouped call vs one OpenBLAS SGEMM per
 /// expert (`openblas-loop`, same thread count) and, where it finishes in reasonable time, the scalar path.
-/// Routing is top-6, uniform or Zipf(1.1) over experts. Decode cases whose weights total less than twice the
-/// last-level cache rotate through enough copies of them that every call streams its weights from DRAM.
+/// Routing is top-6, uniform or Zipf(1.1) over experts. Cases of up to 256 tokens (decode and a small prefill) whose
+/// weights total less than twice the last-level cache rotate through enough copies of them that every call
+/// streams its weights from DRAM, as a model's layers would.
 func gemmSuite(llcBytes: Int) -> [BenchCase] {
     let v2lite = ExpertShape(name: "v2lite", experts: 64, k: 2048, n: 1408)
     let v3 = ExpertShape(name: "v3", experts: 16, k: 7168, n: 2048)
@@ -23,6 +24,9 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
     }
     for precision in [Precision.bf16, .w8] { // decode proper: ~1.5 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
+    }
+    for precision in [Precision.bf16, .fp8, .w8] { // a small prefill: ~24 tokens per expert
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forward, precision: precision))
     }
     for tokens in [16, 256] { cases.append(gemmCase(v3, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forward)) }
     for precision in [Precision.bf16, .w8] {
@@ -104,7 +108,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
     // Bytes: the touched experts' weights (or weight gradients) + activations in and out.
     let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs : touched * k * n * ws + rows * k * xs + rows * n * ys
     let decode = tokens <= 16
-    let weightBytes = e * k * n * ws, copies = decode ? rotationSets(bytes: weightBytes, llc: llc) : 1
+    let weightBytes = e * k * n * ws, copies = tokens <= 256 ? rotationSets(bytes: weightBytes, llc: llc) : 1
     let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
     let tag = precision == .f32 ? "" : "_" + precision.rawValue
     return BenchCase(
