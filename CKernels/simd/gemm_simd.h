@@ -220,14 +220,16 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
  * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to CK_DECODE_M): the chains stay in
  * registers for the whole reduction, and the weights are prefetched (with the next CK_VW rows' starts past the
- * end); m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc, and the
- * hardware prefetchers alone keep up (V2-Lite's FP32 forward at T = 256, timed call by call in alternation with the
- * prefetching kernel in one process: 0.96-0.98 x its time with two threads and with one). For a few dozen rows this
- * beats packing, because the weights stream in while the FMAs run instead of in a pass of their own: whole calls on
- * 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles with 9 to 17 rows per
- * expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their 128-long blocks here
- * too (a call per block cost about a sixth of the FP8 decode), with the blocks' partial sums (for m = 0 in the
- * scratch half of out) folded into the outputs. */
+ * end); m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. With FP32
+ * and BF16 weights the hardware prefetchers alone keep up (V2-Lite's forward at T = 256, timed call by call in
+ * alternation with the prefetching kernel in one process: FP32 0.96-0.98 x its time with two threads and with one,
+ * BF16 0.94-0.99 x); E4M3 rows advance a line every four blocks, and their prefetches stay (weight-only FP8 at the
+ * same shape, weights streamed from DRAM: 0.90-0.95 x the time without them with two threads, 0.92 x with one).
+ * For a few dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of
+ * their own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
+ * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their
+ * 128-long blocks here too (a call per block cost about a sixth of the FP8 decode), with the blocks' partial sums
+ * (for m = 0 in the scratch half of out) folded into the outputs. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {
@@ -244,7 +246,7 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
         if (cols == CK_VW)
             for (; l + CK_VW <= end; l += CK_VW) {
                 vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
-                load_block_t(w, t, ldw, l, kc, m != 0, col);
+                load_block_t(w, t, ldw, l, kc, m != 0 || t == CK_DTYPE_E4M3FN, col);
                 const float *xb = x + ck_decode_x_index(0, l, ldx);
                 if (m) nk_fma(a, col, CK_VW, xb, m);
                 else nk_rows(acc, col, CK_VW, xb, rows);
