@@ -28,6 +28,7 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
     for precision in [Precision.bf16, .fp8, .w8] { // a small prefill: ~24 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forward, precision: precision))
     }
+    cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .contiguous))
     for tokens in [16, 256] { cases.append(gemmCase(v3, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forward)) }
     for precision in [Precision.bf16, .w8] {
         cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
@@ -93,7 +94,17 @@ enum GemmOp: String {
     case forward
     /// y = x . w with the weights stored [K, N] (an inference layout: one relayout at load time)
     case forwardKN = "forward_kn"
+    /// forward in DeepGEMM's contiguous layout: each expert's rows padded to a multiple of 128 with rows of
+    /// expert -1, which are written as empty sums
+    case contiguous = "forward_contiguous"
     case dgrad, wgrad
+}
+
+/// DeepGEMM's contiguous layout of `sizes`: each expert's rows, then -1 up to the next multiple of 128.
+private func contiguousIndices(_ sizes: [Int64]) -> [Int32] {
+    sizes.enumerated().flatMap { g, size in
+        [Int32](repeating: Int32(g), count: Int(size)) + [Int32](repeating: -1, count: (128 - Int(size) % 128) % 128)
+    }
 }
 
 import Glibc
@@ -105,8 +116,9 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
     let (e, k, n) = (shape.experts, shape.k, shape.n)
     let (xs, ws, ys) = (Precision.size(precision.x), Precision.size(precision.w), Precision.size(precision.y))
     let flops = 2 * rows * k * n
-    // Bytes: the touched experts' weights (or weight gradients) + activations in and out.
-    let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs : touched * k * n * ws + rows * k * xs + rows * n * ys
+    let indices = op == .contiguous ? contiguousIndices(sizes) : [], slots = op == .contiguous ? indices.count : rows
+    // Bytes: the touched experts' weights (or weight gradients) + activations in and out (padding rows out too).
+    let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs : touched * k * n * ws + rows * k * xs + slots * n * ys
     let decode = tokens <= 16
     let weightBytes = e * k * n * ws, copies = tokens <= 256 ? rotationSets(bytes: weightBytes, llc: llc) : 1
     let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
@@ -120,7 +132,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
         impls: ["moekit"] + baselines,
         prepare: {
             let weights = Allocation(bytes: e * k * n * 4)
-            let x = Allocation(bytes: rows * max(k, n) * 4), y = Allocation(bytes: max(rows * max(k, n), e * k * n) * 4)
+            let x = Allocation(bytes: slots * max(k, n) * 4), y = Allocation(bytes: max(slots * max(k, n), e * k * n) * 4)
             let wScales = Allocation(bytes: e * ((n + 127) / 128) * ((k + 127) / 128) * 4)
             let xScales = Allocation(bytes: rows * ((k + 127) / 128) * 4)
             // FP8 wgrad: x and dy quantized per channel over 128 tokens, each expert on its own, transposed
@@ -130,7 +142,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
             let wgradScales = Allocation(bytes: op == .wgrad && precision == .fp8 ? k * blocks * 4 : 0)
             if precision == .f32 {
                 weights.fillFloats(count: e * k * n)
-                x.fillFloats(count: rows * max(k, n), seed: 7)
+                x.fillFloats(count: slots * max(k, n), seed: 7)
             } else if op == .wgrad {
                 precondition(precision == .fp8, "wgrad runs in f32 or fp8")
                 encodeTransposed(sizes: sizes, cols: k, seed: 7, into: x, scales: wgradScales)
@@ -156,7 +168,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                         let (xf, wf, yf) = (x.pointer(Float.self), weights.pointer(Float.self), y.pointer(Float.self))
                         sizes.withUnsafeBufferPointer { g in
                             switch op {
-                            case .forward: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 1, n, yf)
+                            case .forward, .contiguous: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 1, n, yf)
                             case .forwardKN: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 0, n, yf)
                             case .dgrad: baseline_openblas_m_grouped(xf, n, g.baseAddress, e, wf, 0, k, yf)
                             case .wgrad: baseline_openblas_k_grouped(xf, k, g.baseAddress, e, xf, n, yf)
@@ -174,6 +186,11 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                         case .forward: // y [rows, n] = x [rows, k] . w[g]^T, w [E, n, k]
                             return ck_gemm_m_grouped(xp, xt, xs, rows, k, k, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_NK, n, n * k, 0, yp, yt, n)
+                        case .contiguous: // the same, each row's expert in indices (-1: padding)
+                            return indices.withUnsafeBufferPointer { m in
+                                ck_gemm_m_grouped_contiguous(xp, xt, xs, slots, k, k, m.baseAddress, e, w, wt, ws,
+                                                             CK_WEIGHTS_NK, n, n * k, 0, yp, yt, n)
+                            }
                         case .forwardKN: // y [rows, n] = x [rows, k] . w[g], w [E, k, n]
                             return ck_gemm_m_grouped(xp, xt, xs, rows, k, k, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_KN, n, n * k, 0, yp, yt, n)
