@@ -116,9 +116,12 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
     let (e, k, n) = (shape.experts, shape.k, shape.n)
     let (xs, ws, ys) = (Precision.size(precision.x), Precision.size(precision.w), Precision.size(precision.y))
     let flops = 2 * rows * k * n
+    precondition(op != .contiguous || precision == .f32, "the contiguous layout runs in f32")
     let indices = op == .contiguous ? contiguousIndices(sizes) : [], slots = op == .contiguous ? indices.count : rows
-    // Bytes: the touched experts' weights (or weight gradients) + activations in and out (padding rows out too).
-    let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs : touched * k * n * ws + rows * k * xs + slots * n * ys
+    // Bytes: the touched experts' weights (or weight gradients) + activations in and out (padding rows out too, for
+    // the OpenBLAS loop as well, which leaves them alone).
+    let bytes = op == .wgrad ? touched * k * n * ys + rows * (k + n) * xs
+                             : touched * k * n * ws + rows * k * xs + slots * n * ys
     let decode = tokens <= 16
     let weightBytes = e * k * n * ws, copies = tokens <= 256 ? rotationSets(bytes: weightBytes, llc: llc) : 1
     let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]

@@ -223,8 +223,9 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * end); m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. With FP32
  * and BF16 weights the hardware prefetchers alone keep up (V2-Lite's forward at T = 256, timed call by call in
  * alternation with the prefetching kernel in one process: FP32 0.96-0.98 x its time with two threads and with one,
- * BF16 0.94-0.99 x); E4M3 rows advance a line every four blocks, and their prefetches stay (weight-only FP8 at the
- * same shape, weights streamed from DRAM: 0.90-0.95 x the time without them with two threads, 0.92 x with one).
+ * BF16 0.94-0.99 x); E4M3 rows reach a new line only every 64 / CK_VW blocks, and there the prefetches pay and
+ * stay (weight-only FP8 at the same shape, weights streamed from DRAM: 0.90-0.95 x the time without them with two
+ * threads, 0.92 x with one; FP8 x FP8 takes the same path).
  * For a few dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of
  * their own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
  * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their
