@@ -230,7 +230,14 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * their own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
  * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their
  * 128-long blocks here too (a call per block cost about a sixth of the FP8 decode), with the blocks' partial sums
- * (for m = 0 in the scratch half of out) folded into the outputs. */
+ * (for m = 0 in the scratch half of out) folded into the outputs.
+ * With a few dozen rows what holds this kernel back is its FMA rate, not the bytes: timed in alternation with
+ * gemm_tile in a C driver (one thread, FP32, 128 of V2-Lite's weight rows in L2), it ran at 0.53 x the tile's rate
+ * with 24 rows and 0.59 x with 48 (m = 8: 0.34); with two threads and 24 rows per expert, whole calls on 8 of
+ * V2-Lite's experts (92 MB of weights) ran at the same GFLOP/s as on all 64 (738 MB, from DRAM). In a driver that
+ * re-created this loop (0.56 x), transposing each block one ahead into L1 (0.60 x) or a 128-long chunk first and
+ * then its FMAs (0.61 x) gained little; walking 128 columns chunk by chunk, so that x's chunk stays in L1, was
+ * slower with the weights in L2 (0.47 x against 0.51) and took twice the time with them in DRAM. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {
