@@ -37,7 +37,7 @@ size_t ck_task_count(size_t work, size_t grain);
 
 /* ---- format kernels (ref/, x86_*) ----
  * Contract of every entry:
- *   - no allocation, no threads, pointers valid for the stated lengths, no alignment required;
+ *   - no allocation, no threads, pointers valid for the stated lengths, aligned to their element type only;
  *   - results are bit-identical across ISAs (the scalar reference defines them);
  *   - "groups" split a row segment of n elements into ceil(n/group) runs, the last one partial. */
 typedef struct ck_formats_kernels {

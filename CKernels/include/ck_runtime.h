@@ -4,6 +4,10 @@
  * Every public ck_* function validates all its arguments first and returns a ck_status; on any status but
  * CK_OK it has written nothing to its outputs. ck_last_error_argument() / ck_last_error_message() then
  * describe the failure (thread-local, valid until the next failing call on the same thread).
+ *
+ * Pointers to elements (also those passed as void * with a ck_dtype) must be aligned to their element's size
+ * (4 bytes for f32, 2 for bf16), as C requires of any float * or uint16_t *; no further (vector) alignment is
+ * needed.
  */
 #ifndef CK_RUNTIME_H
 #define CK_RUNTIME_H
