@@ -219,13 +219,16 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
  * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to CK_DECODE_M): the chains stay in
- * registers for the whole reduction, and the weights are prefetched (with the next CK_VW rows' starts past the
- * end); m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time, carries them in acc. With FP32
- * and BF16 weights the hardware prefetchers alone keep up (V2-Lite's forward at T = 256, timed call by call in
- * alternation with the prefetching kernel in one process: FP32 0.96-0.98 x its time with two threads and with one,
- * BF16 0.94-0.99 x); E4M3 rows reach a new line only every 64 / CK_VW blocks, and there the prefetches pay and
- * stay (weight-only FP8 at the same shape, weights streamed from DRAM: 0.90-0.95 x the time without them with two
- * threads, 0.92 x with one; FP8 x FP8 takes the same path).
+ * registers for the whole reduction; m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time,
+ * carries them in acc. Software prefetches (with the next CK_VW rows' starts past the end) are kept where they pay:
+ * for E4M3 weights, whose rows reach a new line only every 64 / CK_VW blocks (weight-only FP8 at V2-Lite's T = 256,
+ * weights streamed from DRAM, timed call by call in alternation with the kernel without them in one process:
+ * 0.90-0.95 x its time with two threads, 0.92 x with one; FP8 x FP8 takes the same path), and for FP32 and BF16
+ * only with one or two rows, where the kernel does little but stream. From three rows on, the prefetches (16 per
+ * block for FP32) cost more than the hardware prefetchers leave to gain: V3's FP32 decode at T = 16 (about six rows per
+ * expert) took 0.91-0.94 x the time without them with two threads and 0.95 x with one (V2-Lite's, 1.5 rows per
+ * expert: 0.97-0.99 x; V3's BF16: 0.97-0.98 x), and V2-Lite's FP32 forward at T = 256 (m = 0) 0.96-0.98 x (BF16
+ * 0.94-0.99 x).
  * For a few dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of
  * their own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
  * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their
@@ -233,7 +236,7 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * (for m = 0 in the scratch half of out) folded into the outputs.
  * With a few dozen rows what holds this kernel back is its FMA rate, not the bytes: timed in alternation with
  * gemm_tile in a C driver (one thread, FP32, 128 of V2-Lite's weight rows in L2), it ran at 0.53 x the tile's rate
- * with 24 rows and 0.59 x with 48 (m = 8: 0.34); with two threads and 24 rows per expert, whole calls on 8 of
+ * with 24 rows and 0.59 x with 48 (m = 8: 0.41); with two threads and 24 rows per expert, whole calls on 8 of
  * V2-Lite's experts (92 MB of weights) ran at the same GFLOP/s as on all 64 (738 MB, from DRAM). In a driver that
  * re-created this loop (0.56 x), transposing each block one ahead into L1 (0.60 x) or a 128-long chunk first and
  * then its FMAs (0.61 x) gained little; walking 128 columns chunk by chunk, so that x's chunk stays in L1, was
@@ -254,7 +257,7 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
         if (cols == CK_VW)
             for (; l + CK_VW <= end; l += CK_VW) {
                 vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
-                load_block_t(w, t, ldw, l, kc, m != 0 || t == CK_DTYPE_E4M3FN, col);
+                load_block_t(w, t, ldw, l, kc, t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2), col);
                 const float *xb = x + ck_decode_x_index(0, l, ldx);
                 if (m) nk_fma(a, col, CK_VW, xb, m);
                 else nk_rows(acc, col, CK_VW, xb, rows);
