@@ -225,10 +225,10 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * weights streamed from DRAM, timed call by call in alternation with the kernel without them in one process:
  * 0.90-0.95 x its time with two threads, 0.92 x with one; FP8 x FP8 takes the same path), and for FP32 and BF16
  * only with one or two rows, where the kernel does little but stream. From three rows on, the prefetches (16 per
- * block for FP32) cost more than the hardware prefetchers leave to gain: V3's FP32 decode at T = 16 (about six rows per
- * expert) took 0.91-0.94 x the time without them with two threads and 0.95 x with one (V2-Lite's, 1.5 rows per
- * expert: 0.97-0.99 x; V3's BF16: 0.97-0.98 x), and V2-Lite's FP32 forward at T = 256 (m = 0) 0.96-0.98 x (BF16
- * 0.94-0.99 x).
+ * block for FP32) cost more than the hardware prefetchers leave to gain: V3's FP32 decode at T = 16 (about six
+ * rows per expert) took 0.91-0.94 x the time without them with two threads and 0.95 x with one (V2-Lite's, 1.5
+ * rows per expert: 0.97-0.99 x; V3's BF16: 0.97-0.98 x), and V2-Lite's FP32 forward at T = 256 (m = 0) 0.96-0.98 x
+ * (BF16 0.94-0.99 x).
  * For a few dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of
  * their own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
  * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their
