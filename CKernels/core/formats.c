@@ -199,10 +199,13 @@ static void quant_rows_task(void *arg, size_t task, int tid) {
     scale_scratch sc;
     for (size_t b = b0; b < b1; b++) {
         const size_t r0 = b * j->row_block, r1 = r0 + j->row_block < j->rows ? r0 + j->row_block : j->rows;
-        j->k->range_groups((const char *)j->x + (r0 * j->ldx + c0) * es, j->xt, len, j->group, amax);
-        for (size_t r = r0 + 1; r < r1; r++) {
-            j->k->range_groups((const char *)j->x + (r * j->ldx + c0) * es, j->xt, len, j->group, row_max);
-            for (size_t g = 0; g < ng; g++) amax[g] = row_max[g] > amax[g] ? row_max[g] : amax[g];
+        /* a block's rows, each prefetching the next (row blocks of one row: the quantizer prefetches) */
+        for (size_t r = r0; r < r1; r++) {
+            const char *row = (const char *)j->x + (r * j->ldx + c0) * es;
+            j->k->range_groups(row, j->xt, len, j->group, r == r0 ? amax : row_max,
+                               r + 1 < r1 ? row + j->ldx * es : NULL);
+            if (r > r0)
+                for (size_t g = 0; g < ng; g++) amax[g] = row_max[g] > amax[g] ? row_max[g] : amax[g];
         }
         make_scales(j->k, amax, ng, &j->p, &sc, j->scales, b * j->lds + g0, 1);
         for (size_t r = r0; r < r1; r++) {

@@ -45,8 +45,9 @@ typedef struct ck_formats_kernels {
     void (*bf16_to_f32)(const uint16_t *x, float *y, size_t n);
     void (*to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_format f, ck_overflow o);
     void (*from_fp8)(const uint8_t *x, ck_fp8_format f, void *y, ck_dtype yt, size_t n);
-    /* amax[g] = max over group g of |x|'s f32 bit pattern (NaN sorts above inf). */
-    void (*range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax);
+    /* amax[g] = max over group g of |x|'s f32 bit pattern (NaN sorts above inf). `next` (may be NULL): the
+     * same span of the row scanned next, prefetched while this one is. */
+    void (*range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, const void *next);
     /* amax[c] = max over rows r < rows of |x[r*ldx + c]|'s bit pattern, for c < cols. */
     void (*range_cols)(const void *x, ck_dtype xt, size_t rows, size_t cols, size_t ldx, uint32_t *amax);
     /* From n group amaxes: s[i] = the scale to quantize with, rcp[i] = 1 / s[i], and for CK_SCALE_UE8M0 the

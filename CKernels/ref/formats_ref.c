@@ -18,7 +18,8 @@ static void from_fp8_ref(const uint8_t *x, ck_fp8_format format, void *y, ck_dty
     for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_fp8_to_bits(x[i], &ck_fp8_specs[format]));
 }
 
-static void range_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax) {
+static void range_groups_ref(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, const void *next) {
+    (void)next;
     for (size_t i = 0; i < n; i++) {
         const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu, g = i / group;
         if (i % group == 0 || a > amax[g]) amax[g] = a;

@@ -123,26 +123,32 @@ static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, c
 
 static inline vu32 v_amax(vu32 hi, vu32 x) { return v_max(hi, v_and(x, v_set(0x7FFFFFFFu))); }
 
-/* The lane-wise amax over the whole vectors of x[start, end). */
-CK_INLINE vu32 v_group_amax(const void *x, ck_dtype xt, size_t start, size_t end) {
+/* The lane-wise amax over the whole vectors of x[start, end), prefetching a line of `next` (if not NULL) at each
+ * 64 bytes of the span. */
+CK_INLINE vu32 v_group_amax(const void *x, ck_dtype xt, size_t start, size_t end, const char *next) {
+    const size_t es = ck_dtype_size(xt);
     vu32 hi = v_set(0);
-    for (size_t i = start; i + CK_VW <= end; i += CK_VW) hi = v_amax(hi, v_load_x(x, xt, i));
+    for (size_t i = start; i + CK_VW <= end; i += CK_VW) {
+        if (next && i * es % 64 == 0) __builtin_prefetch(next + i * es, 0, 3);
+        hi = v_amax(hi, v_load_x(x, xt, i));
+    }
     return hi;
 }
 
 /* Groups of whole vectors come CK_VW at a time, so that one v_hmax_each reduces all of them; the rest (and
  * other group sizes) one group at a time. */
-CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax) {
+CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax,
+                                  const char *next) {
     size_t g = 0, start = 0;
     if (group % CK_VW == 0)
         for (; (n - start) / group >= CK_VW; start += CK_VW * group, g += CK_VW) { /* no overflow for huge groups */
             vu32 hi[CK_VW];
-            for (size_t k = 0; k < CK_VW; k++) hi[k] = v_group_amax(x, xt, start + k * group, start + (k + 1) * group);
+            for (size_t k = 0; k < CK_VW; k++) hi[k] = v_group_amax(x, xt, start + k * group, start + (k + 1) * group, next);
             v_store_u32(amax + g, v_hmax_each(hi));
         }
     for (; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
-        uint32_t mx = v_hmax(v_group_amax(x, xt, start, end));
+        uint32_t mx = v_hmax(v_group_amax(x, xt, start, end, next));
         for (size_t i = start + (end - start) / CK_VW * CK_VW; i < end; i++) {
             const uint32_t a = ck_load_bits(x, xt, i) & 0x7FFFFFFFu;
             mx = a > mx ? a : mx;
@@ -151,9 +157,10 @@ CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t gr
     }
 }
 
-static void CK_SIMD(range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax) {
-    if (xt == CK_DTYPE_F32) range_groups_body(x, CK_DTYPE_F32, n, group, amax);
-    else range_groups_body(x, CK_DTYPE_BF16, n, group, amax);
+static void CK_SIMD(range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax,
+                                  const void *next) {
+    if (xt == CK_DTYPE_F32) range_groups_body(x, CK_DTYPE_F32, n, group, amax, next);
+    else range_groups_body(x, CK_DTYPE_BF16, n, group, amax, next);
 }
 
 /* amax[v * CK_VW + lane] over the rows of nv <= 16 column vectors from x's first column, row by row, so that each
