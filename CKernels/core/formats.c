@@ -92,6 +92,7 @@ typedef struct {
     ck_dtype t;
     ck_fp8_format format;
     ck_overflow overflow;
+    bool stream; /* ck_stream_pass, for the outputs in f32 or bf16 */
 } cast_job;
 
 static void cast_task(void *arg, size_t task, int tid) {
@@ -99,11 +100,15 @@ static void cast_task(void *arg, size_t task, int tid) {
     const cast_job *j = arg;
     const size_t start = task * CK_FORMATS_GRAIN, n = j->n - start < CK_FORMATS_GRAIN ? j->n - start : CK_FORMATS_GRAIN;
     switch (j->op) {
-    case 0: j->k->f32_to_bf16((const float *)j->x + start, (uint16_t *)j->y + start, n); break;
-    case 1: j->k->bf16_to_f32((const uint16_t *)j->x + start, (float *)j->y + start, n); break;
+    case 0: j->k->f32_to_bf16((const float *)j->x + start, (uint16_t *)j->y + start, n, j->stream); break;
+    case 1: j->k->bf16_to_f32((const uint16_t *)j->x + start, (float *)j->y + start, n, j->stream); break;
     case 2: j->k->to_fp8((const char *)j->x + start * ck_dtype_size(j->t), j->t, (uint8_t *)j->y + start, n, j->format, j->overflow); break;
-    default: j->k->from_fp8((const uint8_t *)j->x + start, j->format, (char *)j->y + start * ck_dtype_size(j->t), j->t, n); break;
+    default:
+        j->k->from_fp8((const uint8_t *)j->x + start, j->format, (char *)j->y + start * ck_dtype_size(j->t), j->t, n,
+                       j->stream);
+        break;
     }
+    if (j->stream) ck_store_fence();
 }
 
 static ck_status run_cast(cast_job job, size_t in_size, size_t out_size) {
@@ -111,6 +116,7 @@ static ck_status run_cast(cast_job job, size_t in_size, size_t out_size) {
     if ((s = ck_check_matrix(job.x, "x", 1, job.n, job.n, in_size)) || (s = ck_check_matrix(job.y, "y", 1, job.n, job.n, out_size)))
         return s;
     job.k = ck_formats_dispatch();
+    job.stream = out_size > 1 && ck_stream_pass(job.n * in_size, job.n * out_size); /* fp8 outputs: no gain measured */
     ck_parallel_for(ck_task_count(job.n, CK_FORMATS_GRAIN), cast_task, &job, CK_MAX_THREADS);
     return CK_OK;
 }
@@ -157,6 +163,7 @@ typedef struct {
     ck_dtype yt;
     size_t ldy;
     size_t piece_groups, col_pieces, blocks_per_task;
+    bool stream; /* dequant: ck_stream_pass */
 } rows_job;
 
 static void plan_rows(rows_job *j, size_t *ntasks) {
@@ -229,8 +236,9 @@ static void dequant_rows_task(void *arg, size_t task, int tid) {
         const size_t r0 = b * j->row_block, r1 = r0 + j->row_block < j->rows ? r0 + j->row_block : j->rows;
         for (size_t r = r0; r < r1; r++)
             j->k->dequant_groups(j->qin + r * j->ldq + c0, j->p.format, len, j->group, s, (char *)j->y + (r * j->ldy + c0) * es,
-                                 j->yt);
+                                 j->yt, j->stream);
     }
+    if (j->stream) ck_store_fence();
 }
 
 static ck_status quant_rows(rows_job j, const char *group_name) {
@@ -260,6 +268,7 @@ static ck_status dequant_rows(rows_job j, const char *group_name) {
         return s;
     if (j.rows == 0 || j.cols == 0) return CK_OK;
     j.k = ck_formats_dispatch();
+    j.stream = ck_stream_pass(j.rows * j.cols, j.rows * j.cols * ck_dtype_size(j.yt)); /* checked: no overflow */
     size_t ntasks;
     plan_rows(&j, &ntasks);
     ck_parallel_for(ntasks, dequant_rows_task, &j, CK_MAX_THREADS);

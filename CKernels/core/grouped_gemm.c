@@ -136,8 +136,8 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
     for (size_t i = 0; i < lines; i++) {
         const char *line = base + i * step;
         if (o->type == CK_DTYPE_F32) memcpy(buf + i * ld, line, len * sizeof(float));
-        else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * ld, len);
-        else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * ld, CK_DTYPE_F32, len);
+        else if (o->type == CK_DTYPE_BF16) f->bf16_to_f32((const uint16_t *)line, buf + i * ld, len, false);
+        else f->from_fp8((const uint8_t *)line, CK_FP8_E4M3FN, buf + i * ld, CK_DTYPE_F32, len, false);
     }
     return rows ? (view){buf, ld, 1} : (view){buf, 1, ld};
 }
@@ -175,12 +175,12 @@ static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, fl
         for (size_t q = 0; q < n; q++) v[q] = v[q] != v[q] ? ck_bits_f32(CK_OUTPUT_NAN) : v[q];
         if (t == CK_DTYPE_F32 && stream) stream_copy((float *)c + at, v, n * sizeof(float));
         else if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
-        else if (!stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n);
+        else if (!stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n, false);
         else
             for (size_t q = 0; q < n; q += MAX_NR) {
                 uint16_t bf16[MAX_NR];
                 const size_t m = n - q < MAX_NR ? n - q : MAX_NR;
-                job->f->f32_to_bf16(v + q, bf16, m);
+                job->f->f32_to_bf16(v + q, bf16, m, false);
                 stream_copy((uint16_t *)c + at + q, bf16, m * sizeof(uint16_t));
             }
         return;
@@ -299,9 +299,7 @@ static void gemm_task(void *arg, size_t t, int tid) {
         s->x_of = NULL; /* the block's A chunks take the buffer */
         run_block(job, p, s, i0, rows, j0, cols);
     }
-#if defined(__x86_64__)
-    if (job->stream) _mm_sfence(); /* the task's streaming stores are done before the task is */
-#endif
+    if (job->stream) ck_store_fence();
 }
 
 /* An array for `groups` problems (NULL when out of memory; run_problems frees it). */

@@ -18,6 +18,18 @@ ck_status ck_fail(ck_status status, const char *argument, const char *format, ..
 ck_status ck_check_matrix(const void *ptr, const char *name, size_t rows, size_t cols, size_t ld,
                           size_t elem_size);
 static inline size_t ck_div_up(size_t a, size_t b) { return a / b + (a % b != 0); }
+/* Orders this thread's streaming stores before its later stores (a task's, before the task counts as done). */
+static inline void ck_store_fence(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();
+#endif
+}
+/* Whether a one-pass call that reads `in` bytes and writes `out` should stream its output: past
+ * ck_stream_threshold(), the call's own traffic evicts the output's first lines before it returns anyway. */
+static inline bool ck_stream_pass(size_t in, size_t out) {
+    size_t bytes;
+    return __builtin_add_overflow(in, out, &bytes) || bytes > ck_stream_threshold();
+}
 /* Bytes per element: f32 4, bf16 2, e4m3fn 1. */
 static inline size_t ck_dtype_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1; }
 
@@ -39,12 +51,15 @@ size_t ck_task_count(size_t work, size_t grain);
  * Contract of every entry:
  *   - no allocation, no threads, pointers valid for the stated lengths, aligned to their element type only;
  *   - results are bit-identical across ISAs (the scalar reference defines them);
- *   - "groups" split a row segment of n elements into ceil(n/group) runs, the last one partial. */
+ *   - "groups" split a row segment of n elements into ceil(n/group) runs, the last one partial;
+ *   - `stream` (kernels writing f32 or bf16): write y with streaming stores where a vector's elements start at a
+ *     multiple of their size (ordinary stores elsewhere, and always in the scalar reference); the caller fences
+ *     them (ck_store_fence) before its results count as written. */
 typedef struct ck_formats_kernels {
-    void (*f32_to_bf16)(const float *x, uint16_t *y, size_t n);
-    void (*bf16_to_f32)(const uint16_t *x, float *y, size_t n);
+    void (*f32_to_bf16)(const float *x, uint16_t *y, size_t n, bool stream);
+    void (*bf16_to_f32)(const uint16_t *x, float *y, size_t n, bool stream);
     void (*to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_format f, ck_overflow o);
-    void (*from_fp8)(const uint8_t *x, ck_fp8_format f, void *y, ck_dtype yt, size_t n);
+    void (*from_fp8)(const uint8_t *x, ck_fp8_format f, void *y, ck_dtype yt, size_t n, bool stream);
     /* amax[g] = max over group g of |x|'s f32 bit pattern (NaN sorts above inf). `next` (may be NULL): the
      * same span of the row scanned next, prefetched while this one is. */
     void (*range_groups)(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax, const void *next);
@@ -64,7 +79,7 @@ typedef struct ck_formats_kernels {
                          const float *rcp, ck_scaling sc, ck_fp8_format f, uint8_t *q, size_t ldq);
     /* y[i] = decode(q[i]) * s[i/group], for i < n. */
     void (*dequant_groups)(const uint8_t *q, ck_fp8_format f, size_t n, size_t group, const float *s, void *y,
-                           ck_dtype yt);
+                           ck_dtype yt, bool stream);
 } ck_formats_kernels;
 
 /* ---- GEMM microkernels (ref/gemm_ref.c, simd/gemm_simd.h) ----

@@ -77,8 +77,10 @@ const char *ck_executor_name(void);
  * (m-grouped calls, k-grouped ones into [K, N]; experts of at most 8 rows, or 64 with [N, K] weights and 1 MiB
  * of x, which take the decode kernels, excepted) writes those rows with streaming stores on x86-64, whole 64-byte lines at a
  * time. They bypass the caches: an output that large cannot stay cached anyway, and streaming stores do not read
- * each line from DRAM before writing it. The bytes written are the same either way. Default: the L3 cache's size
- * as the OS reports it (32 MiB if it reports none). */
+ * each line from DRAM before writing it. The bytes written are the same either way. A cast to f32 or bf16
+ * (ck_cast_f32_to_bf16, ck_cast_bf16_to_f32, ck_cast_from_fp8) or a dequantizer whose input and output together
+ * pass the threshold streams its output likewise (the call's own traffic would evict the output's first lines
+ * before it returns). Default: the L3 cache's size as the OS reports it (32 MiB if it reports none). */
 size_t ck_stream_threshold(void);
 /* SIZE_MAX (or SIZE_MAX - 1): never stream; 0: stream every output written with beta = 0. */
 void ck_set_stream_threshold(size_t bytes);

@@ -2,11 +2,13 @@
  * time through core/formats_element.h. Always compiled; it defines the bits every other ISA must produce. */
 #include "../core/formats_element.h"
 
-static void f32_to_bf16_ref(const float *x, uint16_t *y, size_t n) {
+static void f32_to_bf16_ref(const float *x, uint16_t *y, size_t n, bool stream) {
+    (void)stream;
     for (size_t i = 0; i < n; i++) y[i] = ck_bf16_from_bits(ck_f32_bits(x[i]));
 }
 
-static void bf16_to_f32_ref(const uint16_t *x, float *y, size_t n) {
+static void bf16_to_f32_ref(const uint16_t *x, float *y, size_t n, bool stream) {
+    (void)stream;
     for (size_t i = 0; i < n; i++) y[i] = ck_bits_f32((uint32_t)x[i] << 16);
 }
 
@@ -14,7 +16,8 @@ static void to_fp8_ref(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck_fp8_
     for (size_t i = 0; i < n; i++) y[i] = ck_fp8_from_bits(ck_load_bits(x, xt, i), &ck_fp8_specs[format], o);
 }
 
-static void from_fp8_ref(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype yt, size_t n) {
+static void from_fp8_ref(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype yt, size_t n, bool stream) {
+    (void)stream;
     for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_fp8_to_bits(x[i], &ck_fp8_specs[format]));
 }
 
@@ -63,7 +66,8 @@ static void quant_cols_t_ref(const void *x, ck_dtype xt, size_t rows, size_t col
 }
 
 static void dequant_groups_ref(const uint8_t *q, ck_fp8_format format, size_t n, size_t group, const float *s,
-                               void *y, ck_dtype yt) {
+                               void *y, ck_dtype yt, bool stream) {
+    (void)stream;
     for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_dequant_element(q[i], s[i / group], &ck_fp8_specs[format]));
 }
 

@@ -19,9 +19,18 @@ static inline vu32 v_bf16_from_bits(vu32 u) {
     return v_select(nan, quiet, rounded);
 }
 
-static inline void v_store_y(void *y, ck_dtype t, size_t i, vu32 bits) {
-    if (t == CK_DTYPE_F32) v_store_u32((float *)y + i, bits);
-    else v_store_u16((uint16_t *)y + i, v_bf16_from_bits(bits));
+/* Elements i ... i + CK_VW - 1 of an f32 or bf16 array y from f32 bit patterns; with `stream`, a streaming store
+ * where they start at a multiple of their size (the caller fences the streaming stores). */
+static inline void v_store_y(void *y, ck_dtype t, size_t i, vu32 bits, bool stream) {
+    const bool nt = stream && (uintptr_t)((char *)y + i * ck_dtype_size(t)) % (CK_VW * ck_dtype_size(t)) == 0;
+    if (t == CK_DTYPE_F32) {
+        if (nt) v_stream_u32((float *)y + i, bits);
+        else v_store_u32((float *)y + i, bits);
+    } else {
+        const vu32 b = v_bf16_from_bits(bits);
+        if (nt) v_stream_u16((uint16_t *)y + i, b);
+        else v_store_u16((uint16_t *)y + i, b);
+    }
 }
 
 /* fp8 codes (one per lane) decoded exactly to f32 bit patterns. */

@@ -80,15 +80,15 @@ static inline vu32 v_fp8_codes(vf32 t, bool e4m3) { return v_fp8_from_f16(v_f16_
         }                                                                                                   \
     } while (0)
 
-static void CK_SIMD(f32_to_bf16)(const float *x, uint16_t *y, size_t n) {
+static void CK_SIMD(f32_to_bf16)(const float *x, uint16_t *y, size_t n, bool stream) {
     size_t i = 0;
-    for (; i + CK_VW <= n; i += CK_VW) v_store_u16(y + i, v_bf16_from_bits(v_load_f32(x + i)));
+    for (; i + CK_VW <= n; i += CK_VW) v_store_y(y, CK_DTYPE_BF16, i, v_load_f32(x + i), stream);
     for (; i < n; i++) y[i] = ck_bf16_from_bits(ck_f32_bits(x[i]));
 }
 
-static void CK_SIMD(bf16_to_f32)(const uint16_t *x, float *y, size_t n) {
+static void CK_SIMD(bf16_to_f32)(const uint16_t *x, float *y, size_t n, bool stream) {
     size_t i = 0;
-    for (; i + CK_VW <= n; i += CK_VW) v_store_u32(y + i, v_load_bf16(x + i));
+    for (; i + CK_VW <= n; i += CK_VW) v_store_y(y, CK_DTYPE_F32, i, v_load_bf16(x + i), stream);
     for (; i < n; i++) y[i] = ck_bits_f32((uint32_t)x[i] << 16);
 }
 
@@ -109,14 +109,14 @@ static void CK_SIMD(to_fp8)(const void *x, ck_dtype xt, uint8_t *y, size_t n, ck
 #undef BODY
 }
 
-CK_INLINE void from_fp8_body(const uint8_t *x, void *y, ck_dtype yt, size_t n, const ck_fp8_spec *f) {
+CK_INLINE void from_fp8_body(const uint8_t *x, void *y, ck_dtype yt, size_t n, const ck_fp8_spec *f, bool stream) {
     size_t i = 0;
-    for (; i + CK_VW <= n; i += CK_VW) v_store_y(y, yt, i, v_fp8_to_bits(v_load_u8(x + i), f));
+    for (; i + CK_VW <= n; i += CK_VW) v_store_y(y, yt, i, v_fp8_to_bits(v_load_u8(x + i), f), stream);
     for (; i < n; i++) ck_store_bits(y, yt, i, ck_fp8_to_bits(x[i], f));
 }
 
-static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype yt, size_t n) {
-#define BODY(T, F) from_fp8_body(x, y, T, n, F)
+static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, ck_dtype yt, size_t n, bool stream) {
+#define BODY(T, F) from_fp8_body(x, y, T, n, F, stream)
     CK_SPECIALIZE(yt, format, BODY);
 #undef BODY
 }
@@ -433,7 +433,7 @@ static void CK_SIMD(quant_cols_t)(const void *x, ck_dtype xt, size_t rows, size_
 }
 
 CK_INLINE void dequant_groups_body(const uint8_t *q, size_t n, size_t group, const float *s, void *y, ck_dtype yt,
-                                   const ck_fp8_spec *f) {
+                                   const ck_fp8_spec *f, bool stream) {
     for (size_t g = 0, start = 0; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;
         const vf32 scale = v_setf(s[g]);
@@ -442,18 +442,18 @@ CK_INLINE void dequant_groups_body(const uint8_t *q, size_t n, size_t group, con
             for (; i + CK_VW <= end; i += CK_VW) {
                 const vu32 d = v_fp8_to_bits(v_load_u8(q + i), f);
                 v_store_y(y, yt, i, v_select(v_gt(v_and(d, v_set(0x7FFFFFFFu)), v_set(0x7F800000u)), d,
-                                             v_as_u32(v_mulf(v_as_f32(d), scale))));
+                                             v_as_u32(v_mulf(v_as_f32(d), scale))), stream);
             }
         }
         for (; i + CK_VW <= end; i += CK_VW)
-            v_store_y(y, yt, i, v_as_u32(v_mulf(v_as_f32(v_fp8_to_bits(v_load_u8(q + i), f)), scale)));
+            v_store_y(y, yt, i, v_as_u32(v_mulf(v_as_f32(v_fp8_to_bits(v_load_u8(q + i), f)), scale)), stream);
         for (; i < end; i++) ck_store_bits(y, yt, i, ck_dequant_element(q[i], s[g], f));
     }
 }
 
 static void CK_SIMD(dequant_groups)(const uint8_t *q, ck_fp8_format format, size_t n, size_t group,
-                                    const float *s, void *y, ck_dtype yt) {
-#define BODY(T, F) dequant_groups_body(q, n, group, s, y, T, F)
+                                    const float *s, void *y, ck_dtype yt, bool stream) {
+#define BODY(T, F) dequant_groups_body(q, n, group, s, y, T, F, stream)
     CK_SPECIALIZE(yt, format, BODY);
 #undef BODY
 }

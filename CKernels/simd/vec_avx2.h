@@ -82,6 +82,11 @@ static inline void v_store_u16(void *p, vu32 a) {
     __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     _mm_storeu_si128((__m128i *)p, packed);
 }
+/* v_store_u32 and v_store_u16 as streaming stores (past the caches; p aligned to the bytes stored). */
+static inline void v_stream_u32(void *p, vu32 a) { _mm256_stream_si256((__m256i *)p, a); }
+static inline void v_stream_u16(void *p, vu32 a) {
+    _mm_stream_si128((__m128i *)p, _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)));
+}
 static inline void v_store_u8(void *p, vu32 a) {
     __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));

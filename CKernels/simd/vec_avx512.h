@@ -80,6 +80,9 @@ static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
 static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
 static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
 static inline void v_store_u8(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(a)); }
+/* v_store_u32 and v_store_u16 as streaming stores (past the caches; p aligned to the bytes stored). */
+static inline void v_stream_u32(void *p, vu32 a) { _mm512_stream_si512(p, a); }
+static inline void v_stream_u16(void *p, vu32 a) { _mm256_stream_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
 /* binary16: CK_VW values in a half-width register, converted (round to nearest even) and widened or paired. */
 typedef __m256i vh16;
 static inline vh16 v_f16(vf32 a) { return _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }

@@ -65,8 +65,10 @@ public enum Runtime {
     /// (`mGrouped`, `mGroupedMasked`, `kGrouped` into `.kn`), goes out with streaming stores past the
     /// caches on x86-64: an output that large cannot stay cached anyway, and streaming stores do not read
     /// each line from memory before writing it. Experts of decode size (at most 8 rows, or 64 with `.nk`
-    /// weights and 1 MiB of `x`) write as usual. The bytes written are the same either way. Starts at the L3 cache's size as
-    /// the operating system reports it (32 MiB if it reports none).
+    /// weights and 1 MiB of `x`) write as usual. The casts to `Float` and `BFloat16` and the dequantizers
+    /// stream their output when their input and output together pass the threshold: the call's own traffic
+    /// would evict the output's first lines before it returns. The bytes written are the same either way.
+    /// Starts at the L3 cache's size as the operating system reports it (32 MiB if it reports none).
     public static var streamThreshold: Int {
         let bytes = ck_stream_threshold() // size_t: C's larger values arrive negative
         return bytes < 0 ? Int.max : bytes

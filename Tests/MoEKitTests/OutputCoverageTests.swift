@@ -1,6 +1,6 @@
 // Proves every output element is written and nothing else is: each kernel runs on outputs pre-filled with
 // 0x00 and with 0xFF bytes (0xFF… is a NaN for Float outputs), at lengths and shapes with vector tails,
-// strides and unaligned starts. Both runs must give identical outputs equal to the reference, and the
+// strides and unaligned starts, and the casts and dequantizers also with streaming stores. Both runs must give identical outputs equal to the reference, and the
 // offset padding, stride gaps and guards after each output must still hold the fill byte. Inputs hold no
 // NaN, so a NaN left in a Float output can only be an unwritten element.
 import MoEKit
@@ -13,13 +13,29 @@ struct OutputCoverageTests {
 
     @Test("casts", arguments: [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 1000, 65536 + 17])
     func casts(n: Int) throws {
+        try checkCasts(n: n, offset: n % 3, streamThreshold: nil)
+    }
+
+    /// With streaming stores for every output (threshold 0), at each start within a 64-byte line, so that both
+    /// the vectors that start on a multiple of their size (streamed) and the others (stored) are covered.
+    @Test("casts and dequantizers with streaming stores", arguments: 0..<16)
+    func streaming(offset: Int) throws {
+        try checkCasts(n: 200 + offset, offset: offset, streamThreshold: 0)
+        for output in [KernelFloatType.float32, .bfloat16] {
+            // Rows 61 + 2 elements apart start at every alignment.
+            let c = DequantCase(layout: .perToken, rows: 17, columns: 61, group: 16, format: .e4m3fn, scaleFormat: .float32,
+                                output: output, yPad: 2, offset: offset)
+            try checkDequant(c, seed: UInt64(offset), streamThreshold: 0)
+        }
+    }
+
+    func checkCasts(n: Int, offset: Int, streamThreshold: Int?) throws {
         var rng = SplitMix64(seed: UInt64(n))
         let x = RandomData.varied(n, exponents: -20...20, using: &rng)
         let xb = RandomData.bf16Representable(x).asBFloat16
-        try checkEveryISA("casts n \(n)") { _ in
+        try checkEveryISA("casts n \(n) offset \(offset)", streamThreshold: streamThreshold) { _ in
             var m = Mismatches(), bytes: [UInt8] = []
             for fill in Self.fills {
-                let offset = n % 3
                 let b = try CastRun.toBFloat16(x, offset: offset, fillByte: fill)
                 for i in 0..<n where b[i].bitPattern != BFloat16Reference.round(x[i]) { m.add("bf16[\(i)] fill \(fill)") }
                 let f = try CastRun.toFloat(xb, offset: offset, fillByte: fill)
@@ -102,27 +118,31 @@ struct OutputCoverageTests {
     @Test("dequantizers", arguments: [QuantLayout.perToken, .perBlock], [KernelFloatType.float32, .bfloat16])
     func dequantizers(layout: QuantLayout, output: KernelFloatType) throws {
         for scaleFormat in [ScaleFormat.float32, .ue8m0] {
-            let c = DequantCase(layout: layout, rows: 67, columns: 45, group: 16, format: .e4m3fn, scaleFormat: scaleFormat,
-                                output: output, codesPad: 2, scalesPad: 1, yPad: 3, offset: 1)
-            var rng = SplitMix64(seed: 45)
-            // No NaN codes (0x7F/0xFF) and no NaN / 0xFF scales: every NaN in y would be a prefill byte.
-            let codes = (0..<c.rows * c.columns).map { _ in UInt8.random(in: 0...0x7E, using: &rng) | (rng.next() & 1 == 0 ? 0 : 0x80) }
-            let n = c.scalesShape.rows * c.scalesShape.columns
-            let scales: PackedScales = scaleFormat == .float32
-                ? .float32((0..<n).map { _ in Float.random(in: 0.001...10, using: &rng) })
-                : .ue8m0((0..<n).map { _ in UInt8.random(in: 100...150, using: &rng) })
-            try checkEveryISA(c.description) { _ in
-                var m = Mismatches()
-                var written: [[UInt8]] = []
-                for fill in Self.fills {
-                    let y = try DequantRun.dequantize(c, codes: codes, scales: scales, fillByte: fill)
-                    let got = DequantRun.mismatches(c, y, codes: codes, scales: scales, fillByte: fill)
-                    if !got.isEmpty { m.add("fill \(fill): \(got.summary)") }
-                    written.append((0..<c.rows).flatMap { r in (0..<c.columns).flatMap { col in bytes(of: y.bits(r, col, stride: c.yStride)) } })
-                }
-                if written[0] != written[1] { m.add("y depends on the prefill") }
-                return (written[0], m)
+            try checkDequant(DequantCase(layout: layout, rows: 67, columns: 45, group: 16, format: .e4m3fn, scaleFormat: scaleFormat,
+                                         output: output, codesPad: 2, scalesPad: 1, yPad: 3, offset: 1),
+                             seed: 45, streamThreshold: nil)
+        }
+    }
+
+    func checkDequant(_ c: DequantCase, seed: UInt64, streamThreshold: Int?) throws {
+        var rng = SplitMix64(seed: seed)
+        // No NaN codes (0x7F/0xFF) and no NaN / 0xFF scales: every NaN in y would be a prefill byte.
+        let codes = (0..<c.rows * c.columns).map { _ in UInt8.random(in: 0...0x7E, using: &rng) | (rng.next() & 1 == 0 ? 0 : 0x80) }
+        let n = c.scalesShape.rows * c.scalesShape.columns
+        let scales: PackedScales = c.scaleFormat == .float32
+            ? .float32((0..<n).map { _ in Float.random(in: 0.001...10, using: &rng) })
+            : .ue8m0((0..<n).map { _ in UInt8.random(in: 100...150, using: &rng) })
+        try checkEveryISA(c.description, streamThreshold: streamThreshold) { _ in
+            var m = Mismatches()
+            var written: [[UInt8]] = []
+            for fill in Self.fills {
+                let y = try DequantRun.dequantize(c, codes: codes, scales: scales, fillByte: fill)
+                let got = DequantRun.mismatches(c, y, codes: codes, scales: scales, fillByte: fill)
+                if !got.isEmpty { m.add("fill \(fill): \(got.summary)") }
+                written.append((0..<c.rows).flatMap { r in (0..<c.columns).flatMap { col in bytes(of: y.bits(r, col, stride: c.yStride)) } })
             }
+            if written[0] != written[1] { m.add("y depends on the prefill") }
+            return (written[0], m)
         }
     }
 }

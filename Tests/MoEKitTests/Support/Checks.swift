@@ -46,12 +46,13 @@ func expectWithinBounds(_ got: [Double], exact: [Double], bound: [Double], _ con
     expectNone(m, context(), sourceLocation: sourceLocation)
 }
 
-/// Runs `run` under every available ISA (cap set, lock held). Each ISA's `problems` (its comparison with the
-/// reference) must be empty, and its output bytes must equal ISA .scalar's byte for byte.
-func checkEveryISA(_ context: @autoclosure () -> String, threads: Int? = nil,
+/// Runs `run` under every available ISA (cap set, lock held; thread count and streaming-store threshold as
+/// given). Each ISA's `problems` (its comparison with the reference) must be empty, and its output bytes must
+/// equal ISA .scalar's byte for byte.
+func checkEveryISA(_ context: @autoclosure () -> String, threads: Int? = nil, streamThreshold: Int? = nil,
                    sourceLocation: SourceLocation = #_sourceLocation,
                    _ run: (ISA) throws -> (bytes: [UInt8], problems: Mismatches)) throws {
-    let results = try forEachISA(threads: threads) { isa in try run(isa) }
+    let results = try forEachISA(threads: threads, streamThreshold: streamThreshold) { isa in try run(isa) }
     #expect(results.first?.0 == .scalar, sourceLocation: sourceLocation)
     guard let scalar = results.first?.1.bytes else { return }
     for (isa, result) in results {
