@@ -21,11 +21,13 @@ struct OutputCoverageTests {
     @Test("casts and dequantizers with streaming stores", arguments: 0..<16)
     func streaming(offset: Int) throws {
         try checkCasts(n: 200 + offset, offset: offset, streamThreshold: 0)
-        for output in [KernelFloatType.float32, .bfloat16] {
-            // Rows 61 + 2 elements apart start at every alignment.
-            let c = DequantCase(layout: .perToken, rows: 17, columns: 61, group: 16, format: .e4m3fn, scaleFormat: .float32,
-                                output: output, yPad: 2, offset: offset)
-            try checkDequant(c, seed: UInt64(offset), streamThreshold: 0)
+        for layout in [QuantLayout.perToken, .perBlock] {
+            for output in [KernelFloatType.float32, .bfloat16] {
+                // Rows 61 + 2 elements apart start at every alignment.
+                let c = DequantCase(layout: layout, rows: 17, columns: 61, group: 16, format: .e4m3fn, scaleFormat: .float32,
+                                    output: output, yPad: 2, offset: offset)
+                try checkDequant(c, seed: UInt64(offset), streamThreshold: 0)
+            }
         }
     }
 
