@@ -135,16 +135,32 @@ CK_INLINE vu32 v_group_amax(const void *x, ck_dtype xt, size_t start, size_t end
     return hi;
 }
 
-/* Groups of whole vectors come CK_VW at a time, so that one v_hmax_each reduces all of them; the rest (and
- * other group sizes) one group at a time. */
+/* The same for bf16 x and a span of whole double vectors, on the 16-bit magnitudes as they lie in memory, 2 * CK_VW
+ * at a time (their f32 bit patterns are these << 16, so the maxima agree); each lane holds the larger of its two. */
+CK_INLINE vu32 v_group_amax_bf16(const uint16_t *x, size_t start, size_t end, const char *next) {
+    vu32 hi = v_set(0);
+    for (size_t i = start; i + 2 * CK_VW <= end; i += 2 * CK_VW) {
+        if (next && i * 2 % 64 == 0) __builtin_prefetch(next + i * 2, 0, 3);
+        hi = v_max16(hi, v_and(v_load_u32(x + i), v_set(0x7FFF7FFFu)));
+    }
+    return v_max(v_and(hi, v_set(0xFFFFu)), v_srl(hi, 16));
+}
+
+/* Groups of whole vectors come CK_VW at a time, so that one v_hmax_each reduces all of them (bf16 groups of
+ * whole double vectors through v_group_amax_bf16, in a quarter of the instructions); the rest (and other group
+ * sizes) one group at a time. */
 CK_INLINE void range_groups_body(const void *x, ck_dtype xt, size_t n, size_t group, uint32_t *amax,
                                   const char *next) {
+    const bool halves = xt == CK_DTYPE_BF16 && group % (2 * CK_VW) == 0;
     size_t g = 0, start = 0;
     if (group % CK_VW == 0)
         for (; (n - start) / group >= CK_VW; start += CK_VW * group, g += CK_VW) { /* no overflow for huge groups */
             vu32 hi[CK_VW];
-            for (size_t k = 0; k < CK_VW; k++) hi[k] = v_group_amax(x, xt, start + k * group, start + (k + 1) * group, next);
-            v_store_u32(amax + g, v_hmax_each(hi));
+            for (size_t k = 0; k < CK_VW; k++) {
+                const size_t a = start + k * group, b = a + group;
+                hi[k] = halves ? v_group_amax_bf16(x, a, b, next) : v_group_amax(x, xt, a, b, next);
+            }
+            v_store_u32(amax + g, halves ? v_sll(v_hmax_each(hi), 16) : v_hmax_each(hi));
         }
     for (; start < n; g++, start += group) {
         const size_t end = n - start < group ? n : start + group;

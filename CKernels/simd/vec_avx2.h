@@ -31,6 +31,8 @@ static inline vu32 v_sub(vu32 a, vu32 b) { return _mm256_sub_epi32(a, b); }
 #define v_add_bit(a, n) _mm256_add_epi32((a), _mm256_and_si256(_mm256_srli_epi32((a), (n)), _mm256_set1_epi32(1)))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm256_max_epu32(a, b); }
 static inline vu32 v_min(vu32 a, vu32 b) { return _mm256_min_epu32(a, b); }
+/* The larger of each 16-bit half (unsigned). */
+static inline vu32 v_max16(vu32 a, vu32 b) { return _mm256_max_epu16(a, b); }
 /* Comparisons of values below 2^31. */
 static inline vmask v_gt(vu32 a, vu32 b) { return _mm256_cmpgt_epi32(a, b); }
 static inline vmask v_eq(vu32 a, vu32 b) { return _mm256_cmpeq_epi32(a, b); }

@@ -31,6 +31,8 @@ static inline vu32 v_sub(vu32 a, vu32 b) { return _mm512_sub_epi32(a, b); }
 #define v_add_bit(a, n) _mm512_mask_add_epi32((a), _mm512_test_epi32_mask((a), _mm512_set1_epi32(1 << (n))), (a), _mm512_set1_epi32(1))
 static inline vu32 v_max(vu32 a, vu32 b) { return _mm512_max_epu32(a, b); }
 static inline vu32 v_min(vu32 a, vu32 b) { return _mm512_min_epu32(a, b); }
+/* The larger of each 16-bit half (unsigned). */
+static inline vu32 v_max16(vu32 a, vu32 b) { return _mm512_max_epu16(a, b); }
 /* Comparisons of values below 2^31. */
 static inline vmask v_gt(vu32 a, vu32 b) { return _mm512_cmpgt_epi32_mask(a, b); }
 static inline vmask v_eq(vu32 a, vu32 b) { return _mm512_cmpeq_epi32_mask(a, b); }
