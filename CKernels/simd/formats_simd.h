@@ -182,18 +182,37 @@ static void CK_SIMD(range_groups)(const void *x, ck_dtype xt, size_t n, size_t g
 /* amax[v * CK_VW + lane] over the rows of nv <= 16 column vectors from x's first column, row by row, so that each
  * row's run is read in one go (a walk down one column vector at a time would touch a new page per load, which
  * DRAM streams poorly), with the run four rows ahead prefetched: the runs are short and far apart, too short for
- * the hardware prefetchers to ramp up on. */
+ * the hardware prefetchers to ramp up on. BF16 columns, for an even nv, go 2 * CK_VW to a register as their 16-bit
+ * magnitudes (as in v_group_amax_bf16), column 2j in lane j's low half and 2j + 1 in its high half. */
 CK_INLINE void range_cols_chunk(const void *x, ck_dtype xt, size_t rows, size_t nv, size_t ldx, uint32_t *amax) {
     const size_t es = ck_dtype_size(xt), ahead = 4;
+    const bool halves = xt == CK_DTYPE_BF16 && nv % 2 == 0;
+    const size_t nr = halves ? nv / 2 : nv; /* registers */
     vu32 hi[16];
-    for (size_t v = 0; v < nv; v++) hi[v] = v_set(0);
+    for (size_t v = 0; v < nr; v++) hi[v] = v_set(0);
     for (size_t r = 0; r < rows; r++) {
         if (r + ahead < rows)
             for (size_t b = 0; b < nv * CK_VW * es; b += 64)
                 __builtin_prefetch((const char *)x + (r + ahead) * ldx * es + b, 0, 3);
-        for (size_t v = 0; v < nv; v++) hi[v] = v_amax(hi[v], v_load_x(x, xt, r * ldx + v * CK_VW));
+        for (size_t v = 0; v < nr; v++) {
+            const size_t at = r * ldx + (halves ? 2 : 1) * v * CK_VW;
+            hi[v] = halves ? v_max16(hi[v], v_and(v_load_u32((const uint16_t *)x + at), v_set(0x7FFF7FFFu)))
+                           : v_amax(hi[v], v_load_x(x, xt, at));
+        }
     }
-    for (size_t v = 0; v < nv; v++) v_store_u32(amax + v * CK_VW, hi[v]);
+    for (size_t v = 0; v < nr; v++) {
+        if (!halves) {
+            v_store_u32(amax + v * CK_VW, hi[v]);
+            continue;
+        }
+        uint32_t even[CK_VW], odd[CK_VW]; /* the f32 patterns of columns 2j and 2j + 1 */
+        v_store_u32(even, v_sll(hi[v], 16));
+        v_store_u32(odd, v_and(hi[v], v_set(0xFFFF0000u)));
+        for (size_t j = 0; j < CK_VW; j++) {
+            amax[2 * v * CK_VW + 2 * j] = even[j];
+            amax[2 * v * CK_VW + 2 * j + 1] = odd[j];
+        }
+    }
 }
 
 /* Chunks of 16 column vectors with nv a constant, which keeps their maxima in registers (with nv variable they
