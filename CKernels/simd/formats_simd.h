@@ -122,6 +122,8 @@ static void CK_SIMD(from_fp8)(const uint8_t *x, ck_fp8_format format, void *y, c
 }
 
 static inline vu32 v_amax(vu32 hi, vu32 x) { return v_max(hi, v_and(x, v_set(0x7FFFFFFFu))); }
+/* The same for the two bf16 values in each lane of x, kept in the lane's 16-bit halves. */
+static inline vu32 v_amax16(vu32 hi, vu32 x) { return v_max16(hi, v_and(x, v_set(0x7FFF7FFFu))); }
 
 /* The lane-wise amax over the whole vectors of x[start, end), prefetching a line of `next` (if not NULL) at each
  * 64 bytes of the span. */
@@ -141,7 +143,7 @@ CK_INLINE vu32 v_group_amax_bf16(const uint16_t *x, size_t start, size_t end, co
     vu32 hi = v_set(0);
     for (size_t i = start; i + 2 * CK_VW <= end; i += 2 * CK_VW) {
         if (next && i * 2 % 64 == 0) __builtin_prefetch(next + i * 2, 0, 3);
-        hi = v_max16(hi, v_and(v_load_u32(x + i), v_set(0x7FFF7FFFu)));
+        hi = v_amax16(hi, v_load_u32(x + i));
     }
     return v_max(v_and(hi, v_set(0xFFFFu)), v_srl(hi, 16));
 }
@@ -196,8 +198,7 @@ CK_INLINE void range_cols_chunk(const void *x, ck_dtype xt, size_t rows, size_t 
                 __builtin_prefetch((const char *)x + (r + ahead) * ldx * es + b, 0, 3);
         for (size_t v = 0; v < nr; v++) {
             const size_t at = r * ldx + (halves ? 2 : 1) * v * CK_VW;
-            hi[v] = halves ? v_max16(hi[v], v_and(v_load_u32((const uint16_t *)x + at), v_set(0x7FFF7FFFu)))
-                           : v_amax(hi[v], v_load_x(x, xt, at));
+            hi[v] = halves ? v_amax16(hi[v], v_load_u32((const uint16_t *)x + at)) : v_amax(hi[v], v_load_x(x, xt, at));
         }
     }
     for (size_t v = 0; v < nr; v++) {
