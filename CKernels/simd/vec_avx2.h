@@ -79,18 +79,17 @@ static inline vu32 v_load_bf16(const void *p) {
 static inline vu32 v_load_u8(const void *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
 static inline vu32 v_load_u32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 static inline void v_store_u32(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, a); }
-/* Lanes hold values below 2^16 (u16 stores) or 2^8 (u8 stores). */
-static inline void v_store_u16(void *p, vu32 a) {
-    __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    _mm_storeu_si128((__m128i *)p, packed);
+/* Lanes hold values below 2^16 (u16 packs and stores) or 2^8 (u8 stores). v_pack_u16: the lanes as CK_VW 16-bit
+ * values. */
+static inline __m128i v_pack_u16(vu32 a) {
+    return _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
 }
+static inline void v_store_u16(void *p, vu32 a) { _mm_storeu_si128((__m128i *)p, v_pack_u16(a)); }
 /* v_store_u32 and v_store_u16 as streaming stores (past the caches; p aligned to the bytes stored). */
 static inline void v_stream_u32(void *p, vu32 a) { _mm256_stream_si256((__m256i *)p, a); }
-static inline void v_stream_u16(void *p, vu32 a) {
-    _mm_stream_si128((__m128i *)p, _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)));
-}
+static inline void v_stream_u16(void *p, vu32 a) { _mm_stream_si128((__m128i *)p, v_pack_u16(a)); }
 static inline void v_store_u8(void *p, vu32 a) {
-    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    const __m128i w = v_pack_u16(a);
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
 }
 /* binary16: CK_VW values in a half-width register, converted (round to nearest even) and widened or paired. */
@@ -103,8 +102,7 @@ static inline vu32 v_f16_pair(vh16 lo, vh16 hi) { return _mm256_set_m128i(hi, lo
 #define v_srl16(a, n) _mm256_srli_epi16((a), (n))
 /* Two vectors of values below 2^16 as one register of 16-bit values, a's CK_VW then b's (v_f16_pair's layout). */
 static inline vu32 v_u16_pair(vu32 a, vu32 b) {
-    return v_f16_pair(_mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)),
-                      _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
+    return v_f16_pair(v_pack_u16(a), v_pack_u16(b));
 }
 /* Two registers of 16-bit values below 256 (a's 2 * CK_VW, then b's), stored as 4 * CK_VW consecutive bytes. */
 static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
