@@ -1,8 +1,8 @@
 // The grouped GEMMs on BF16 and FP8 operands: every ISA bit-exact with the canonical orders (ck_gemm.h) written
 // independently in GemmReference over the operands' exact values (BFloat16Reference, FP8Reference), rounded to
 // the output type by BFloat16Reference, and within the float64 error bound. Sizes straddle the 128-wide scale
-// blocks in K and N (partial last blocks), both weight layouts, beta, the masked layout, k-grouped BF16, and
-// the FP8 argument checks.
+// blocks in K and N (partial last blocks), ragged routing, both weight layouts, beta, row strides, batch
+// invariance, the masked layout, k-grouped BF16, and the C and Swift argument checks.
 import CKernels
 import MoEKit
 import Testing
@@ -106,37 +106,52 @@ import TestSupport
     }
 
     /// Runs the m-grouped overload matching the problem's types, into `old` ([rows, n] values of the output type).
-    static func run(_ p: Problem, _ layout: WeightLayout, beta: Float, old: [Float], bf16Out: Bool) throws -> [UInt32] {
-        let xBF = p.x.map { BFloat16($0) }, wBF = p.laidOut(p.w.map { BFloat16($0) }, layout)
+    /// With `gaps`, x's rows lie `k + gaps.x` elements apart (NaN between them) and y's `n + gaps.y` (+∞ between
+    /// them, which must stay).
+    static func run(_ p: Problem, _ layout: WeightLayout, beta: Float, old: [Float], bf16Out: Bool,
+                    gaps: (x: Int, y: Int) = (0, 0)) throws -> [UInt32] {
+        let ldx = p.k + gaps.x, ldy = p.n + gaps.y
+        let xF = spreadRows(p.x, p.k, ldx, Float.nan), xBF = spreadRows(p.x.map { BFloat16($0) }, p.k, ldx, BFloat16(Float.nan))
+        let xC = spreadRows(p.xCodes, p.k, ldx, UInt8(0x7F)), wBF = p.laidOut(p.w.map { BFloat16($0) }, layout)
         let wF = p.laidOut(p.w, layout), wC = p.laidOut(p.wCodes, layout), ws = p.scales(layout)
         func go<Y: KernelFloat>(_ y: inout [Y]) throws {
             var view = y.mutableSpan
             switch (p.xt, p.wt) {
             case (.e4m3, _):
-                try GroupedGEMM.mGrouped(fp8: p.xCodes.span, xScales: p.xScales.span, rows: p.rows, k: p.k,
+                try GroupedGEMM.mGrouped(fp8: xC.span, xScales: p.xScales.span, rows: p.rows, k: p.k,
                                          groupSizes: p.sizes.span, fp8Weights: wC.span, weightScales: ws.span,
-                                         layout: layout, n: p.n, beta: beta, into: &view)
+                                         layout: layout, n: p.n, beta: beta, into: &view, xStride: ldx, yStride: ldy)
             case (.f32, .e4m3):
-                try GroupedGEMM.mGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, fp8Weights: wC.span,
-                                         weightScales: ws.span, layout: layout, n: p.n, beta: beta, into: &view)
+                try GroupedGEMM.mGrouped(xF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, fp8Weights: wC.span,
+                                         weightScales: ws.span, layout: layout, n: p.n, beta: beta, into: &view,
+                                         xStride: ldx, yStride: ldy)
             case (.bf16, .e4m3):
                 try GroupedGEMM.mGrouped(xBF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, fp8Weights: wC.span,
-                                         weightScales: ws.span, layout: layout, n: p.n, beta: beta, into: &view)
+                                         weightScales: ws.span, layout: layout, n: p.n, beta: beta, into: &view,
+                                         xStride: ldx, yStride: ldy)
             case (.f32, .bf16):
-                try GroupedGEMM.mGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wBF.span,
-                                         layout: layout, n: p.n, beta: beta, into: &view)
+                try GroupedGEMM.mGrouped(xF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wBF.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view, xStride: ldx, yStride: ldy)
             case (.bf16, .bf16):
                 try GroupedGEMM.mGrouped(xBF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wBF.span,
-                                         layout: layout, n: p.n, beta: beta, into: &view)
+                                         layout: layout, n: p.n, beta: beta, into: &view, xStride: ldx, yStride: ldy)
             case (.bf16, .f32):
                 try GroupedGEMM.mGrouped(xBF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wF.span,
-                                         layout: layout, n: p.n, beta: beta, into: &view)
+                                         layout: layout, n: p.n, beta: beta, into: &view, xStride: ldx, yStride: ldy)
             case (.f32, .f32):
-                try GroupedGEMM.mGrouped(p.x.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wF.span,
-                                         layout: layout, n: p.n, beta: beta, into: &view)
+                try GroupedGEMM.mGrouped(xF.span, rows: p.rows, k: p.k, groupSizes: p.sizes.span, weights: wF.span,
+                                         layout: layout, n: p.n, beta: beta, into: &view, xStride: ldx, yStride: ldy)
             }
         }
-        return try outputBits(old, bf16Out: bf16Out, go, go)
+        let bits = try outputBits(spreadRows(old, p.n, ldy, Float.infinity), bf16Out: bf16Out, go, go)
+        let infinity = bf16Out ? UInt32(BFloat16(Float.infinity).bitPattern) : Float.infinity.bitPattern
+        var kept = [UInt32](), written = 0
+        for r in 0..<p.rows {
+            kept += bits[r * ldy..<r * ldy + p.n]
+            written += bits[r * ldy + p.n..<(r + 1) * ldy].count { $0 != infinity }
+        }
+        #expect(written == 0, "\(written) element(s) between y's rows written")
+        return kept
     }
 
     static let combos: [(Element, Element, bf16Out: Bool)] = [
@@ -146,6 +161,7 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
         ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([23], 260, 20),
+        (raggedGroupSizes(experts: 4, mean: 60, seed: 33), 150, 70), // U(0.7, 1.3) x 60 rows: decode and packed
     ]
 
     @Test(arguments: [WeightLayout.nk, .kn])
@@ -183,6 +199,48 @@ import TestSupport
             for (isa, got) in try forEachISA(threads: t, { _ in try Self.run(p, .kn, beta: 0.5, old: old, bf16Out: false) }) {
                 expectMatches(got, want, bf16Out: false, "\(isa) [K, N] decode, \(t) threads")
             }
+        }
+    }
+
+    /// Rows of x and y with strides (gaps of NaN in x, of +∞ in y that must stay), decode-sized and packed experts:
+    /// the canonical bits at every ISA, for every operand type.
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func rowStridesSkipTheGaps(layout: WeightLayout) throws {
+        for (c, (xt, wt, bf16Out)) in Self.combos.enumerated() {
+            let p = Problem(sizes: [3, 0, 70, 9], k: 150, n: 45, x: xt, w: wt, seed: UInt64(60 + c))
+            let old = priorOutputs(p.rows * p.n, beta: 0, seed: 7)
+            let want = Self.expected(p, beta: 0, old: old, bf16Out: bf16Out)
+            for (isa, got) in try forEachISA({ _ in
+                try Self.run(p, layout, beta: 0, old: old, bf16Out: bf16Out, gaps: (x: 5, y: 3))
+            }) {
+                expectMatches(got, want, bf16Out: bf16Out, "\(isa) \(layout) x \(xt) w \(wt) bf16 out \(bf16Out)")
+            }
+        }
+    }
+
+    /// Batch invariance on BF16 and FP8 operands: a token's row has the same bits alone (T = 1, the decode
+    /// kernels), among 17 rows of its expert and among 4096 (the packed tiles), at every ISA.
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func batchInvariance(layout: WeightLayout) throws {
+        let k = 260, n = 21, r = 103 // row 103 belongs to expert 1 (rows 3 ..< 4099); K: two whole scale blocks and a part
+        for (xt, wt, bf16Out) in [(Element.bf16, Element.bf16, true), (.f32, .e4m3, false), (.e4m3, .e4m3, false)] {
+            let big = Problem(sizes: [3, 4096, 17], k: k, n: n, x: xt, w: wt, seed: 41)
+            for (isa, _) in try forEachISA({ isa in
+                let all = try Self.run(big, layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n), bf16Out: bf16Out)
+                for (first, count) in [(r, 1), (r - 8, 17)] {
+                    var small = big
+                    small.sizes = [0, count, 0]
+                    small.x = Array(big.x[first * k..<(first + count) * k])
+                    if xt == .e4m3 {
+                        small.xCodes = Array(big.xCodes[first * k..<(first + count) * k])
+                        small.xScales = Array(big.xScales[first * big.kb..<(first + count) * big.kb])
+                    }
+                    let got = try Self.run(small, layout, beta: 0, old: [Float](repeating: .nan, count: count * n), bf16Out: bf16Out)
+                    let local = r - first
+                    expectSameBits(Array(got[local * n..<(local + 1) * n]), Array(all[r * n..<(r + 1) * n]),
+                                   "\(isa) \(layout) x \(xt) w \(wt) T = \(count)")
+                }
+            }) { _ = isa }
         }
     }
 
@@ -521,6 +579,21 @@ import TestSupport
             #expect(call(CK_DTYPE_E4M3FN, nil, CK_DTYPE_E4M3FN, one, CK_DTYPE_F32) == (CK_ERR_NULL_POINTER, "x_scales"))
             #expect(call(ck_dtype(rawValue: 7), nil, CK_DTYPE_F32, nil, CK_DTYPE_F32) == (CK_ERR_INVALID_VALUE, "x_type"))
         }
+        f.withUnsafeBufferPointer { s in // null operands of a non-empty problem
+            let nullW = y.withUnsafeMutableBytes { yp in
+                ck_gemm_m_grouped(s.baseAddress, CK_DTYPE_F32, nil, 4, 8, 8, sizes, 2, nil, CK_DTYPE_F32, nil,
+                                  CK_WEIGHTS_NK, 3, 24, 0, yp.baseAddress, CK_DTYPE_F32, 3)
+            }
+            #expect((nullW, String(cString: ck_last_error_argument())) == (CK_ERR_NULL_POINTER, "w"))
+            let nullX = y.withUnsafeMutableBytes { yp in
+                ck_gemm_m_grouped(nil, CK_DTYPE_F32, nil, 4, 8, 8, sizes, 2, s.baseAddress, CK_DTYPE_F32, nil,
+                                  CK_WEIGHTS_NK, 3, 24, 0, yp.baseAddress, CK_DTYPE_F32, 3)
+            }
+            #expect((nullX, String(cString: ck_last_error_argument())) == (CK_ERR_NULL_POINTER, "x"))
+            let nullY = ck_gemm_m_grouped(s.baseAddress, CK_DTYPE_F32, nil, 4, 8, 8, sizes, 2, s.baseAddress,
+                                          CK_DTYPE_F32, nil, CK_WEIGHTS_NK, 3, 24, 0, nil, CK_DTYPE_F32, 3)
+            #expect((nullY, String(cString: ck_last_error_argument())) == (CK_ERR_NULL_POINTER, "y"))
+        }
         #expect(y.allSatisfy { $0 == 42 }, "output written on error")
         // one expert's [n, k] wraps around size_t: rejected before anything is read
         let huge = y.withUnsafeMutableBytes { yp in
@@ -532,6 +605,14 @@ import TestSupport
             #expect(call(CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_BF16).0 == CK_OK)
         }
     }
+}
+
+/// `rows` lines of `length` elements laid out `stride` apart, `gap` between them.
+private func spreadRows<T>(_ a: [T], _ length: Int, _ stride: Int, _ gap: T) -> [T] {
+    guard stride != length, length > 0 else { return a }
+    var out = [T](repeating: gap, count: a.count / length * stride)
+    for r in 0..<a.count / length { out[r * stride..<r * stride + length] = a[r * length..<(r + 1) * length] }
+    return out
 }
 
 /// A random E4M3 code: a normal one (exponent field 1...15 but not the NaN code), or any finite one.

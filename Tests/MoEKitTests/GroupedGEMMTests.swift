@@ -156,22 +156,40 @@ import TestSupport
         }
     }
 
+    /// A token's output row has the same bits alone (T = 1, the decode kernels), among 17 rows of its expert and
+    /// among 4096 (the packed tiles), at every ISA.
     @Test func batchInvariance() throws {
         let k = 70, n = 21, r = 103 // global row 103 belongs to expert 1 (rows 3 ..< 4099)
         let big = Problem(sizes: [3, 4096, 17], k: k, n: n, seed: 7)
         for layout in [WeightLayout.nk, .kn] {
-            let all = try big.run(layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n))
-            let want = Array(all[r * n..<(r + 1) * n]).map(\.bitPattern)
-            // the row alone (T = 1), and in the middle of a call of 17 tokens of the same expert
-            for (first, count) in [(r, 1), (r - 8, 17)] {
-                var small = big
-                small.sizes = [0, count, 0]
-                small.x = Array(big.x[first * k..<(first + count) * k])
-                let got = try small.run(layout, beta: 0, old: [Float](repeating: .nan, count: count * n))
-                let local = r - first
-                let row = Array(got[local * n..<(local + 1) * n]).map(\.bitPattern)
-                expectSameBits(row, want, "\(layout) T = \(count)")
-            }
+            for (isa, _) in try forEachISA({ isa in
+                let all = try big.run(layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n))
+                let want = Array(all[r * n..<(r + 1) * n]).map(\.bitPattern)
+                for (first, count) in [(r, 1), (r - 8, 17)] {
+                    var small = big
+                    small.sizes = [0, count, 0]
+                    small.x = Array(big.x[first * k..<(first + count) * k])
+                    let got = try small.run(layout, beta: 0, old: [Float](repeating: .nan, count: count * n))
+                    let local = r - first
+                    let row = Array(got[local * n..<(local + 1) * n]).map(\.bitPattern)
+                    expectSameBits(row, want, "\(isa) \(layout) T = \(count)")
+                }
+            }) { _ = isa }
+        }
+    }
+
+    /// Routing as a router gives it: eight experts of U(0.7, 1.3) x 60 rows each, so that some take the decode
+    /// kernels (up to 64 rows) and some the packed tiles, in one call, at every ISA.
+    @Test(arguments: [WeightLayout.nk, .kn])
+    func raggedRoutingMatchesTheCanonicalOrder(layout: WeightLayout) throws {
+        let sizes = raggedGroupSizes(experts: 8, mean: 60, seed: 31)
+        #expect(sizes.contains { $0 <= 64 } && sizes.contains { $0 > 64 }, "\(sizes) takes only one path")
+        let p = Problem(sizes: sizes, k: 200, n: 150, seed: 32)
+        let old = [Float](repeating: .nan, count: p.rows * p.n)
+        let want = p.expected(beta: 0, old: old)
+        for (isa, got) in try forEachISA({ _ in try p.run(layout, beta: 0, old: old) }) {
+            expectSameBits(got, want.bits, "\(isa) \(layout) \(sizes)")
+            expectWithinBounds(got.map(Double.init), exact: want.exact, bound: want.bound, "\(isa) \(layout) \(sizes)")
         }
     }
 

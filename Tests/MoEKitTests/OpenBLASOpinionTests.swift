@@ -1,12 +1,13 @@
 // OpenBLAS as a third opinion for the grouped GEMMs: one cblas_sgemm per expert (the benchmark's baseline)
-// agrees with MoEKit within twice the float64-derived rounding bound (each is within γ(n)·Σ|a·b| of exact).
+// agrees with MoEKit at every ISA, forward, dgrad and wgrad, within twice the float64-derived rounding bound
+// (each is within γ(n)·Σ|a·b| of exact).
 import Baselines
 import MoEKit
 import Testing
 import TestSupport
 
 @Suite struct OpenBLASOpinionTests {
-    @Test func mGroupedAndKGroupedAgreeWithOpenBLAS() throws {
+    @Test func forwardDgradAndWgradAgreeWithOpenBLAS() throws {
         let sizes = [3, 0, 17, 64, 1], k = 300, n = 77
         var rng = SplitMix64(seed: 21)
         let rows = sizes.reduce(0, +)
@@ -16,46 +17,66 @@ import TestSupport
         let sizes64 = sizes.map(Int64.init)
         baseline_openblas_threads(1)
 
-        // forward, weights [G, N, K]: the bound for element (r, j) uses Σ|x·w| over the row and column
-        var y = [Float](repeating: .nan, count: rows * n), yRef = y
-        var view = y.mutableSpan
-        try GroupedGEMM.mGrouped(x.span, rows: rows, k: k, groupSizes: sizes.span, weights: w.span, layout: .nk, n: n,
-                                 into: &view)
-        _ = consume view
-        sizes64.withUnsafeBufferPointer { g in
-            baseline_openblas_m_grouped(x, k, g.baseAddress, sizes.count, w, 1, n, &yRef)
-        }
-        var row = 0
-        for (g, m) in sizes.enumerated() {
-            for r in row..<row + m {
-                for j in 0..<n {
-                    let absSum = (0..<k).reduce(0.0) { $0 + abs(Double(x[r * k + $1]) * Double(w[g * n * k + j * k + $1])) }
-                    let tolerance = 2 * GemmReference.bound(terms: k + 1, absSum: absSum)
-                    #expect(abs(Double(y[r * n + j]) - Double(yRef[r * n + j])) <= tolerance, "forward (\(r), \(j))")
+        // forward (weights [G, N, K]) and dgrad (dX = dY . W with W [G, K, N]): the bound for element (r, j) uses
+        // Σ|x·w| over the row and column
+        for layout in [WeightLayout.nk, .kn] {
+            func weight(_ g: Int, _ j: Int, _ l: Int) -> Float { w[g * n * k + (layout == .nk ? j * k + l : l * n + j)] }
+            for (isa, y) in try forEachISA({ _ -> [Float] in
+                var y = [Float](repeating: .nan, count: rows * n)
+                var view = y.mutableSpan
+                try GroupedGEMM.mGrouped(x.span, rows: rows, k: k, groupSizes: sizes.span, weights: w.span, layout: layout,
+                                         n: n, into: &view)
+                _ = consume view
+                return y
+            }) {
+                var yRef = [Float](repeating: .nan, count: rows * n)
+                sizes64.withUnsafeBufferPointer { g in
+                    baseline_openblas_m_grouped(x, k, g.baseAddress, sizes.count, w, layout == .nk ? 1 : 0, n, &yRef)
                 }
+                var row = 0, m = Mismatches()
+                for (g, count) in sizes.enumerated() {
+                    for r in row..<row + count {
+                        for j in 0..<n {
+                            let absSum = (0..<k).reduce(0.0) { $0 + abs(Double(x[r * k + $1]) * Double(weight(g, j, $1))) }
+                            let tolerance = 2 * GemmReference.bound(terms: k + 1, absSum: absSum)
+                            if !(abs(Double(y[r * n + j]) - Double(yRef[r * n + j])) <= tolerance) {
+                                m.add("(\(r), \(j)): \(y[r * n + j]) against \(yRef[r * n + j])")
+                            }
+                        }
+                    }
+                    row += count
+                }
+                expectNone(m, "\(isa) \(layout)")
             }
-            row += m
         }
 
         // wgrad: dW [G, K, N]
-        var dw = [Float](repeating: .nan, count: sizes.count * k * n), dwRef = dw
-        var dwView = dw.mutableSpan
-        try GroupedGEMM.kGrouped(x.span, rows: rows, k: k, groupSizes: sizes.span, dy: dy.span, n: n, into: &dwView)
-        _ = consume dwView
+        var dwRef = [Float](repeating: .nan, count: sizes.count * k * n)
         sizes64.withUnsafeBufferPointer { g in
             baseline_openblas_k_grouped(x, k, g.baseAddress, sizes.count, dy, n, &dwRef)
         }
-        row = 0
-        for (g, m) in sizes.enumerated() {
-            for i in 0..<k {
-                for j in 0..<n {
-                    let absSum = (row..<row + m).reduce(0.0) { $0 + abs(Double(x[$1 * k + i]) * Double(dy[$1 * n + j])) }
-                    let tolerance = 2 * GemmReference.bound(terms: m + 1, absSum: absSum)
-                    let idx = g * k * n + i * n + j
-                    #expect(abs(Double(dw[idx]) - Double(dwRef[idx])) <= tolerance, "wgrad (\(g), \(i), \(j))")
+        for (isa, dw) in try forEachISA({ _ -> [Float] in
+            var dw = [Float](repeating: .nan, count: sizes.count * k * n)
+            var view = dw.mutableSpan
+            try GroupedGEMM.kGrouped(x.span, rows: rows, k: k, groupSizes: sizes.span, dy: dy.span, n: n, into: &view)
+            _ = consume view
+            return dw
+        }) {
+            var row = 0, m = Mismatches()
+            for (g, count) in sizes.enumerated() {
+                for i in 0..<k {
+                    for j in 0..<n {
+                        let absSum = (row..<row + count).reduce(0.0) { $0 + abs(Double(x[$1 * k + i]) * Double(dy[$1 * n + j])) }
+                        let tolerance = 2 * GemmReference.bound(terms: count + 1, absSum: absSum)
+                        let idx = g * k * n + i * n + j
+                        if !(abs(Double(dw[idx]) - Double(dwRef[idx])) <= tolerance) {
+                            m.add("(\(g), \(i), \(j)): \(dw[idx]) against \(dwRef[idx])")
+                        }
+                    }
                 }
+                row += count
             }
-            row += m
+            expectNone(m, "\(isa) wgrad")
         }
     }
 }

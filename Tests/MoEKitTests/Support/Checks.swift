@@ -1,5 +1,5 @@
 // Test-side helpers around Swift Testing: mismatch reporting, the every-ISA sweep that compares each ISA
-// with the reference and with ISA .scalar, typed-error expectations, and GEMM outputs as bit patterns.
+// with the reference and with ISA .scalar, typed-error expectations, GEMM outputs as bit patterns, ragged routing.
 import MoEKit
 import TestSupport
 import Testing
@@ -128,4 +128,10 @@ func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]
     var y = prior
     try f32(&y)
     return y.map(\.bitPattern)
+}
+
+/// Rows per expert drawn from U(0.7, 1.3) x `mean` (rounded), as a router's balanced-but-ragged routing gives them.
+func raggedGroupSizes(experts: Int, mean: Int, seed: UInt64) -> [Int] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<experts).map { _ in Int((Double.random(in: 0.7...1.3, using: &rng) * Double(mean)).rounded()) }
 }
