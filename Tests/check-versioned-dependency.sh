@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves MoEKit is consumable by version: clones this repository's HEAD into a temporary folder, tags it,
 # and builds and runs a throw-away package that depends on it with `.package(url:, from:)` and calls MoEKit;
-# run again with MOEKIT_MAX_ISA and MOEKIT_NUM_THREADS set, it must report the capped ISA and thread count.
+# run again with MOEKIT_MAX_ISA and MOEKIT_NUM_THREADS set, it must report the capped ISA and thread count, and
+# with values it cannot use, it must say on stderr that it ignores them.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -46,4 +47,8 @@ swift run Client
 out=$(MOEKIT_MAX_ISA=scalar MOEKIT_NUM_THREADS=3 .build/debug/Client)
 echo "with MOEKIT_MAX_ISA=scalar MOEKIT_NUM_THREADS=3: $out"
 grep -q "isa scalar, threads 3," <<<"$out" || { echo "the environment variables were not honoured"; exit 1; }
+warnings=$(MOEKIT_MAX_ISA=avx1024 MOEKIT_NUM_THREADS=0 .build/debug/Client 2>&1 >/dev/null)
+echo "with MOEKIT_MAX_ISA=avx1024 MOEKIT_NUM_THREADS=0, stderr: $warnings"
+grep -q "ignoring MOEKIT_MAX_ISA=avx1024" <<<"$warnings" && grep -q "ignoring MOEKIT_NUM_THREADS=0" <<<"$warnings" ||
+    { echo "unusable environment variables were not reported"; exit 1; }
 echo "versioned dependency: OK"

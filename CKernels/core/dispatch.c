@@ -23,14 +23,19 @@ const char *ck_isa_name(ck_isa isa) {
     return (unsigned)isa < CK_ISA_COUNT ? isa_names[isa] : "unknown";
 }
 
+/* The level named `name`, or -1. */
+static int isa_index(const char *name) {
+    for (int i = 0; i < CK_ISA_COUNT; i++)
+        if (strcmp(name, isa_names[i]) == 0) return i;
+    return -1;
+}
+
 ck_status ck_isa_from_name(const char *name, ck_isa *isa) {
     if (name == NULL || isa == NULL) return ck_fail(CK_ERR_NULL_POINTER, name ? "isa" : "name", "NULL argument");
-    for (int i = 0; i < CK_ISA_COUNT; i++)
-        if (strcmp(name, isa_names[i]) == 0) {
-            *isa = (ck_isa)i;
-            return CK_OK;
-        }
-    return ck_fail(CK_ERR_INVALID_VALUE, "name", "unknown ISA '%s' (scalar, avx2, avx512, avx512bf16)", name);
+    const int i = isa_index(name);
+    if (i < 0) return ck_fail(CK_ERR_INVALID_VALUE, "name", "unknown ISA '%s' (scalar, avx2, avx512, avx512bf16)", name);
+    *isa = (ck_isa)i;
+    return CK_OK;
 }
 
 #if defined(__x86_64__)
@@ -106,11 +111,12 @@ ck_isa ck_detected_isa(void) {
 ck_isa ck_max_isa(void) {
     int value = atomic_load_explicit(&cap, memory_order_relaxed);
     if (value < 0) {
-        ck_isa parsed = CK_ISA_AVX512BF16;
         const char *env = getenv("MOEKIT_MAX_ISA");
-        if (env && *env && ck_isa_from_name(env, &parsed) != CK_OK) parsed = CK_ISA_AVX512BF16;
+        const bool set = env && *env;
+        const int named = set ? isa_index(env) : -1;
         int expected = -1;
-        atomic_compare_exchange_strong(&cap, &expected, (int)parsed);
+        const bool first = atomic_compare_exchange_strong(&cap, &expected, named >= 0 ? named : (int)CK_ISA_AVX512BF16);
+        if (first && set && named < 0) ck_warn_env("MOEKIT_MAX_ISA", env, "scalar, avx2, avx512 or avx512bf16");
         value = atomic_load(&cap);
     }
     return (ck_isa)value;

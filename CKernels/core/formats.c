@@ -350,6 +350,7 @@ ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t
     if (tokens == 0 || channels == 0) return CK_OK;
     channel_job j = {ck_formats_dispatch(), x, x_type, tokens, channels, ldx, group, *params, q, ldq, scales, lds,
                      ck_div_up(channels, CK_PIECE_GROUPS)};
-    ck_parallel_for(ck_div_up(tokens, group) * j.channel_pieces, quant_channels_task, &j, CK_MAX_THREADS);
+    ck_parallel_for(ck_div_up(tokens, group) * j.channel_pieces, quant_channels_task, &j,
+                    ck_participants(tokens * channels, CK_FORMATS_GRAIN));
     return CK_OK;
 }

@@ -17,6 +17,8 @@ ck_status ck_fail(ck_status status, const char *argument, const char *format, ..
  * empty, ld >= cols, and the byte extent fits in the address space. */
 ck_status ck_check_matrix(const void *ptr, const char *name, size_t rows, size_t cols, size_t ld,
                           size_t elem_size);
+/* Tells stderr that environment variable `name` = `value` is ignored, and what it accepts. */
+void ck_warn_env(const char *name, const char *value, const char *expected);
 static inline size_t ck_div_up(size_t a, size_t b) { return a / b + (a % b != 0); }
 /* Orders this thread's streaming stores before its later stores (a task's, before the task counts as done). */
 static inline void ck_store_fence(void) {
@@ -38,6 +40,8 @@ static inline size_t ck_dtype_size(ck_dtype t) { return t == CK_DTYPE_F32 ? 4 : 
  * runtime may give fewer participants than asked (nested or concurrent calls run with 1). */
 typedef void (*ck_region_fn)(void *ctx, int tid, int nthreads);
 #define CK_MAX_THREADS 1024
+#define CK_STRING(x) CK_STRING_(x) /* a macro's value as a string literal */
+#define CK_STRING_(x) #x
 void ck_parallel_region(ck_region_fn fn, void *ctx, int max_threads);
 /* Runs task(ctx, i, tid) for i in [0, ntasks), claimed dynamically by at most max_threads participants
  * tid < max_threads (one thread per tid at a time, so per-tid scratch needs no lock); tasks must write
@@ -46,6 +50,8 @@ typedef void (*ck_task_fn)(void *ctx, size_t task, int tid);
 void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx, int max_threads);
 /* How many tasks to cut `work` units of work into, each at least `grain` units (1 for small work). */
 size_t ck_task_count(size_t work, size_t grain);
+/* The most participants worth waking for `work` units: one per `grain` (so small problems run on the caller). */
+int ck_participants(size_t work, size_t grain);
 
 /* ---- format kernels (ref/, x86_*) ----
  * Contract of every entry:

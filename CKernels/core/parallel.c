@@ -5,9 +5,9 @@
  *     generation counter and then sleep on a condition variable;
  *   - trait OpenMP: the OpenMP runtime of libomp, entered through its GOMP_parallel entry point (the
  *     package cannot pass -fopenmp, and libomp exports the GNU entry points that gcc-compiled code calls).
- * Composition rules: a call from inside a MoEKit task, from inside an OpenMP parallel region, or while
- * another thread holds the pool runs inline on the calling thread with one participant, so nothing
- * deadlocks and nothing oversubscribes.
+ * Composition rules: a call from inside a MoEKit task, while another thread holds the pool (or team), or,
+ * with the OpenMP backend, from inside any OpenMP parallel region runs inline on the calling thread with one
+ * participant, so nothing deadlocks and only one call at a time fans out.
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "internal.h"
@@ -25,12 +25,14 @@ static _Thread_local int in_region;
 /* ---- thread count ---- */
 static atomic_int thread_count; /* 0: not initialised */
 
-static int default_thread_count(void) {
+/* MOEKIT_NUM_THREADS if it holds a usable count (else *ignored = true), or the CPUs this process may run on. */
+static int default_thread_count(bool *ignored) {
     const char *env = getenv("MOEKIT_NUM_THREADS");
     if (env && *env) {
         char *end;
         long value = strtol(env, &end, 10);
         if (*end == 0 && value >= 1 && value <= CK_MAX_THREADS) return (int)value;
+        *ignored = true;
     }
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -45,7 +47,9 @@ int ck_num_threads(void) {
     int n = atomic_load_explicit(&thread_count, memory_order_relaxed);
     if (n == 0) {
         int expected = 0;
-        atomic_compare_exchange_strong(&thread_count, &expected, default_thread_count());
+        bool ignored = false;
+        if (atomic_compare_exchange_strong(&thread_count, &expected, default_thread_count(&ignored)) && ignored)
+            ck_warn_env("MOEKIT_NUM_THREADS", getenv("MOEKIT_NUM_THREADS"), "a whole number from 1 to " CK_STRING(CK_MAX_THREADS));
         n = atomic_load(&thread_count);
     }
     return n;
@@ -227,4 +231,9 @@ void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx, int max_threads)
 size_t ck_task_count(size_t work, size_t grain) {
     if (grain == 0) grain = 1;
     return work <= grain ? 1 : ck_div_up(work, grain);
+}
+
+int ck_participants(size_t work, size_t grain) {
+    const size_t n = ck_task_count(work, grain);
+    return n < CK_MAX_THREADS ? (int)n : CK_MAX_THREADS;
 }

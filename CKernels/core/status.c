@@ -1,4 +1,4 @@
-/* Error details for the public API and the shared argument checks. */
+/* Error details for the public API, the shared argument checks, and the warning for an unusable environment variable. */
 #include "internal.h"
 
 #include <stdarg.h>
@@ -48,4 +48,8 @@ ck_status ck_check_matrix(const void *ptr, const char *name, size_t rows, size_t
         return ck_fail(CK_ERR_SIZE_OVERFLOW, name, "%s: %zu rows with stride %zu overflow the address space", name,
                        rows, ld);
     return CK_OK;
+}
+
+void ck_warn_env(const char *name, const char *value, const char *expected) {
+    fprintf(stderr, "MoEKit: ignoring %s=%s (expected %s)\n", name, value, expected);
 }
