@@ -18,6 +18,7 @@
 #endif
 
 static const char *const isa_names[CK_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512bf16"};
+#define ISA_NAMES_TEXT "scalar, avx2, avx512, avx512bf16" /* isa_names, for messages */
 
 const char *ck_isa_name(ck_isa isa) {
     return (unsigned)isa < CK_ISA_COUNT ? isa_names[isa] : "unknown";
@@ -33,7 +34,7 @@ static int isa_index(const char *name) {
 ck_status ck_isa_from_name(const char *name, ck_isa *isa) {
     if (name == NULL || isa == NULL) return ck_fail(CK_ERR_NULL_POINTER, name ? "isa" : "name", "NULL argument");
     const int i = isa_index(name);
-    if (i < 0) return ck_fail(CK_ERR_INVALID_VALUE, "name", "unknown ISA '%s' (scalar, avx2, avx512, avx512bf16)", name);
+    if (i < 0) return ck_fail(CK_ERR_INVALID_VALUE, "name", "unknown ISA '%s' (" ISA_NAMES_TEXT ")", name);
     *isa = (ck_isa)i;
     return CK_OK;
 }
@@ -116,7 +117,7 @@ ck_isa ck_max_isa(void) {
         const int named = set ? isa_index(env) : -1;
         int expected = -1;
         const bool first = atomic_compare_exchange_strong(&cap, &expected, named >= 0 ? named : (int)CK_ISA_AVX512BF16);
-        if (first && set && named < 0) ck_warn_env("MOEKIT_MAX_ISA", env, "scalar, avx2, avx512 or avx512bf16");
+        if (first && set && named < 0) ck_warn_env("MOEKIT_MAX_ISA", env, "one of " ISA_NAMES_TEXT);
         value = atomic_load(&cap);
     }
     return (ck_isa)value;

@@ -9,6 +9,12 @@
 
 /* Elements per task: large enough to amortise a task, small enough to balance 2...64 threads. */
 #define CK_FORMATS_GRAIN ((size_t)1 << 16)
+
+/* Runs a format call's tasks over `elements` elements: one participant per CK_FORMATS_GRAIN of them at most, so
+ * small calls run on the caller. */
+static void run_format_tasks(size_t ntasks, ck_task_fn task, void *ctx, size_t elements) {
+    ck_parallel_for(ntasks, task, ctx, ck_participants(elements, CK_FORMATS_GRAIN));
+}
 /* Scale groups handled per kernel call (bounded so scale scratch lives on the stack). */
 #define CK_PIECE_GROUPS 256
 /* Elements of one row handled per kernel call, so a row piece stays in L1 between its two passes. */
@@ -118,7 +124,7 @@ static ck_status run_cast(cast_job job, size_t in_size, size_t out_size) {
     job.k = ck_formats_dispatch();
     /* FP8 outputs keep ordinary stores: streaming the per-token quantizer's codes gained nothing (1.02 x, 0.99 x) */
     job.stream = out_size > 1 && ck_stream_pass(job.n * in_size, job.n * out_size);
-    ck_parallel_for(ck_task_count(job.n, CK_FORMATS_GRAIN), cast_task, &job, CK_MAX_THREADS);
+    run_format_tasks(ck_task_count(job.n, CK_FORMATS_GRAIN), cast_task, &job, job.n);
     return CK_OK;
 }
 
@@ -254,7 +260,7 @@ static ck_status quant_rows(rows_job j, const char *group_name) {
     j.k = ck_formats_dispatch();
     size_t ntasks;
     plan_rows(&j, &ntasks);
-    ck_parallel_for(ntasks, quant_rows_task, &j, CK_MAX_THREADS);
+    run_format_tasks(ntasks, quant_rows_task, &j, j.rows * j.cols);
     return CK_OK;
 }
 
@@ -272,7 +278,7 @@ static ck_status dequant_rows(rows_job j, const char *group_name) {
     j.stream = ck_stream_pass(j.rows * j.cols, j.rows * j.cols * ck_dtype_size(j.yt)); /* checked: no overflow */
     size_t ntasks;
     plan_rows(&j, &ntasks);
-    ck_parallel_for(ntasks, dequant_rows_task, &j, CK_MAX_THREADS);
+    run_format_tasks(ntasks, dequant_rows_task, &j, j.rows * j.cols);
     return CK_OK;
 }
 
@@ -350,7 +356,6 @@ ck_status ck_quant_per_channel_transposed(const void *x, ck_dtype x_type, size_t
     if (tokens == 0 || channels == 0) return CK_OK;
     channel_job j = {ck_formats_dispatch(), x, x_type, tokens, channels, ldx, group, *params, q, ldq, scales, lds,
                      ck_div_up(channels, CK_PIECE_GROUPS)};
-    ck_parallel_for(ck_div_up(tokens, group) * j.channel_pieces, quant_channels_task, &j,
-                    ck_participants(tokens * channels, CK_FORMATS_GRAIN));
+    run_format_tasks(ck_div_up(tokens, group) * j.channel_pieces, quant_channels_task, &j, tokens * channels);
     return CK_OK;
 }

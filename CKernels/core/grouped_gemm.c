@@ -29,9 +29,8 @@ enum { KC = CK_SCALE_BLOCK, NB = 512, PB = NB * 2 * KC, FEW_ROWS = 64, NB_FEW = 
        MAX_MR = 8, MAX_NR = 64 };
 /* Multiply-adds per participant: a call of up to this many runs on the calling thread. 64 experts of one row and
  * 16 x 16 weights (16K) took 8.7 us there and 12.3 us on two threads, the best of 2000 back-to-back calls each
- * (workers still spinning); 8 of 64 x 64 (32K) took 6.3 and 5.4 us, 8 of 128 x 128 (128K) 14.3 and 12.2 us. Waking
- * workers that have gone to sleep costs more than that. */
-#define GEMM_GRAIN ((size_t)1 << 15)
+ * (workers still spinning); 8 of 64 x 64 (32K) took 6.3 and 5.4 us, 8 of 128 x 128 (128K) 14.3 and 12.2 us. */
+#define GEMM_GRAIN ((size_t)1 << 14)
 
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
 static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * ck_dtype_size(t) : NULL; }
@@ -315,7 +314,8 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x, and a
      * line to decode its rows in) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
-    size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating */
+    size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating; rows x cols cannot
+                        overflow: the checks bounded the output's extent */
     for (size_t g = 0; g < groups; g++) {
         size_t w;
         const problem *p = &problems[g];

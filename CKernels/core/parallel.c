@@ -25,14 +25,14 @@ static _Thread_local int in_region;
 /* ---- thread count ---- */
 static atomic_int thread_count; /* 0: not initialised */
 
-/* MOEKIT_NUM_THREADS if it holds a usable count (else *ignored = true), or the CPUs this process may run on. */
-static int default_thread_count(bool *ignored) {
+/* MOEKIT_NUM_THREADS if it holds a usable count (else *ignored = its value), or the CPUs this process may run on. */
+static int default_thread_count(const char **ignored) {
     const char *env = getenv("MOEKIT_NUM_THREADS");
     if (env && *env) {
         char *end;
         long value = strtol(env, &end, 10);
         if (*end == 0 && value >= 1 && value <= CK_MAX_THREADS) return (int)value;
-        *ignored = true;
+        *ignored = env;
     }
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -47,9 +47,9 @@ int ck_num_threads(void) {
     int n = atomic_load_explicit(&thread_count, memory_order_relaxed);
     if (n == 0) {
         int expected = 0;
-        bool ignored = false;
+        const char *ignored = NULL;
         if (atomic_compare_exchange_strong(&thread_count, &expected, default_thread_count(&ignored)) && ignored)
-            ck_warn_env("MOEKIT_NUM_THREADS", getenv("MOEKIT_NUM_THREADS"), "a whole number from 1 to " CK_STRING(CK_MAX_THREADS));
+            ck_warn_env("MOEKIT_NUM_THREADS", ignored, "a whole number from 1 to " CK_STRING(CK_MAX_THREADS));
         n = atomic_load(&thread_count);
     }
     return n;

@@ -33,8 +33,9 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
 /// The detected ISA requires both the CPU's feature bits and the operating system's support for the
 /// registers. The active ISA is the lower of the detected one and the cap, which starts at
 /// `MOEKIT_MAX_ISA` (if set) and can be changed with ``setMaxISA(_:)``. The thread count starts at
-/// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. A value of either variable that
-/// MoEKit cannot use is ignored, with one line on standard error saying so. Results never depend on
+/// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. Each variable is read once, when
+/// its setting is first needed (not at all if it was set through the API before); a value MoEKit cannot use is
+/// then ignored, with one line on standard error saying so. Results never depend on
 /// any of these settings: every ISA, thread count and streaming threshold produces the same bits.
 public enum Runtime {
     /// The highest level this CPU and OS support.

@@ -161,8 +161,18 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
         ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([23], 260, 20),
-        (raggedGroupSizes(experts: 4, mean: 60, seed: 33), 150, 70), // U(0.7, 1.3) x 60 rows: decode and packed
+        (raggedNK, 150, 70), (raggedKN, 150, 70),
     ]
+    /// Ragged routing, U(0.7, 1.3) x 60 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
+    static let raggedNK = raggedGroupSizes(experts: 6, mean: 60, seed: 33)
+    static let raggedKN = raggedGroupSizes(experts: 6, mean: 8, seed: 34)
+
+    @Test func raggedShapesStraddleTheDecodeLimits() {
+        for (sizes, layout) in [(Self.raggedNK, WeightLayout.nk), (Self.raggedKN, .kn)] {
+            let limit = decodeRowLimit(layout)
+            #expect(sizes.contains { $0 <= limit } && sizes.contains { $0 > limit }, "\(sizes) with \(layout) weights")
+        }
+    }
 
     @Test(arguments: [WeightLayout.nk, .kn])
     func everyISAMatchesTheCanonicalOrders(layout: WeightLayout) throws {
@@ -208,12 +218,15 @@ import TestSupport
     func rowStridesSkipTheGaps(layout: WeightLayout) throws {
         for (c, (xt, wt, bf16Out)) in Self.combos.enumerated() {
             let p = Problem(sizes: [3, 0, 70, 9], k: 150, n: 45, x: xt, w: wt, seed: UInt64(60 + c))
-            let old = priorOutputs(p.rows * p.n, beta: 0, seed: 7)
-            let want = Self.expected(p, beta: 0, old: old, bf16Out: bf16Out)
-            for (isa, got) in try forEachISA({ _ in
-                try Self.run(p, layout, beta: 0, old: old, bf16Out: bf16Out, gaps: (x: 5, y: 3))
-            }) {
-                expectMatches(got, want, bf16Out: bf16Out, "\(isa) \(layout) x \(xt) w \(wt) bf16 out \(bf16Out)")
+            for beta: Float in [0, 0.5] { // beta 0.5 reads y through its stride too
+                let old = priorOutputs(p.rows * p.n, beta: beta, seed: 7)
+                let want = Self.expected(p, beta: beta, old: old, bf16Out: bf16Out)
+                for (isa, got) in try forEachISA({ _ in
+                    try Self.run(p, layout, beta: beta, old: old, bf16Out: bf16Out, gaps: (x: 5, y: 3))
+                }) {
+                    expectMatches(got, want, bf16Out: bf16Out,
+                                  "\(isa) \(layout) x \(xt) w \(wt) bf16 out \(bf16Out) beta \(beta)")
+                }
             }
         }
     }
@@ -225,7 +238,7 @@ import TestSupport
         let k = 260, n = 21, r = 103 // row 103 belongs to expert 1 (rows 3 ..< 4099); K: two whole scale blocks and a part
         for (xt, wt, bf16Out) in [(Element.bf16, Element.bf16, true), (.f32, .e4m3, false), (.e4m3, .e4m3, false)] {
             let big = Problem(sizes: [3, 4096, 17], k: k, n: n, x: xt, w: wt, seed: 41)
-            for (isa, _) in try forEachISA({ isa in
+            _ = try forEachISA { isa in
                 let all = try Self.run(big, layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n), bf16Out: bf16Out)
                 for (first, count) in [(r, 1), (r - 8, 17)] {
                     var small = big
@@ -240,7 +253,7 @@ import TestSupport
                     expectSameBits(Array(got[local * n..<(local + 1) * n]), Array(all[r * n..<(r + 1) * n]),
                                    "\(isa) \(layout) x \(xt) w \(wt) T = \(count)")
                 }
-            }) { _ = isa }
+            }
         }
     }
 

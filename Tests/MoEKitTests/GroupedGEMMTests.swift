@@ -108,7 +108,7 @@ import TestSupport
         var x = masked.x // [2, maxRows, k]: NaN rows past expert 0's valid rows
         x.insert(contentsOf: [Float](repeating: .nan, count: (maxRows - valid[0]) * k), at: valid[0] * k)
         let dense = masked.expected(beta: 0, old: [Float](repeating: 0, count: masked.rows * n)).bits
-        for (isa, _) in try forEachISA(streamThreshold: 0, { isa -> Void in
+        _ = try forEachISA(streamThreshold: 0) { isa -> Void in
             for (i, shape) in Self.shapes.enumerated() {
                 let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, seed: UInt64(i))
                 let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
@@ -126,7 +126,7 @@ import TestSupport
             expectSameBits(Array(bits[0..<first]), Array(want[0..<first]), "\(isa) expert 0")
             #expect(y[first..<maxRows * n].allSatisfy { $0 == .infinity }, "\(isa): rows past valid_m written")
             expectSameBits(Array(bits[(maxRows * n)...]), Array(want[first...]), "\(isa) expert 1")
-        }) { _ = isa }
+        }
     }
 
     /// A −NaN from x and a signalling +NaN from w meeting in one chain, on the decode path (expert 0, 2 rows, and
@@ -162,7 +162,7 @@ import TestSupport
         let k = 70, n = 21, r = 103 // global row 103 belongs to expert 1 (rows 3 ..< 4099)
         let big = Problem(sizes: [3, 4096, 17], k: k, n: n, seed: 7)
         for layout in [WeightLayout.nk, .kn] {
-            for (isa, _) in try forEachISA({ isa in
+            _ = try forEachISA { isa in
                 let all = try big.run(layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n))
                 let want = Array(all[r * n..<(r + 1) * n]).map(\.bitPattern)
                 for (first, count) in [(r, 1), (r - 8, 17)] {
@@ -174,16 +174,17 @@ import TestSupport
                     let row = Array(got[local * n..<(local + 1) * n]).map(\.bitPattern)
                     expectSameBits(row, want, "\(isa) \(layout) T = \(count)")
                 }
-            }) { _ = isa }
+            }
         }
     }
 
-    /// Routing as a router gives it: eight experts of U(0.7, 1.3) x 60 rows each, so that some take the decode
-    /// kernels (up to 64 rows) and some the packed tiles, in one call, at every ISA.
+    /// Routing as a router gives it: eight experts of U(0.7, 1.3) x `mean` rows each, the mean near the layout's
+    /// decode limit so that some experts take the decode kernels and some the packed tiles, in one call, at
+    /// every ISA.
     @Test(arguments: [WeightLayout.nk, .kn])
     func raggedRoutingMatchesTheCanonicalOrder(layout: WeightLayout) throws {
-        let sizes = raggedGroupSizes(experts: 8, mean: 60, seed: 31)
-        #expect(sizes.contains { $0 <= 64 } && sizes.contains { $0 > 64 }, "\(sizes) takes only one path")
+        let limit = decodeRowLimit(layout), sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 60 : 8, seed: 31)
+        #expect(sizes.contains { $0 <= limit } && sizes.contains { $0 > limit }, "\(sizes) takes only one path")
         let p = Problem(sizes: sizes, k: 200, n: 150, seed: 32)
         let old = [Float](repeating: .nan, count: p.rows * p.n)
         let want = p.expected(beta: 0, old: old)

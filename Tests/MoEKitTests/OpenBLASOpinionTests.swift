@@ -21,6 +21,10 @@ import TestSupport
         // Σ|x·w| over the row and column
         for layout in [WeightLayout.nk, .kn] {
             func weight(_ g: Int, _ j: Int, _ l: Int) -> Float { w[g * n * k + (layout == .nk ? j * k + l : l * n + j)] }
+            var yRef = [Float](repeating: .nan, count: rows * n)
+            sizes64.withUnsafeBufferPointer { g in
+                baseline_openblas_m_grouped(x, k, g.baseAddress, sizes.count, w, layout == .nk ? 1 : 0, n, &yRef)
+            }
             for (isa, y) in try forEachISA({ _ -> [Float] in
                 var y = [Float](repeating: .nan, count: rows * n)
                 var view = y.mutableSpan
@@ -29,10 +33,6 @@ import TestSupport
                 _ = consume view
                 return y
             }) {
-                var yRef = [Float](repeating: .nan, count: rows * n)
-                sizes64.withUnsafeBufferPointer { g in
-                    baseline_openblas_m_grouped(x, k, g.baseAddress, sizes.count, w, layout == .nk ? 1 : 0, n, &yRef)
-                }
                 var row = 0, m = Mismatches()
                 for (g, count) in sizes.enumerated() {
                     for r in row..<row + count {
