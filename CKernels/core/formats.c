@@ -9,17 +9,16 @@
 
 /* Elements per task: large enough to amortise a task, small enough to balance 2...64 threads. */
 #define CK_FORMATS_GRAIN ((size_t)1 << 16)
+/* Scale groups handled per kernel call (bounded so scale scratch lives on the stack). */
+#define CK_PIECE_GROUPS 256
+/* Elements of one row handled per kernel call, so a row piece stays in L1 between its two passes. */
+#define CK_PIECE_ELEMS 4096
 
 /* Runs a format call's tasks over `elements` elements: one participant per CK_FORMATS_GRAIN of them at most, so
  * small calls run on the caller. */
 static void run_format_tasks(size_t ntasks, ck_task_fn task, void *ctx, size_t elements) {
     ck_parallel_for(ntasks, task, ctx, ck_participants(elements, CK_FORMATS_GRAIN));
 }
-/* Scale groups handled per kernel call (bounded so scale scratch lives on the stack). */
-#define CK_PIECE_GROUPS 256
-/* Elements of one row handled per kernel call, so a row piece stays in L1 between its two passes. */
-#define CK_PIECE_ELEMS 4096
-
 
 static ck_status check_dtype(ck_dtype t, const char *name) {
     if (t != CK_DTYPE_F32 && t != CK_DTYPE_BF16)
