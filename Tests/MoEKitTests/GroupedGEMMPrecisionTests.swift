@@ -1,8 +1,8 @@
 // The grouped GEMMs on BF16 and FP8 operands: every ISA bit-exact with the canonical orders (ck_gemm.h) written
 // independently in GemmReference over the operands' exact values (BFloat16Reference, FP8Reference), rounded to
 // the output type by BFloat16Reference, and within the float64 error bound. Sizes straddle the 128-wide scale
-// blocks in K and N (partial last blocks), ragged routing, both weight layouts, beta, row strides, batch
-// invariance, the masked layout, k-grouped BF16, and the C and Swift argument checks.
+// blocks in K and N (partial last blocks), ragged routing, both weight layouts, beta, row strides, the masked
+// layout, k-grouped BF16, and the C and Swift argument checks; batch invariance for every operand type, FP32 too.
 import CKernels
 import MoEKit
 import Testing
@@ -111,8 +111,9 @@ import TestSupport
     static func run(_ p: Problem, _ layout: WeightLayout, beta: Float, old: [Float], bf16Out: Bool,
                     gaps: (x: Int, y: Int) = (0, 0)) throws -> [UInt32] {
         let ldx = p.k + gaps.x, ldy = p.n + gaps.y
-        let xF = spreadRows(p.x, p.k, ldx, Float.nan), xBF = spreadRows(p.x.map { BFloat16($0) }, p.k, ldx, BFloat16(Float.nan))
-        let xC = spreadRows(p.xCodes, p.k, ldx, UInt8(0x7F)), wBF = p.laidOut(p.w.map { BFloat16($0) }, layout)
+        let xF = spreadRows(p.x, length: p.k, stride: ldx, gap: Float.nan)
+        let xBF = spreadRows(p.x.map { BFloat16($0) }, length: p.k, stride: ldx, gap: BFloat16(Float.nan))
+        let xC = spreadRows(p.xCodes, length: p.k, stride: ldx, gap: UInt8(0x7F)), wBF = p.laidOut(p.w.map { BFloat16($0) }, layout)
         let wF = p.laidOut(p.w, layout), wC = p.laidOut(p.wCodes, layout), ws = p.scales(layout)
         func go<Y: KernelFloat>(_ y: inout [Y]) throws {
             var view = y.mutableSpan
@@ -143,13 +144,10 @@ import TestSupport
                                          layout: layout, n: p.n, beta: beta, into: &view, xStride: ldx, yStride: ldy)
             }
         }
-        let bits = try outputBits(spreadRows(old, p.n, ldy, Float.infinity), bf16Out: bf16Out, go, go)
+        let bits = try outputBits(spreadRows(old, length: p.n, stride: ldy, gap: Float.infinity), bf16Out: bf16Out, go, go)
         let infinity = bf16Out ? UInt32(BFloat16(Float.infinity).bitPattern) : Float.infinity.bitPattern
-        var kept = [UInt32](), written = 0
-        for r in 0..<p.rows {
-            kept += bits[r * ldy..<r * ldy + p.n]
-            written += bits[r * ldy + p.n..<(r + 1) * ldy].count { $0 != infinity }
-        }
+        let (kept, gaps) = gatherRows(bits, length: p.n, stride: ldy)
+        let written = gaps.count { $0 != infinity }
         #expect(written == 0, "\(written) element(s) between y's rows written")
         return kept
     }
@@ -231,12 +229,13 @@ import TestSupport
         }
     }
 
-    /// Batch invariance on BF16 and FP8 operands: a token's row has the same bits alone (T = 1, the decode
+    /// Batch invariance, on FP32, BF16 and FP8 operands: a token's row has the same bits alone (T = 1, the decode
     /// kernels), among 17 rows of its expert and among 4096 (the packed tiles), at every ISA.
     @Test(arguments: [WeightLayout.nk, .kn])
     func batchInvariance(layout: WeightLayout) throws {
         let k = 260, n = 21, r = 103 // row 103 belongs to expert 1 (rows 3 ..< 4099); K: two whole scale blocks and a part
-        for (xt, wt, bf16Out) in [(Element.bf16, Element.bf16, true), (.f32, .e4m3, false), (.e4m3, .e4m3, false)] {
+        for (xt, wt, bf16Out) in [(Element.f32, Element.f32, false), (.bf16, .bf16, true), (.f32, .e4m3, false),
+                                  (.e4m3, .e4m3, false)] {
             let big = Problem(sizes: [3, 4096, 17], k: k, n: n, x: xt, w: wt, seed: 41)
             _ = try forEachISA { isa in
                 let all = try Self.run(big, layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n), bf16Out: bf16Out)
@@ -618,14 +617,6 @@ import TestSupport
             #expect(call(CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_E4M3FN, s.baseAddress, CK_DTYPE_BF16).0 == CK_OK)
         }
     }
-}
-
-/// `rows` lines of `length` elements laid out `stride` apart, `gap` between them.
-private func spreadRows<T>(_ a: [T], _ length: Int, _ stride: Int, _ gap: T) -> [T] {
-    guard stride != length, length > 0 else { return a }
-    var out = [T](repeating: gap, count: a.count / length * stride)
-    for r in 0..<a.count / length { out[r * stride..<r * stride + length] = a[r * length..<(r + 1) * length] }
-    return out
 }
 
 /// A random E4M3 code: a normal one (exponent field 1...15 but not the NaN code), or any finite one.

@@ -1,7 +1,7 @@
 // The grouped GEMMs: every ISA bit-exact with the canonical order (ck_gemm.h) written independently in
-// GemmReference, within the float64 error bound, for tile-edge sizes, zero-token experts, strides and beta;
-// batch invariance; thread determinism; masked rows never read or written; streaming stores; bad input
-// rejected untouched.
+// GemmReference, within the float64 error bound, for tile-edge sizes, zero-token experts, ragged routing, strides
+// and beta; thread determinism; masked rows never read or written; streaming stores; bad input rejected
+// untouched. (Batch invariance, for every operand type: GroupedGEMMPrecisionTests.)
 import MoEKit
 import Testing
 import TestSupport
@@ -156,28 +156,6 @@ import TestSupport
         }
     }
 
-    /// A token's output row has the same bits alone (T = 1, the decode kernels), among 17 rows of its expert and
-    /// among 4096 (the packed tiles), at every ISA.
-    @Test func batchInvariance() throws {
-        let k = 70, n = 21, r = 103 // global row 103 belongs to expert 1 (rows 3 ..< 4099)
-        let big = Problem(sizes: [3, 4096, 17], k: k, n: n, seed: 7)
-        for layout in [WeightLayout.nk, .kn] {
-            _ = try forEachISA { isa in
-                let all = try big.run(layout, beta: 0, old: [Float](repeating: .nan, count: big.rows * n))
-                let want = Array(all[r * n..<(r + 1) * n]).map(\.bitPattern)
-                for (first, count) in [(r, 1), (r - 8, 17)] {
-                    var small = big
-                    small.sizes = [0, count, 0]
-                    small.x = Array(big.x[first * k..<(first + count) * k])
-                    let got = try small.run(layout, beta: 0, old: [Float](repeating: .nan, count: count * n))
-                    let local = r - first
-                    let row = Array(got[local * n..<(local + 1) * n]).map(\.bitPattern)
-                    expectSameBits(row, want, "\(isa) \(layout) T = \(count)")
-                }
-            }
-        }
-    }
-
     /// Routing as a router gives it: eight experts of U(0.7, 1.3) x `mean` rows each, the mean near the layout's
     /// decode limit so that some experts take the decode kernels and some the packed tiles, in one call, at
     /// every ISA.
@@ -235,24 +213,11 @@ import TestSupport
     /// the packed calls' bits, and the gaps of y and dw never written (streaming stores too).
     @Test func stridesSkipTheGaps() throws {
         let p = Problem(sizes: [3, 0, 70, 9], k: 37, n: 45, seed: 12) // decode-sized and packed experts
-        func spread(_ a: [Float], rows: Int, columns: Int, stride: Int, gap: Float) -> [Float] {
-            var out = [Float](repeating: gap, count: rows * stride)
-            for r in 0..<rows { out[r * stride..<r * stride + columns] = a[r * columns..<(r + 1) * columns] }
-            return out
-        }
-        func gather(_ a: [Float], rows: Int, columns: Int, stride: Int) -> (rows: [Float], gaps: [Float]) {
-            var kept = [Float](), gaps = [Float]()
-            for r in 0..<rows {
-                kept += a[r * stride..<r * stride + columns]
-                gaps += a[r * stride + columns..<(r + 1) * stride]
-            }
-            return (kept, gaps)
-        }
         let experts = p.sizes.count, nk = p.n * p.k, ldx = p.k + 3, ldy = p.n + 2, ws = nk + 5
-        let x = spread(p.x, rows: p.rows, columns: p.k, stride: ldx, gap: .nan)
+        let x = spreadRows(p.x, length: p.k, stride: ldx, gap: Float.nan)
         let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
         for layout in [WeightLayout.nk, .kn] {
-            let w = spread(p.weights(layout), rows: experts, columns: nk, stride: ws, gap: .nan)
+            let w = spreadRows(p.weights(layout), length: nk, stride: ws, gap: Float.nan)
             for stream in [nil, 0] {
                 for (isa, y) in try forEachISA(streamThreshold: stream, { _ -> [Float] in
                     var y = [Float](repeating: .infinity, count: p.rows * ldy)
@@ -262,7 +227,7 @@ import TestSupport
                     _ = consume view
                     return y
                 }) {
-                    let (kept, gaps) = gather(y, rows: p.rows, columns: p.n, stride: ldy)
+                    let (kept, gaps) = gatherRows(y, length: p.n, stride: ldy)
                     expectSameBits(kept, want, "\(isa) \(layout) stream \(stream ?? -1)")
                     #expect(gaps.allSatisfy { $0 == .infinity }, "\(isa) \(layout): a gap of y was written")
                 }
@@ -271,7 +236,7 @@ import TestSupport
         // k-grouped: x and dy with row strides, dw with an expert stride
         var rng = SplitMix64(seed: 13)
         let dy = (0..<p.rows * p.n).map { _ in Float.random(in: -1...1, using: &rng) }
-        let lddy = p.n + 4, dws = nk + 6, dyWide = spread(dy, rows: p.rows, columns: p.n, stride: lddy, gap: .nan)
+        let lddy = p.n + 4, dws = nk + 6, dyWide = spreadRows(dy, length: p.n, stride: lddy, gap: Float.nan)
         for layout in [WeightLayout.kn, .nk] {
             var packed = [Float](repeating: .nan, count: experts * nk)
             var view = packed.mutableSpan
@@ -286,7 +251,7 @@ import TestSupport
                 _ = consume view
                 return dw
             }) {
-                let (kept, gaps) = gather(dw, rows: experts, columns: nk, stride: dws)
+                let (kept, gaps) = gatherRows(dw, length: nk, stride: dws)
                 expectSameBits(kept, packed, "\(isa) \(layout)")
                 #expect(gaps.allSatisfy { $0 == .infinity }, "\(isa) \(layout): a gap of dw was written")
             }

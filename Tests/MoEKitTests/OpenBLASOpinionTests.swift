@@ -25,6 +25,16 @@ import TestSupport
             sizes64.withUnsafeBufferPointer { g in
                 baseline_openblas_m_grouped(x, k, g.baseAddress, sizes.count, w, layout == .nk ? 1 : 0, n, &yRef)
             }
+            var tolerance = [Double](), row = 0
+            for (g, count) in sizes.enumerated() {
+                for r in row..<row + count {
+                    for j in 0..<n {
+                        let absSum = (0..<k).reduce(0.0) { $0 + abs(Double(x[r * k + $1]) * Double(weight(g, j, $1))) }
+                        tolerance.append(2 * GemmReference.bound(terms: k + 1, absSum: absSum))
+                    }
+                }
+                row += count
+            }
             for (isa, y) in try forEachISA({ _ -> [Float] in
                 var y = [Float](repeating: .nan, count: rows * n)
                 var view = y.mutableSpan
@@ -33,20 +43,7 @@ import TestSupport
                 _ = consume view
                 return y
             }) {
-                var row = 0, m = Mismatches()
-                for (g, count) in sizes.enumerated() {
-                    for r in row..<row + count {
-                        for j in 0..<n {
-                            let absSum = (0..<k).reduce(0.0) { $0 + abs(Double(x[r * k + $1]) * Double(weight(g, j, $1))) }
-                            let tolerance = 2 * GemmReference.bound(terms: k + 1, absSum: absSum)
-                            if !(abs(Double(y[r * n + j]) - Double(yRef[r * n + j])) <= tolerance) {
-                                m.add("(\(r), \(j)): \(y[r * n + j]) against \(yRef[r * n + j])")
-                            }
-                        }
-                    }
-                    row += count
-                }
-                expectNone(m, "\(isa) \(layout)")
+                expectWithinBounds(y.map(Double.init), exact: yRef.map(Double.init), bound: tolerance, "\(isa) \(layout)")
             }
         }
 
@@ -55,6 +52,16 @@ import TestSupport
         sizes64.withUnsafeBufferPointer { g in
             baseline_openblas_k_grouped(x, k, g.baseAddress, sizes.count, dy, n, &dwRef)
         }
+        var tolerance = [Double](), row = 0
+        for count in sizes {
+            for i in 0..<k {
+                for j in 0..<n {
+                    let absSum = (row..<row + count).reduce(0.0) { $0 + abs(Double(x[$1 * k + i]) * Double(dy[$1 * n + j])) }
+                    tolerance.append(2 * GemmReference.bound(terms: count + 1, absSum: absSum)) // dW's order: g, i, j
+                }
+            }
+            row += count
+        }
         for (isa, dw) in try forEachISA({ _ -> [Float] in
             var dw = [Float](repeating: .nan, count: sizes.count * k * n)
             var view = dw.mutableSpan
@@ -62,21 +69,7 @@ import TestSupport
             _ = consume view
             return dw
         }) {
-            var row = 0, m = Mismatches()
-            for (g, count) in sizes.enumerated() {
-                for i in 0..<k {
-                    for j in 0..<n {
-                        let absSum = (row..<row + count).reduce(0.0) { $0 + abs(Double(x[$1 * k + i]) * Double(dy[$1 * n + j])) }
-                        let tolerance = 2 * GemmReference.bound(terms: count + 1, absSum: absSum)
-                        let idx = g * k * n + i * n + j
-                        if !(abs(Double(dw[idx]) - Double(dwRef[idx])) <= tolerance) {
-                            m.add("(\(g), \(i), \(j)): \(dw[idx]) against \(dwRef[idx])")
-                        }
-                    }
-                }
-                row += count
-            }
-            expectNone(m, "\(isa) wgrad")
+            expectWithinBounds(dw.map(Double.init), exact: dwRef.map(Double.init), bound: tolerance, "\(isa) wgrad")
         }
     }
 }

@@ -1,5 +1,6 @@
 // Test-side helpers around Swift Testing: mismatch reporting, the every-ISA sweep that compares each ISA
-// with the reference and with ISA .scalar, typed-error expectations, GEMM outputs as bit patterns, ragged routing.
+// with the reference and with ISA .scalar, typed-error expectations, GEMM outputs as bit patterns, strided rows,
+// ragged routing.
 import MoEKit
 import TestSupport
 import Testing
@@ -138,4 +139,22 @@ func decodeRowLimit(_ layout: WeightLayout) -> Int { layout == .nk ? 64 : 8 }
 func raggedGroupSizes(experts: Int, mean: Int, seed: UInt64) -> [Int] {
     var rng = SplitMix64(seed: seed)
     return (0..<experts).map { _ in Int((Double.random(in: 0.7...1.3, using: &rng) * Double(mean)).rounded()) }
+}
+
+/// `a`'s lines of `length` elements (back to back) laid out `stride` apart, `gap` between them.
+func spreadRows<T>(_ a: [T], length: Int, stride: Int, gap: T) -> [T] {
+    guard length > 0 else { return a }
+    var out = [T](repeating: gap, count: a.count / length * stride)
+    for r in 0..<a.count / length { out[r * stride..<r * stride + length] = a[r * length..<(r + 1) * length] }
+    return out
+}
+
+/// The lines of length `length` of an array laid out `stride` apart, back to back, and what lies between them.
+func gatherRows<T>(_ a: [T], length: Int, stride: Int) -> (rows: [T], gaps: [T]) {
+    var kept = [T](), gaps = [T]()
+    for r in 0..<a.count / stride {
+        kept += a[r * stride..<r * stride + length]
+        gaps += a[r * stride + length..<(r + 1) * stride]
+    }
+    return (kept, gaps)
 }
