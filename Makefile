@@ -1,12 +1,13 @@
 # MoEKit: the two commands a newcomer needs on a fresh Debian machine (as root, or with sudo).
 #   make bench   build in release and run the default benchmark suite (ARGS="--quick" etc. are passed on)
-#   make test    the whole test suite in release, then the sanitizer, OpenMP, versioned-dependency and DocC checks
+#   make test    the whole test suite in release, then the OpenMP, sanitizer, fuzzing, versioned-dependency and DocC
+#                checks
 
 SWIFT ?= swift
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libomp-dev
 ARGS ?=
 
-.PHONY: all deps bench test test-main test-openmp test-sanitizers test-dependency test-docs clean
+.PHONY: all deps bench test test-main test-openmp test-sanitizers test-fuzz test-dependency test-docs fuzz clean
 
 all: test
 
@@ -24,7 +25,7 @@ bench: deps
 	$(SWIFT) build -c release --product benchmarks
 	$(SWIFT) run -c release benchmarks $(ARGS)
 
-test: deps test-main test-openmp test-sanitizers test-dependency test-docs
+test: deps test-main test-openmp test-sanitizers test-fuzz test-dependency test-docs
 
 # The whole suite, in release (debug C is ~30x slower and hides FP-contraction differences).
 test-main:
@@ -48,6 +49,17 @@ test-sanitizers:
 	$(SWIFT) test -c release --disable-xctest --scratch-path .build-ubsan -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined -Xlinker $(UBSAN_RT)
 	$(SWIFT) test -c release --disable-xctest --sanitize=thread --scratch-path .build-tsan
 
+# The C API fuzzed (Tests/Fuzz): random shapes, strides, types and bad arguments at every ISA, under ASan and UBSan;
+# each call must give the scalar path's bytes, or be rejected with nothing written. `make fuzz` runs longer
+# (FUZZ_SECONDS per target) and keeps its corpora in .build-fuzz/corpus.
+FUZZ_RUNS ?= 8000
+FUZZ_SECONDS ?= 600
+test-fuzz:
+	Tests/Fuzz/run.sh runs $(FUZZ_RUNS)
+
+fuzz:
+	Tests/Fuzz/run.sh seconds $(FUZZ_SECONDS)
+
 # A throw-away package that depends on a tagged clone of this repository with `.package(url:, from:)`.
 test-dependency:
 	Tests/check-versioned-dependency.sh
@@ -64,4 +76,4 @@ test-docs:
 		--fallback-bundle-identifier MoEKit --warnings-as-errors
 
 clean:
-	rm -rf .build .build-openmp .build-asan .build-ubsan .build-tsan .build-docs
+	rm -rf .build .build-openmp .build-asan .build-ubsan .build-tsan .build-docs .build-fuzz
