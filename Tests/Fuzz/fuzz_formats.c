@@ -50,14 +50,15 @@ static ck_status run(void *const *p, const void *ctx) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_input in = fz_start(data, size);
     format_args a = {.op = (int)fz_below(&in, OPS)};
-    const unsigned flags = fz_byte(&in); /* bit 0-1: a NULL pointer; 2: NULL params; 3: out-of-range enums */
+    const unsigned flags = fz_byte(&in); /* bits 0-2 all set: a NULL pointer; bit 3: out-of-range enums */
     const unsigned enums = flags & 8 ? 3 : 2;
     static const ck_dtype types[3] = {CK_DTYPE_F32, CK_DTYPE_BF16, CK_DTYPE_E4M3FN};
     a.xt = types[fz_byte(&in) % enums];
     a.params = (ck_quant_params){(ck_fp8_format)(fz_byte(&in) % enums), (ck_scale_format)(fz_byte(&in) % enums),
                                  (ck_scaling)(fz_byte(&in) % enums)};
     a.overflow = (ck_overflow)(fz_byte(&in) % enums);
-    a.null_params = flags & 4;
+    const unsigned null_role = (flags & 7) == 7 ? 1 + fz_byte(&in) % 4 : 0; /* input, output, scales, params */
+    a.null_params = null_role == 4;
     a.rows = fz_dim(&in, 5, 300);
     a.cols = fz_dim(&in, 40, 600);
     a.group = fz_byte(&in) % 8 == 0 ? fz_below(&in, 300) : (size_t[]){128, 32, 1, 7, 16, 128, 129}[fz_byte(&in) % 7];
@@ -73,7 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     a.lds = fz_stride(&in, s_cols);
     const size_t xsize = a.xt == CK_DTYPE_F32 ? 4 : a.xt == CK_DTYPE_BF16 ? 2 : 1;
     const size_t ssize = a.params.scale_format == CK_SCALE_UE8M0 ? 1 : 4;
-    const unsigned null_role = flags & 3; /* 1: input, 2: output, 3: scales */
 
     fz_call c = {.fill_differs = true};
     a.slot[SCALES] = -1;

@@ -47,8 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_input in = fz_start(data, size);
     static const ck_dtype types[4] = {CK_DTYPE_F32, CK_DTYPE_BF16, CK_DTYPE_E4M3FN, (ck_dtype)7};
     gemm_args a = {.op = (int)fz_below(&in, OPS)};
-    const unsigned flags = fz_byte(&in); /* bit 0-2: a NULL pointer; 3: beta; 4: exact sizes; 5: streaming */
-    a.xt = types[fz_byte(&in) % 4 % (flags & 0x80 ? 4 : 3)];
+    /* flags: bits 0-2 all set: a NULL pointer (its role from the next byte); 3 nonzero betas; 4 sizes that add up; 5 streaming stores;
+     * 6 FP8 weights for FP8 activations; 7 out-of-range types and layouts; 6 and 7 scales where none belong */
+    const unsigned flags = fz_byte(&in);
+    a.xt = types[fz_byte(&in) % (flags & 0x80 ? 4 : 3)];
     a.wt = a.xt == CK_DTYPE_E4M3FN && flags & 0x40 ? CK_DTYPE_E4M3FN : types[fz_byte(&in) % 3];
     a.yt = types[fz_byte(&in) % 2];
     a.layout = (ck_weight_layout)(fz_byte(&in) % (flags & 0x80 ? 3 : 2));
@@ -73,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rows * a.k * a.n > (2u << 20)) return 0; /* too slow to be worth it */
     const bool kgrouped = a.op == K_GROUPED || a.op == K_GROUPED_FP8;
     const size_t kb = fz_div_up(a.k, 128), nb = fz_div_up(a.n, 128);
-    const unsigned null_role = flags & 7; /* 1 ... 6: that role's pointer is NULL */
+    const unsigned null_role = (flags & 7) == 7 ? 1 + fz_byte(&in) % 6 : 0; /* that role's pointer is NULL */
 
     if (a.op == K_GROUPED && a.wt == CK_DTYPE_E4M3FN) a.wt = CK_DTYPE_BF16; /* dy's type: E4M3 only through _fp8 */
     fz_call c = {.fill_differs = a.beta == 0.0f};
