@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     a.ldx = fz_stride(&in, a.cols);
     a.ldq = fz_stride(&in, q_cols);
     a.lds = fz_stride(&in, s_cols);
-    const size_t xsize = a.xt == CK_DTYPE_F32 ? 4 : a.xt == CK_DTYPE_BF16 ? 2 : 1;
+    const size_t xsize = fz_dtype_size(a.xt);
     const size_t ssize = a.params.scale_format == CK_SCALE_UE8M0 ? 1 : 4;
 
     fz_call c = {.fill_differs = true};
@@ -80,8 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (a.op <= CAST_FROM_FP8) { /* casts: n = cols elements */
         const ck_dtype from = a.op == CAST_TO_BF16 ? CK_DTYPE_F32 : a.op == CAST_FROM_BF16 ? CK_DTYPE_BF16
                             : a.op == CAST_TO_FP8 ? a.xt : CK_DTYPE_E4M3FN;
-        const size_t to = a.op == CAST_TO_BF16 ? 2 : a.op == CAST_FROM_BF16 ? 4 : a.op == CAST_TO_FP8 ? 1 : xsize;
-        a.slot[IN] = fz_add(&c, a.cols, from == CK_DTYPE_F32 ? 4 : from == CK_DTYPE_BF16 ? 2 : 1, false, null_role == 1);
+        const size_t to = fz_dtype_size(a.op == CAST_TO_BF16 ? CK_DTYPE_BF16 : a.op == CAST_FROM_BF16 ? CK_DTYPE_F32
+                                        : a.op == CAST_TO_FP8 ? CK_DTYPE_E4M3FN : a.xt);
+        a.slot[IN] = fz_add(&c, a.cols, fz_dtype_size(from), false, null_role == 1);
         fz_fill(&in, fz_init(&c, a.slot[IN]), from, a.cols);
         a.slot[OUT] = fz_add(&c, a.cols, to, true, null_role == 2);
         fz_owe(&c, a.slot[OUT], 0, a.cols, to);

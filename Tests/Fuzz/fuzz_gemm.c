@@ -80,9 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (a.op == K_GROUPED && a.wt == CK_DTYPE_E4M3FN) a.wt = CK_DTYPE_BF16; /* dy's type: E4M3 only through _fp8 */
     fz_call c = {.fill_differs = a.beta == 0.0f};
     for (int r = 0; r < BUFFERS; r++) a.slot[r] = -1;
-    const size_t xsize = a.xt == CK_DTYPE_F32 ? 4 : a.xt == CK_DTYPE_BF16 ? 2 : 1;
-    const size_t wsize = a.wt == CK_DTYPE_F32 ? 4 : a.wt == CK_DTYPE_BF16 ? 2 : 1;
-    const size_t ysize = a.yt == CK_DTYPE_F32 ? 4 : 2;
+    const size_t ysize = fz_dtype_size(a.yt);
     size_t x_count, xs_count = 0, w_count, ws_count = 0, y_count;
     ck_dtype xfill = a.xt, wfill = a.wt;
     if (!kgrouped) {
@@ -111,10 +109,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             ws_count = a.n * blocks;
         }
     }
-    const size_t xs = xfill == CK_DTYPE_E4M3FN ? 1 : xsize, ws = wfill == CK_DTYPE_E4M3FN ? 1 : wsize;
-    a.slot[X] = fz_add(&c, x_count, xs, false, null_role == 1);
+    a.slot[X] = fz_add(&c, x_count, fz_dtype_size(xfill), false, null_role == 1);
     fz_fill(&in, fz_init(&c, a.slot[X]), xfill, x_count);
-    a.slot[W] = fz_add(&c, w_count, ws, false, null_role == 2);
+    a.slot[W] = fz_add(&c, w_count, fz_dtype_size(wfill), false, null_role == 2);
     fz_fill(&in, fz_init(&c, a.slot[W]), wfill, w_count);
     a.slot[Y] = fz_add(&c, y_count, ysize, true, null_role == 3);
     fz_fill(&in, fz_init(&c, a.slot[Y]), a.yt, y_count);
