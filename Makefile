@@ -1,31 +1,41 @@
 # MoEKit: the two commands a newcomer needs on a fresh Debian machine (as root, or with sudo).
 #   make bench   build in release and run the default benchmark suite (ARGS="--quick" etc. are passed on)
-#   make test    the whole test suite in release, then the OpenMP, sanitizer, fuzzing, versioned-dependency and DocC
-#                checks
+#   make test    the whole test suite in release, then the OpenMP, sanitizer, fuzzing, emulated-CPU,
+#                versioned-dependency and DocC checks
 
 SWIFT ?= swift
 SYSTEM_PACKAGES := libopenblas-dev liblapacke-dev libomp-dev
+TEST_PACKAGES := qemu-user
 ARGS ?=
 
-.PHONY: all deps bench test test-main test-openmp test-sanitizers test-fuzz test-dependency test-docs fuzz clean
+.PHONY: all deps test-deps bench test test-main test-openmp test-sanitizers test-fuzz test-cpus test-dependency \
+	test-docs fuzz clean
 
 all: test
 
-# Installs the system packages that are missing (dpkg tells which).
-deps:
+# Installs the packages $(1) that are missing (dpkg tells which).
+define install_missing
 	@missing=""; \
-	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(SYSTEM_PACKAGES))
+
+# What only the tests need: qemu's user-mode emulator for test-cpus.
+test-deps: deps
+	$(call install_missing,$(TEST_PACKAGES))
 
 bench: deps
 	$(SWIFT) build -c release --product benchmarks
 	$(SWIFT) run -c release benchmarks $(ARGS)
 
-test: deps test-main test-openmp test-sanitizers test-fuzz test-dependency test-docs
+test: test-deps test-main test-openmp test-sanitizers test-fuzz test-cpus test-dependency test-docs
 
 # The whole suite, in release (debug C is ~30x slower and hides FP-contraction differences).
 test-main:
@@ -59,6 +69,13 @@ test-fuzz:
 
 fuzz:
 	Tests/Fuzz/run.sh seconds $(FUZZ_SECONDS)
+
+# The fuzz targets again on CPUs this machine is not, emulated by qemu: without AVX, AVX2, FMA or XSAVE (each
+# must be detected as scalar) and a Haswell (AVX2); qemu raises SIGILL for every instruction the model lacks, so no
+# ISA cap may run one. CPU_RUNS inputs per target and CPU.
+CPU_RUNS ?= 1000
+test-cpus:
+	Tests/Fuzz/run.sh cpus $(CPU_RUNS)
 
 # A throw-away package that depends on a tagged clone of this repository with `.package(url:, from:)`.
 test-dependency:
