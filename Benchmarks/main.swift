@@ -29,7 +29,7 @@ let llc = lastLevelCacheBytes()
 let allCases = quantSuite(llcBytes: llc) + gemmSuite(llcBytes: llc)
 let cases = allCases.filter { options.filter.map($0.id.contains) ?? true }
 if options.list {
-    for c in allCases { print("\(c.id)  [\(c.impls.joined(separator: ", "))]  \(c.shapeText)") }
+    for c in allCases { print("\(c.id)  \(c.dtype)  [\(c.impls.joined(separator: ", "))]  \(c.shapeText)") }
     exit(0)
 }
 if cases.isEmpty {
@@ -46,7 +46,7 @@ let timing = options.quick ? Timing.quick : Timing.standard
 var results: [BenchResult] = []
 var speedups: [Double?] = []
 for (index, c) in cases.enumerated() {
-    log("[\(index + 1)/\(cases.count)] \(c.id) (\(c.shapeText)) ...")
+    log("[\(index + 1)/\(cases.count)] \(c.id) \(c.dtype) (\(c.shapeText)) ...")
     if c.bound == .compute || c.bound == .computeBF16 { machine.reprobeCompute() }
     let runner = c.prepare()
     let rows = measure(c, runner: runner, timing: timing)
