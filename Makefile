@@ -70,7 +70,7 @@ test-fuzz:
 fuzz:
 	Tests/Fuzz/run.sh seconds $(FUZZ_SECONDS)
 
-# The fuzz targets again on CPUs this machine is not, emulated by qemu: without AVX, AVX2, FMA or XSAVE (each
+# The fuzz targets again on CPUs this machine is not, emulated by qemu: without AVX, AVX2, FMA, F16C or XSAVE (each
 # must be detected as scalar) and a Haswell (AVX2); qemu raises SIGILL for every instruction the model lacks, so no
 # ISA cap may run one. CPU_RUNS inputs per target and CPU.
 CPU_RUNS ?= 1000

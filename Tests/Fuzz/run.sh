@@ -21,6 +21,7 @@ CPU_MODELS=(
     "Westmere scalar"       # no AVX
     "SandyBridge scalar"    # AVX, but no AVX2, FMA or F16C
     "Haswell,-fma scalar"   # AVX2 and F16C without FMA
+    "Haswell,-f16c scalar"  # AVX2 and FMA without F16C
     "Haswell,-xsave scalar" # AVX2, FMA and F16C, but no XSAVE: the OS state (XCR0) cannot be read
     "Haswell avx2"          # AVX2, FMA and F16C (qemu emulates no AVX-512)
 )
