@@ -9,7 +9,7 @@ TEST_PACKAGES := qemu-user
 ARGS ?=
 
 .PHONY: all deps test-deps bench test test-main test-openmp test-sanitizers test-fuzz test-cpus test-dependency \
-	test-docs fuzz clean
+	test-docs fuzz test-suite-emulated clean
 
 all: test
 
@@ -76,6 +76,14 @@ fuzz:
 CPU_RUNS ?= 1000
 test-cpus:
 	Tests/Fuzz/run.sh cpus $(CPU_RUNS)
+
+# The whole Swift suite on one emulated CPU (QEMU_CPU, a qemu -cpu model): what a machine without AVX-512 runs.
+# Not part of `make test`: a Haswell takes about 16 minutes.
+QEMU_CPU ?= Haswell
+test-suite-emulated: test-deps
+	$(SWIFT) build -c release --build-tests
+	qemu-x86_64 -cpu $(QEMU_CPU) $$($(SWIFT) build -c release --show-bin-path)/MoEKitPackageTests.xctest \
+		--testing-library swift-testing
 
 # A throw-away package that depends on a tagged clone of this repository with `.package(url:, from:)`.
 test-dependency:
