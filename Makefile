@@ -13,23 +13,24 @@ ARGS ?=
 
 all: test
 
-# Installs the packages $(1) that are missing (dpkg tells which).
+# Installs the packages $(1) that are missing (dpkg tells which), with apt-get install options $(2).
 define install_missing
 	@missing=""; \
 	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
-		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(2) $$missing; \
 	fi
 endef
 
 deps:
 	$(call install_missing,$(SYSTEM_PACKAGES))
 
-# What only the tests need: qemu's user-mode emulator for test-cpus.
+# What only the tests need: qemu's user-mode emulator for test-cpus (without its recommended qemu-user-binfmt, which
+# would register emulators for other architectures with the kernel).
 test-deps: deps
-	$(call install_missing,$(TEST_PACKAGES))
+	$(call install_missing,$(TEST_PACKAGES),--no-install-recommends)
 
 bench: deps
 	$(SWIFT) build -c release --product benchmarks
