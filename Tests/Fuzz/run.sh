@@ -9,7 +9,8 @@
 #                                 (qemu-user; UBSan only, as ASan's shadow memory does not fit under it): the
 #                                 kernels must detect the ISA the model supports, and no ISA cap may run an
 #                                 instruction it lacks (qemu raises SIGILL for those, and for every AVX-512 one)
-# A failing input is written to .build-fuzz/crash-*; `.build-fuzz/fuzz_gemm FILE` replays it.
+# A failing input is written to .build-fuzz/crash-*; `.build-fuzz/fuzz_gemm FILE` replays it (a cpus failure:
+# `qemu-x86_64 -cpu MODEL .build-fuzz/cpus/fuzz_gemm FILE`, with MOEKIT_FUZZ_EXPECT_ISA as in CPU_MODELS).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-runs} amount=${2:-20000}
