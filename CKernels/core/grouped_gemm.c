@@ -122,10 +122,16 @@ static void col_scales(const problem *p, size_t l0, size_t j0, size_t cols, size
     for (size_t c = 0; c < width; c++) sb[c] = c < cols ? p->sb[l0 / KC * p->sb_ls + ((j0 + c) >> p->sb_shift) * p->sb_js] : 1.0f;
 }
 
+/* A line stride (floats) for copies of lines of len floats: whole 64-byte lines and one more, an odd number of
+ * them, so that consecutive lines start in different L1 sets until all 64 are used. Lines a multiple of 4 KiB
+ * apart would all fall into the same sets, and the tiles' 1536-byte (384-float) lines of a transposed A into 8
+ * of them: with those, V2-Lite's and V3's wgrad at T = 4096 took 1.05-1.17 x the time (two threads). */
+static size_t padded_ld(size_t len) { return (ck_div_up(len, 32) * 2 + 1) * 16; }
+
 /* A's block [i0, i0 + mb) x [l0, l0 + kc) decoded exactly to f32 into buf along A's contiguous axis, its lines
  * ld (>= their length) floats apart. Copying f32 too keeps the tile's rows a few hundred bytes apart: rows of x
  * or of the weights whose stride is a multiple of 4 KiB would otherwise all fall into the same L1 sets as each
- * other and evict the B panel. */
+ * other and evict the B panel. A transposed A's lines (the k-grouped problems' x) are padded_ld(mb) apart. */
 typedef struct {
     const float *p;
     size_t rs, cs;
@@ -222,7 +228,7 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
                 s->pb);
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
-            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, p->a.cs == 1 ? kc : mb, s->a);
+            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, p->a.cs == 1 ? kc : padded_ld(mb), s->a);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
                 float sa[MAX_MR], sb[MAX_NR];
@@ -239,18 +245,14 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
-/* The stride of a decode problem's x rows as decode_x copies them for decode_kn: whole lines, and one more, so
- * that rows whose length is a multiple of 4 KiB do not all fall into the same L1 sets (16 floats past each other). */
-static size_t decode_ld(size_t red) { return ck_div_up(red, 16) * 16 + 16; }
-
-/* A decode problem's x decoded exactly to f32 into buf (room for rows + 1 lines of decode_ld(red)), laid out as its
+/* A decode problem's x decoded exactly to f32 into buf (room for rows + 1 lines of padded_ld(red)), laid out as its
  * kernel reads it (ck_gemm_kernels.decode_nk, decode_kn); returns the ldx to pass. decode_nk's x is blocked, so
  * that the kernel finds every row's value at a constant offset: each row is decoded into the last line of buf
  * (FP32 read in place) and cut into blocks of CK_DECODE_XB. */
 static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
     const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
-    if (decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, decode_ld(red), buf).rs;
-    float *line = buf + rows * decode_ld(red);
+    if (decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, padded_ld(red), buf).rs;
+    float *line = buf + rows * padded_ld(red);
     for (size_t r = 0; r < rows; r++) {
         const float *src = p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
                                                       : a_view(f, &p->a, r, 1, 0, red, red, line).p;
@@ -334,12 +336,12 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         free(problems);
         return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
     }
-    size_t a = max_block_rows(mb) * KC, outputs = 0;
+    size_t a = padded_ld(max_block_rows(mb)) * KC, outputs = 0;
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
-        if (p->decode && (p->rows + 1) * decode_ld(p->red) > a) a = (p->rows + 1) * decode_ld(p->red);
+        if (p->decode && (p->rows + 1) * padded_ld(p->red) > a) a = (p->rows + 1) * padded_ld(p->red);
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
