@@ -3,7 +3,10 @@
 import Glibc
 import MoEKit
 
+/// A progress line on stderr, after whatever the table has put out so far: with both streams sent to one file, the
+/// table's buffered output would otherwise be cut by the line.
 func log(_ s: String) {
+    fflush(nil) // every output stream (naming stdout is not concurrency-safe in Swift 6)
     var line = s + "\n"
     line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
