@@ -492,9 +492,9 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
 /* Rows [row, row + rows) of the call's x (and their scales), all of expert g, times its weights (and theirs), into
  * the same rows of y. Experts with few rows run the decode kernels, which stream the weights once with no
  * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
- * serve every row (see decode_nk_body), as long as x, read again for every 16 columns, takes at most NK_X_FLOATS
- * (1 MiB, half of a 2 MiB L2): with 64 rows of K = 7168 (1.8 MiB) one thread took 1.08 x the time of the packed
- * path, with 48 the same, with 32 0.9 x. Their chains are the tiles' chains, so the bits are the same. */
+ * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
+ * columns, takes at most NK_X_FLOATS (1 MiB, half of a 2 MiB L2). Their chains are the tiles' chains, so the bits
+ * are the same. */
 enum { NK_X_FLOATS = 1 << 18 };
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout == CK_WEIGHTS_NK;

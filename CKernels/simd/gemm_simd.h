@@ -229,9 +229,15 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * rows per expert) took 0.91-0.94 x the time without them with two threads and 0.95 x with one (V2-Lite's, 1.5
  * rows per expert: 0.97-0.99 x; V3's BF16: 0.97-0.98 x), and V2-Lite's FP32 forward at T = 256 (m = 0) 0.96-0.98 x
  * (BF16 0.94-0.99 x).
- * For a few dozen rows this beats packing, because the weights stream in while the FMAs run instead of in a pass of
- * their own: whole calls on 16 of V2-Lite's FP32 experts, one thread, took 0.7-0.8 x the time of the pack and tiles
- * with 9 to 17 rows per expert and 0.9-0.97 x with 24 to 56 (the best of six runs each). Scaled problems run their
+ * For up to 16 rows (CK_DECODE_NK_M) this beats packing, because the weights stream in while the FMAs run instead of
+ * in a pass of their own: on an Emerald Rapids, whole calls on 16 of V2-Lite's FP32 experts, one thread, took
+ * 0.7-0.8 x the time of the pack and tiles with 9 to 17 rows per expert (the best of six runs each). Past that the
+ * tiles' FMA rate wins: there it took 0.9-0.97 x with 24 to 56 rows, but on an Ice Lake (1.25 MiB of L2), with 64
+ * of V2-Lite's experts streamed from DRAM on two threads, the packed path took 0.89 x (FP32), 0.87 x (BF16) and
+ * 0.68 x (E4M3) this kernel's time with 20 rows and 0.73-0.85 x (FP32) with 32 to 64, while with 9 to 16 rows this
+ * kernel took 0.86-0.96 x the packed time on FP32, 0.90-1.02 x on BF16 (E4M3: 1.23-1.32 x). With the limit at 16
+ * instead of 64, the benchmark's V2-Lite forward at T = 256 (about 24 rows per expert) ran there in 0.78-0.80 x the
+ * time with BF16 weights and 0.63-0.69 x with E4M3 ones (FP8 x FP8 and weight-only). Scaled problems run their
  * 128-long blocks here too (a call per block cost about a sixth of the FP8 decode), with the blocks' partial sums
  * (for m = 0 in the scratch half of out) folded into the outputs.
  * With a few dozen rows what holds this kernel back is its FMA rate, not the bytes: timed in alternation with

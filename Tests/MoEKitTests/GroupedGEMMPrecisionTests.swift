@@ -161,8 +161,8 @@ import TestSupport
         ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([23], 260, 20),
         (raggedNK, 150, 70), (raggedKN, 150, 70),
     ]
-    /// Ragged routing, U(0.7, 1.3) x 60 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
-    static let raggedNK = raggedGroupSizes(experts: 6, mean: 60, seed: 33)
+    /// Ragged routing, U(0.7, 1.3) x 16 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
+    static let raggedNK = raggedGroupSizes(experts: 6, mean: 16, seed: 33)
     static let raggedKN = raggedGroupSizes(experts: 6, mean: 8, seed: 34)
 
     @Test func raggedShapesStraddleTheDecodeLimits() {
@@ -315,10 +315,10 @@ import TestSupport
     /// NaN weight codes (0x7F, 0xFF) make exactly their columns NaN, on the decode and the packed paths.
     @Test(arguments: [WeightLayout.nk, .kn])
     func nanWeightCodesReachTheirColumnsOnly(layout: WeightLayout) throws {
-        // n = 80: expert 1 (70 rows, the packed path) has a whole 64-column strip; expert 2 (20 rows) takes the
+        // n = 80: expert 1 (70 rows, the packed path) has a whole 64-column strip; expert 2 (14 rows) takes the
         // decode kernel with `.nk` weights; NaNs inside whole 16 x 16 blocks, in a ragged column group, and in
         // the K tail past the last whole block
-        var p = Problem(sizes: [2, 70, 20], k: 300, n: 80, x: .bf16, w: .e4m3, seed: 11)
+        var p = Problem(sizes: [2, 70, 14], k: 300, n: 80, x: .bf16, w: .e4m3, seed: 11)
         let nans: [(g: Int, j: Int, l: Int, code: UInt8)] = [
             (0, 3, 17, 0x7F), (0, 20, 200, 0xFF), (0, 70, 299, 0x7F), (1, 33, 128, 0x7F), (1, 49, 0, 0xFF), (1, 79, 250, 0xFF),
             (2, 8, 40, 0xFF), (2, 66, 290, 0x7F),
@@ -329,7 +329,7 @@ import TestSupport
         }
         let old = [Float](repeating: .nan, count: p.rows * p.n)
         let want = Self.expected(p, beta: 0, old: old, bf16Out: true).bits
-        #expect(want.filter { BFloat16Reference.value(UInt16($0)).isNaN }.count == 3 * 2 + 3 * 70 + 2 * 20)
+        #expect(want.filter { BFloat16Reference.value(UInt16($0)).isNaN }.count == 3 * 2 + 3 * 70 + 2 * 14)
         for (isa, got) in try forEachISA({ _ in try Self.run(p, layout, beta: 0, old: old, bf16Out: true) }) {
             for i in got.indices {
                 if BFloat16Reference.value(UInt16(want[i])).isNaN {
