@@ -240,20 +240,20 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * time with BF16 weights and 0.63-0.69 x with E4M3 ones (FP8 x FP8 and weight-only). Scaled problems run their
  * 128-long blocks here too (a call per block cost about a sixth of the FP8 decode), with the blocks' partial sums
  * (for m = 0 in the scratch half of out) folded into the outputs.
- * With a few dozen rows what holds this kernel back is its FMA rate, not the bytes: timed in alternation with
- * gemm_tile in a C driver (one thread, FP32, 128 of V2-Lite's weight rows in L2), it ran at 0.53 x the tile's rate
- * with 24 rows and 0.59 x with 48 (m = 8: 0.41); with two threads and 24 rows per expert, whole calls on 8 of
- * V2-Lite's experts (92 MB of weights) ran at the same GFLOP/s as on all 64 (738 MB, from DRAM). In a driver that
- * re-created this loop (0.56 x), transposing each block one ahead into L1 (0.60 x) or a 128-long chunk first and
- * then its FMAs (0.61 x) gained little; walking 128 columns chunk by chunk, so that x's chunk stays in L1, was
- * slower with the weights in L2 (0.47 x against 0.51) and took twice the time with them in DRAM. The problem turned
+ * With a few dozen rows (measured while the limit was 64) what holds this kernel back is its FMA rate, not the bytes:
+ * timed in alternation with gemm_tile in a C driver (one thread, FP32, 128 of V2-Lite's weight rows in L2), it ran at
+ * 0.53 x the tile's rate with 24 rows and 0.59 x with 48 (m = 8: 0.41); with two threads and 24 rows per expert, whole
+ * calls on 8 of V2-Lite's experts (92 MB of weights) ran at the same GFLOP/s as on all 64 (738 MB, from DRAM). In a
+ * driver that re-created this loop (0.56 x), transposing each block one ahead into L1 (0.60 x) or a 128-long chunk
+ * first and then its FMAs (0.61 x) gained little; walking 128 columns chunk by chunk, so that x's chunk stays in L1,
+ * was slower with the weights in L2 (0.47 x against 0.51) and took twice the time with them in DRAM. The problem turned
  * around, x's rows in the lanes and each weight broadcast to them (no transposes; 12 weight rows x 32 rows of x per
  * tile, each chain in a register for the whole reduction; BF16 and E4M3 weights decoded into a stack buffer a 128-long
- * block at a time), did not land either: with the weights in L2 and one thread it ran 1.30-1.35 x as fast as this
- * path with 32 to 64 rows (1.05 x with 24, 0.92 x with 12), but whole calls at T = 256 (two threads, weights from
- * DRAM) only 1.04 x on V2-Lite's and V3's FP32 experts, 0.92-0.96 x on BF16 and 0.78-0.85 x on E4M3 ones. In a
- * standalone driver its FMA rate with the weights streaming from DRAM fell from 0.8 of the probe with one core to
- * 0.56-0.61 with both cores streaming; and with 24 rows a quarter of its lanes are padding. */
+ * block at a time), did not land either: with the weights in L2 and one thread it ran 1.30-1.35 x as fast as this path
+ * with 32 to 64 rows (1.05 x with 24, 0.92 x with 12), but whole calls at T = 256 (two threads, weights from DRAM) only
+ * 1.04 x on V2-Lite's and V3's FP32 experts, 0.92-0.96 x on BF16 and 0.78-0.85 x on E4M3 ones. In a standalone driver
+ * its FMA rate with the weights streaming from DRAM fell from 0.8 of the probe with one core to 0.56-0.61 with both
+ * cores streaming; and with 24 rows a quarter of its lanes are padding. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {
