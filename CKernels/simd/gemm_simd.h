@@ -104,7 +104,8 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
         return;
     case CK_DTYPE_BF16: v_load_u16_t(p, ld, col); return;
     default:
-        if (v_load_e4m3_t(p, ld, col))
+        if (v_load_e4m3_t(p, ld, col)) /* unrolled, like v_load_e4m3_t's loops: a loop left here kept col on the stack */
+#pragma unroll
             for (int j = 0; j < CK_VW; j++) col[j] = v_e4m3_to_f32(v_srl(v_as_u32(col[j]), 24));
     }
 }

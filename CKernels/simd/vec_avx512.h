@@ -158,16 +158,16 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i q[4] = {_mm512_unpacklo_epi16(a0, a2), _mm512_unpackhi_epi16(a0, a2), _mm512_unpacklo_epi16(a1, a3),
                           _mm512_unpackhi_epi16(a1, a3)}; /* q[i] lane L dword d: column 4i + d, rows 4L.. */
     const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
-    for (int i = 0; i < 4; i++) {
-        __m512i lo = _mm512_unpacklo_epi8(zero, q[i]), hi = _mm512_unpackhi_epi8(zero, q[i]); /* codes << 8 */
-        if (!special) {
-            lo = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(lo, 4), fields), bias);
-            hi = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(hi, 4), fields), bias);
-        }
-        out[4 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, lo));
-        out[4 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, lo));
-        out[4 * i + 2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, hi));
-        out[4 * i + 3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, hi));
+    __m512i h[8]; /* codes << 8 in 16-bit lanes: h[2i] the low, h[2i + 1] the high half of q[i]'s bytes */
+#pragma unroll
+    for (int i = 0; i < 4; i++) h[2 * i] = _mm512_unpacklo_epi8(zero, q[i]), h[2 * i + 1] = _mm512_unpackhi_epi8(zero, q[i]);
+    if (!special) /* one branch per block, so that the unrolled loops keep every value in a register */
+#pragma unroll
+        for (int i = 0; i < 8; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, h[i]));
+        out[2 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, h[i]));
     }
     return special;
 }
