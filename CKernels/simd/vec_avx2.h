@@ -130,25 +130,46 @@ static inline void v_transpose(vf32 r[CK_VW]) {
 
 /* 8 x 8 blocks of narrow elements (row c at p + c*ld bytes) transposed into 32-bit lanes with each element
  * in the lane's top bits: out[j] lane c = element j of row c << (32 - width), as the bits of f32 lanes
- * (v_load_e4m3_t then decodes normal blocks). Here the rows are widened first and then transposed as 32-bit
- * lanes (AVX2 has no cheaper narrow route worth its code).
- *
- * 8 x 8 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
- * below 8: (b + 1) & 0x7F <= 8). If none is, out[j] lane c = code j of row c decoded exactly to binary32 bits:
- * an arithmetic shift and a mask move sign, exponent and mantissa into binary32's fields, and adding 120 to
- * the exponent rebiases them (a subnormal code would need a normalisation this cannot do). Otherwise out[j]
- * lane c = that code << 24, for the exact decode. */
+ * (v_load_e4m3_t then decodes normal blocks). As on AVX-512, the transpose runs on the narrow elements: rows c
+ * and 4 + c share a register (one in each 128-bit lane), so unpacks within the lanes gather each column's rows
+ * 0-3 in lane 0 and 4-7 in lane 1, and unpacks against zero then widen them in place into the lanes of a whole
+ * column: 16 shuffles (BF16; E4M3 12, plus 4 inserts) where widening each row first took 8 and then the 32-bit
+ * transpose 24. */
+static inline __m256i v_rows2(const uint8_t *p, size_t ld, int c, bool eight) { /* rows c, 4 + c; 8 or 16 bytes */
+    const uint8_t *lo = p + (size_t)c * ld, *hi = p + (size_t)(4 + c) * ld;
+    if (eight)
+        return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)lo)),
+                                       _mm_loadl_epi64((const __m128i *)hi), 1);
+    return _mm256_loadu2_m128i((const __m128i *)hi, (const __m128i *)lo);
+}
+
+/* 8 x 8 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
+ * below 8: (b + 1) & 0x7F <= 8). If none is, out[j] lane c = code j of row c decoded exactly to binary32 bits,
+ * done on the 16-bit lanes before the last widening: an arithmetic shift and a mask move sign, exponent and
+ * mantissa into BF16's fields, and adding 120 to the exponent rebiases them (a subnormal code would need a
+ * normalisation this cannot do). Otherwise out[j] lane c = that code << 24, for the exact decode. */
 static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
-    __m256i least = v_set(0xFF);
-    for (int c = 0; c < CK_VW; c++) {
-        const __m256i b = v_load_u8(p + (size_t)c * ld);
-        least = v_min(least, v_and(v_add(b, v_set(1)), v_set(0x7F)));
-        out[c] = v_as_f32(v_sll(b, 24));
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i t0 = _mm256_unpacklo_epi8(v_rows2(p, ld, 0, true), v_rows2(p, ld, 1, true));
+    const __m256i t1 = _mm256_unpacklo_epi8(v_rows2(p, ld, 2, true), v_rows2(p, ld, 3, true));
+    const __m256i u[2] = {_mm256_unpacklo_epi16(t0, t1), _mm256_unpackhi_epi16(t0, t1)}; /* u[i] dword d: column 4i + d */
+    const __m256i one = _mm256_set1_epi8(1), low7 = _mm256_set1_epi8(0x7F), nine = _mm256_set1_epi8(9);
+    const __m256i least = _mm256_min_epu8(_mm256_and_si256(_mm256_add_epi8(u[0], one), low7),
+                                          _mm256_and_si256(_mm256_add_epi8(u[1], one), low7));
+    const bool special = _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(least, nine), least)) != -1;
+    __m256i h[4]; /* codes << 8 in 16-bit lanes: h[i] columns 2i, 2i + 1 */
+#pragma unroll
+    for (int i = 0; i < 2; i++) h[2 * i] = _mm256_unpacklo_epi8(zero, u[i]), h[2 * i + 1] = _mm256_unpackhi_epi8(zero, u[i]);
+    if (!special) {
+        const __m256i fields = _mm256_set1_epi16((short)0x87F0), bias = _mm256_set1_epi16(120 << 7);
+#pragma unroll
+        for (int i = 0; i < 4; i++) h[i] = _mm256_add_epi16(_mm256_and_si256(_mm256_srai_epi16(h[i], 4), fields), bias);
     }
-    v_transpose(out);
-    const bool special = v_any(v_gt(v_set(9), least));
-    if (!special)
-        for (int j = 0; j < CK_VW; j++) out[j] = v_as_f32(v_add(v_and(v_sra(v_as_u32(out[j]), 4), v_set(0x87FFFFFFu)), v_set(120u << 23)));
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h[i]));
+        out[2 * i + 1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h[i]));
+    }
     return special;
 }
 
@@ -168,8 +189,17 @@ static inline bool v_e4m3_normal64(const uint8_t *p, size_t ld, size_t rows) {
 
 /* 8 x 8 16-bit elements. */
 static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
-    for (int c = 0; c < CK_VW; c++) out[c] = v_as_f32(v_load_bf16(p + (size_t)c * ld));
-    v_transpose(out);
+    const __m256i zero = _mm256_setzero_si256(), z0 = v_rows2(p, ld, 0, false), z1 = v_rows2(p, ld, 1, false);
+    const __m256i z2 = v_rows2(p, ld, 2, false), z3 = v_rows2(p, ld, 3, false);
+    const __m256i a0 = _mm256_unpacklo_epi16(z0, z1), a1 = _mm256_unpackhi_epi16(z0, z1);
+    const __m256i a2 = _mm256_unpacklo_epi16(z2, z3), a3 = _mm256_unpackhi_epi16(z2, z3);
+    const __m256i q[4] = {_mm256_unpacklo_epi32(a0, a2), _mm256_unpackhi_epi32(a0, a2), _mm256_unpacklo_epi32(a1, a3),
+                          _mm256_unpackhi_epi32(a1, a3)}; /* q[i] qword e: column 2i + e */
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, q[i]));
+        out[2 * i + 1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, q[i]));
+    }
 }
 
 /* A tile of up to 16 rows of byte values, two rows to a register in v_u16_pair's layout (pairs[i]: row 2i's
