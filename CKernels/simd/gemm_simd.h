@@ -80,7 +80,7 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
 }
 
 /* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed:
- * col[j] lane c = W(c, l + j). BF16 and E4M3 come through v_load_u16_t / v_load_e4m3_t (on AVX-512 transposed
+ * col[j] lane c = W(c, l + j). BF16 and E4M3 come through v_load_u16_t / v_load_e4m3_t (transposed
  * while still narrow); E4M3 blocks of normal codes come decoded, the rare others take the full decode. (A
  * short decode of subnormal codes would give binary32 subnormals: exact with the default environment, but a
  * microcode assist per product on x86, and zero with denormals-are-zero set.) The loaders write col itself:
