@@ -133,7 +133,7 @@ static inline void v_transpose(vf32 r[CK_VW]) {
  * (v_load_e4m3_t then decodes normal blocks). As on AVX-512, the transpose runs on the narrow elements: rows c
  * and 4 + c share a register (one in each 128-bit lane), so unpacks within the lanes gather each column's rows
  * 0-3 in lane 0 and 4-7 in lane 1, and unpacks against zero then widen them in place into the lanes of a whole
- * column: 16 shuffles (BF16; E4M3 12, plus 4 inserts) where widening each row first took 8 and then the 32-bit
+ * column: 16 shuffles and 4 inserts for either type, where widening each row first took 8 and then the 32-bit
  * transpose 24. */
 static inline __m256i v_rows2(const uint8_t *p, size_t ld, int c, bool eight) { /* rows c, 4 + c; 8 or 16 bytes */
     const uint8_t *lo = p + (size_t)c * ld, *hi = p + (size_t)(4 + c) * ld;
