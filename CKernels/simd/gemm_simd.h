@@ -9,6 +9,8 @@
 #define CK_INLINE static inline __attribute__((always_inline))
 #define CK_GEMM_NR (CK_GEMM_V * CK_VW)
 #define CK_DECODE_KN_W 2048 /* columns per decode_kn call */
+#define CK_DECODE_NK_W 16 /* columns (weight rows) per decode_nk call, NK_GROUPS groups of CK_VW */
+enum { NK_GROUPS = CK_DECODE_NK_W / CK_VW, NK_PAIR_M = 2 };
 _Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
                    CK_GEMM_NR <= 64 && CK_DECODE_XB % CK_VW == 0,
                "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones and "
@@ -87,14 +89,14 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
  * with an integer array in between, clang turned its copy into col into a memcpy call per block. With
  * `prefetch`, every 64 bytes along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather
  * than bytes keeps narrow types as far ahead in time as FP32; into L1, which measured faster than into L2 for
- * E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then the next CK_VW rows gets
- * those rows' starts prefetched past the end. The prefetch addresses may lie past the weights, so they are formed
+ * E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then the CK_VW rows `next` rows
+ * on gets those rows' starts prefetched past the end. The prefetch addresses may lie past the weights, so they are formed
  * as integers (a prefetch never faults; a pointer past its object would be undefined). */
 CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const bool prefetch,
-                            vf32 col[CK_VW]) {
+                            const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
-    const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : CK_VW * ld + (at - len) * size);
+    const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : next * ld + (at - len) * size);
     if (prefetch && l * size % 64 == 0)
         for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
     switch (t) {
@@ -142,7 +144,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                 for (size_t l = 0; l < blocks; l += CK_VW) {
                     vf32 r[CK_VW];
                     const uint8_t *rows = (const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t);
-                    load_block_t(rows, t, cs, l, kc, true, r);
+                    load_block_t(rows, t, cs, l, kc, true, CK_VW, r);
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
@@ -189,14 +191,14 @@ CK_INLINE void nk_fma(vf32 a[CK_DECODE_M], const vf32 *col, const int n, const f
         for (int r = 0; r < m; r++) a[r] = v_fmaf(v_setf(xb[r * CK_DECODE_XB + j]), col[j], a[r]);
 }
 
-/* The same with the chains in acc[r*CK_VW] between steps. */
-CK_INLINE void nk_step(float *acc, const vf32 *col, const int n, const float *xb, const int m) {
+/* The same with the chains in acc[r*ld] between steps. */
+CK_INLINE void nk_step(float *acc, size_t ld, const vf32 *col, const int n, const float *xb, const int m) {
     vf32 a[CK_DECODE_M];
 #pragma unroll
-    for (int r = 0; r < m; r++) a[r] = v_as_f32(v_load_u32(acc + r * CK_VW));
+    for (int r = 0; r < m; r++) a[r] = v_as_f32(v_load_u32(acc + r * ld));
     nk_fma(a, col, n, xb, m);
 #pragma unroll
-    for (int r = 0; r < m; r++) v_store_u32(acc + r * CK_VW, v_as_u32(a[r]));
+    for (int r = 0; r < m; r++) v_store_u32(acc + r * ld, v_as_u32(a[r]));
 }
 
 /* CASE(X, R) for each row count R = 1 ... CK_DECODE_M, as the cases of a switch on a runtime count: each case
@@ -205,19 +207,20 @@ CK_INLINE void nk_step(float *acc, const vf32 *col, const int n, const float *xb
 _Static_assert(CK_DECODE_M == 8, "one case per row count");
 
 /* nk_step for every row, CK_DECODE_M at a time: the weights in col are decoded once for all of them. */
-CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb, int rows) {
+CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, const float *xb, int rows) {
     int g = 0;
     for (; g + CK_DECODE_M <= rows; g += CK_DECODE_M)
-        nk_step(acc + g * CK_VW, col, n, xb + g * CK_DECODE_XB, CK_DECODE_M);
-    float *ag = acc + g * CK_VW;
+        nk_step(acc + g * ld, ld, col, n, xb + g * CK_DECODE_XB, CK_DECODE_M);
+    float *ag = acc + g * ld;
     const float *xg = xb + g * CK_DECODE_XB;
-#define REST(X, R) case R: nk_step(ag, col, n, xg, R); break;
+#define REST(X, R) case R: nk_step(ag, ld, col, n, xg, R); break;
     switch (rows - g) { CK_ROW_CASES(REST, _) }
 #undef REST
 }
 
-/* `rows` rows of x against `cols` (<= CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
- * ck_gemm_kernels.decode_nk). CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
+/* `rows` rows of x against `cols` (<= ng * CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
+ * ck_gemm_kernels.decode_nk), in ng groups of CK_VW (ng > 1: full groups, m > 0) whose blocks take turns along l,
+ * each group with its own chains; out's rows are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
  * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
  * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to CK_DECODE_M): the chains stay in
  * registers for the whole reduction; m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time,
@@ -255,46 +258,79 @@ CK_INLINE void nk_rows(float *acc, const vf32 *col, const int n, const float *xb
  * 1.04 x on V2-Lite's and V3's FP32 experts, 0.92-0.96 x on BF16 and 0.78-0.85 x on E4M3 ones. In a standalone driver
  * its FMA rate with the weights streaming from DRAM fell from 0.8 of the probe with one core to 0.56-0.61 with both
  * cores streaming; and with 24 rows a quarter of its lanes are padding. */
+CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
+                                size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
+                                size_t sb_ls, const int m, const int ng) {
+    const size_t span = sb ? CK_SCALE_BLOCK : kc, ld = CK_DECODE_NK_W, gw = (size_t)CK_VW * ldw * ck_dtype_size(t);
+    float *acc = sb ? out + CK_DECODE_NK_M * ld : out; /* m = 0: the chains between blocks */
+    const bool prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2);
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        const size_t end = kc - l0 < span ? kc : l0 + span;
+        vf32 a[NK_GROUPS][CK_DECODE_M];
+#pragma unroll
+        for (int g = 0; g < ng; g++)
+#pragma unroll
+            for (int r = 0; r < m; r++) a[g][r] = v_setf(0.0f);
+        if (!m) /* the chains from +0 */
+            for (int r = 0; r < rows; r++) v_store_u32(acc + r * ld, v_as_u32(v_setf(0.0f)));
+        size_t l = l0;
+        if (cols == ng * CK_VW)
+            for (; l + CK_VW <= end; l += CK_VW) {
+                const float *xb = x + ck_decode_x_index(0, l, ldx);
+#pragma unroll
+                for (int g = 0; g < ng; g++) {
+                    vf32 col[CK_VW]; /* col[j] lane c = W(g*CK_VW + c, l + j) */
+                    load_block_t((const uint8_t *)w + g * gw, t, ldw, l, kc, prefetch, (size_t)(ng * CK_VW), col);
+                    if (m) nk_fma(a[g], col, CK_VW, xb, m);
+                    else nk_rows(acc, ld, col, CK_VW, xb, rows);
+                }
+            }
+        for (; l < end; l++) { /* ragged columns and the tail: one column of W at a time */
+            const float *xb = x + ck_decode_x_index(0, l, ldx);
+#pragma unroll
+            for (int g = 0; g < ng; g++) {
+                const vf32 wv = load_f32_part((const uint8_t *)w + g * gw, t, l, ldw, cols - g * CK_VW);
+                if (m) nk_fma(a[g], &wv, 1, xb, m);
+                else nk_rows(acc, ld, &wv, 1, xb, rows);
+            }
+        }
+        const size_t b = l0 / CK_SCALE_BLOCK;
+        if (m)
+#pragma unroll
+            for (int g = 0; g < ng; g++) {
+                if (sb) fold_block(a[g], out + g * CK_VW, ld, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
+#pragma unroll
+                for (int r = 0; r < m; r++) v_store_u32(out + g * CK_VW + r * ld, v_as_u32(a[g][r]));
+            }
+        else if (sb)
+            for (int r = 0; r < rows; r++) {
+                vf32 p = v_as_f32(v_load_u32(acc + r * ld));
+                fold_block(&p, out + r * ld, ld, sa ? sa + (size_t)r * sa_rs : NULL, 0, b, v_setf(sb[b * sb_ls]), 1);
+                v_store_u32(out + r * ld, v_as_u32(p));
+            }
+    }
+}
+
+/* A call's up to CK_DECODE_NK_W columns, NK_GROUPS groups of CK_VW: 16 weight rows read at a time on either ISA. With
+ * one or two rows of x, a group's chains alone wait on the FMA latency: a block is CK_VW dependent FMAs per chain, 8 on
+ * AVX2, whose blocks run that short of decode work that with one row BF16, E4M3 and FP32 weights all ran at about 2.2
+ * weights per cycle in L1 (a C driver, one thread). There the two groups' blocks take turns, so two sets of chains
+ * are in flight: whole calls (64 of V2-Lite's experts, one or two rows each, two threads, --isa avx2 against the
+ * kernel that ran the groups one after the other) took 0.78-0.79 x the time with BF16 weights and one row, 0.96-0.98 x
+ * with two, E4M3 0.85-0.88 x and 0.90-0.95 x. FP32 weights, already streaming at the read bandwidth, took up to
+ * 1.19 x, so they keep one group at a time, as do more rows and ragged calls. On AVX-512 (one group of 16) a second
+ * group slowed every type, in L1 too: 32 weight rows a power of two apart crowd a few L1 sets. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {
-    const size_t span = sb ? CK_SCALE_BLOCK : kc;
-    float *acc = sb ? out + CK_DECODE_NK_M * CK_VW : out; /* m = 0: the chains between blocks */
-    for (size_t l0 = 0; l0 < kc; l0 += span) {
-        const size_t end = kc - l0 < span ? kc : l0 + span;
-        vf32 a[CK_DECODE_M];
-#pragma unroll
-        for (int r = 0; r < m; r++) a[r] = v_setf(0.0f);
-        if (!m) /* the chains from +0 */
-            for (int r = 0; r < rows; r++) v_store_u32(acc + r * CK_VW, v_as_u32(v_setf(0.0f)));
-        size_t l = l0;
-        if (cols == CK_VW)
-            for (; l + CK_VW <= end; l += CK_VW) {
-                vf32 col[CK_VW]; /* col[j] lane c = W(c, l + j) */
-                load_block_t(w, t, ldw, l, kc, t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2), col);
-                const float *xb = x + ck_decode_x_index(0, l, ldx);
-                if (m) nk_fma(a, col, CK_VW, xb, m);
-                else nk_rows(acc, col, CK_VW, xb, rows);
-            }
-        for (; l < end; l++) { /* ragged columns and the tail: one column of W at a time */
-            const vf32 wv = load_f32_part(w, t, l, ldw, cols);
-            const float *xb = x + ck_decode_x_index(0, l, ldx);
-            if (m) nk_fma(a, &wv, 1, xb, m);
-            else nk_rows(acc, &wv, 1, xb, rows);
-        }
-        const size_t b = l0 / CK_SCALE_BLOCK;
-        if (m) {
-            if (sb) fold_block(a, out, CK_VW, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
-#pragma unroll
-            for (int r = 0; r < m; r++) v_store_u32(out + r * CK_VW, v_as_u32(a[r]));
-        } else if (sb)
-            for (int r = 0; r < rows; r++) {
-                vf32 p = v_as_f32(v_load_u32(acc + r * CK_VW));
-                fold_block(&p, out + r * CK_VW, CK_VW, sa ? sa + (size_t)r * sa_rs : NULL, 0, b,
-                           v_setf(sb[b * sb_ls]), 1);
-                v_store_u32(out + r * CK_VW, v_as_u32(p));
-            }
+    if (NK_GROUPS > 1 && t != CK_DTYPE_F32 && m != 0 && m <= NK_PAIR_M && cols == CK_DECODE_NK_W) {
+        decode_nk_groups(kc, w, t, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, m, NK_GROUPS);
+        return;
     }
+    for (int g = 0; g * CK_VW < cols; g++)
+        decode_nk_groups(kc, (const uint8_t *)w + (size_t)g * CK_VW * ldw * ck_dtype_size(t), t, ldw,
+                         cols - g * CK_VW < CK_VW ? cols - g * CK_VW : CK_VW, x, ldx, rows, out + g * CK_VW, sa, sa_rs,
+                         sb, sb_ls, m, 1);
 }
 
 /* m rows of x against `cols` (<= CK_DECODE_KN_W) columns of [K, N] weights W(c, l) = w[l*ldw + c] over the
@@ -386,6 +422,6 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
-    .decode_nk_w = CK_VW, .decode_kn_w = CK_DECODE_KN_W, .decode_nk = CK_SIMD(gemm_decode_nk),
+    .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk = CK_SIMD(gemm_decode_nk),
     .decode_kn = CK_SIMD(gemm_decode_kn),
 };
