@@ -90,8 +90,8 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
  * `prefetch`, every 64 bytes along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather
  * than bytes keeps narrow types as far ahead in time as FP32; into L1, which measured faster than into L2 for
  * E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then the CK_VW rows `next` rows
- * on gets those rows' starts prefetched past the end. The prefetch addresses may lie past the weights, so they are formed
- * as integers (a prefetch never faults; a pointer past its object would be undefined). */
+ * on gets those rows' starts prefetched past the end. The prefetch addresses may lie past the weights, so they are
+ * formed as integers (a prefetch never faults; a pointer past its object would be undefined). */
 CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const bool prefetch,
                             const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
@@ -220,8 +220,8 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
 
 /* `rows` rows of x against `cols` (<= ng * CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk), in ng groups of CK_VW (ng > 1: full groups, m > 0) whose blocks take turns along l,
- * each group with its own chains; out's rows are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output
- * column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
+ * each group with its own chains; out's rows are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in
+ * registers, so each lane is one output column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
  * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to CK_DECODE_M): the chains stay in
  * registers for the whole reduction; m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time,
  * carries them in acc. Software prefetches (with the next CK_VW rows' starts past the end) are kept where they pay:
@@ -312,8 +312,8 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
 }
 
 /* A call's up to CK_DECODE_NK_W columns, NK_GROUPS groups of CK_VW: 16 weight rows read at a time on either ISA. With
- * one or two rows of x, a group's chains alone wait on the FMA latency: a block is CK_VW dependent FMAs per chain, 8 on
- * AVX2, whose blocks run that short of decode work that with one row BF16, E4M3 and FP32 weights all ran at about 2.2
+ * one or two rows of x, a group's chains alone wait on the FMA latency: a block is CK_VW dependent FMAs per chain, and
+ * AVX2's blocks of 8 carry so little decode work that with one row BF16, E4M3 and FP32 weights all ran at about 2.2
  * weights per cycle in L1 (a C driver, one thread). There the two groups' blocks take turns, so two sets of chains
  * are in flight: whole calls (64 of V2-Lite's experts, one or two rows each, two threads, --isa avx2 against the
  * kernel that ran the groups one after the other) took 0.78-0.79 x the time with BF16 weights and one row, 0.96-0.98 x
