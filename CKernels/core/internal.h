@@ -95,9 +95,12 @@ typedef struct ck_formats_kernels {
  *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb[c], first ? +0 : out) (a scaled block:
- *               sa per row of A, sb per column of B; sb holds nr values, whatever cols).
+ *               sa per row of A, sb per column of B; sb holds nr values, whatever cols);
+ *   pf (may be NULL): lines to prefetch into L2 meanwhile, one per step of l for the first pf->n (<= kc) steps.
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
- *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols).
+ *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols);
+ *   `prefetch`: the kernel prefetches src ahead of its reads (otherwise the caller did).
+ * Prefetches are hints: they change no bit, and the scalar reference ignores them.
  * decode_nk, decode_kn: the same chains for rows rows of x (decode_nk: <= CK_DECODE_NK_M, decode_kn:
  *   <= CK_DECODE_M) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
  *   l < kc of x(r, l) * W(c, l). decode_nk reads x blocked by CK_DECODE_XB columns, each block's rows
@@ -122,11 +125,17 @@ static inline size_t ck_decode_x_index(size_t r, size_t l, size_t ldx) {
 typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
                              int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                              size_t sb_js);
+/* Lines for a tile to prefetch: n of them from line `at` on, in runs of per_row lines whose starts are stride bytes
+ * apart: line q at row + (q / per_row)*stride + (q % per_row)*64. */
+typedef struct ck_prefetch {
+    const char *row;
+    size_t stride, per_row, at, n;
+} ck_prefetch;
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
-                 const float *sa, const float *sb, int first);
-    void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst);
+                 const float *sa, const float *sb, int first, const ck_prefetch *pf);
+    void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst, bool prefetch);
     int decode_nk_w, decode_kn_w;
     ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;

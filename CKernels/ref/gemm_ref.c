@@ -15,7 +15,8 @@ static float chain(size_t kc, const float *a, size_t as, const void *b, ck_dtype
 }
 
 static void gemm_tile_ref(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
-                          const float *sa, const float *sb, int first) {
+                          const float *sa, const float *sb, int first, const ck_prefetch *pf) {
+    (void)pf;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < NR; c++) {
             float *o = &out[r * NR + c];
@@ -23,7 +24,9 @@ static void gemm_tile_ref(size_t kc, const float *a, size_t rsa, size_t csa, con
         }
 }
 
-static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst,
+                          bool prefetch) {
+    (void)prefetch;
     for (int st = 0; st * NR < cols; st++)
         for (size_t l = 0; l < kc; l++)
             for (int c = 0; c < NR; c++) {

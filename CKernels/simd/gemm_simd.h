@@ -19,7 +19,7 @@ _Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                         const float *sa, const float *sb, int first, const int mr) {
+                         const float *sa, const float *sb, int first, const ck_prefetch *pf, const int mr) {
     vf32 acc[CK_GEMM_MR][CK_GEMM_V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
@@ -29,7 +29,15 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
     const float *row[CK_GEMM_MR]; /* A's rows, so that each broadcast is one addressing mode off l */
 #pragma unroll
     for (int r = 0; r < mr; r++) row[r] = a + r * rsa;
+    /* the prefetches' cursor, line q of the run at `run` (an integer: the lines may lie past the operand) */
+    const size_t n = pf ? pf->n : 0, per_row = pf ? pf->per_row : 1, stride = pf ? pf->stride : 0;
+    size_t q = pf ? pf->at % per_row : 0;
+    uintptr_t run = pf ? (uintptr_t)pf->row + pf->at / per_row * stride : 0;
     for (size_t l = 0, at = 0; l < kc; l++, at += csa) {
+        if (l < n) {
+            __builtin_prefetch((const void *)(run + q * 64), 0, 2);
+            if (++q == per_row) q = 0, run += stride;
+        }
         vf32 bv[CK_GEMM_V];
 #pragma unroll
         for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * CK_GEMM_NR + v * CK_VW));
@@ -55,14 +63,14 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
 }
 
 static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                               int rows, const float *sa, const float *sb, int first) {
+                               int rows, const float *sa, const float *sb, int first, const ck_prefetch *pf) {
     switch (rows) {
-    case 1: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 1); break;
-    case 2: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 2); break;
-    case 3: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 3); break;
-    case 4: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 4); break;
-    case 5: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, 5); break;
-    default: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, CK_GEMM_MR); break;
+    case 1: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 1); break;
+    case 2: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 2); break;
+    case 3: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 3); break;
+    case 4: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 4); break;
+    case 5: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 5); break;
+    default: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, CK_GEMM_MR); break;
     }
 }
 
@@ -128,7 +136,8 @@ CK_INLINE void pack_elements(const void *src, const ck_dtype t, size_t ls, size_
  * row across all strips at once, so every source row is read in one run), CK_VW x CK_VW blocks transposed
  * in registers when ls == 1 (load_block_t: CK_VW source rows at a time), element by element otherwise and in
  * ragged strips. */
-CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst,
+                         bool prefetch) {
     const int nr = CK_GEMM_NR, nv = CK_GEMM_V, full = cols / nr;
     if (cs == 1)
         for (size_t l = 0; l < kc; l++)
@@ -144,7 +153,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                 for (size_t l = 0; l < blocks; l += CK_VW) {
                     vf32 r[CK_VW];
                     const uint8_t *rows = (const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t);
-                    load_block_t(rows, t, cs, l, kc, true, CK_VW, r);
+                    load_block_t(rows, t, cs, l, kc, prefetch, CK_VW, r);
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
@@ -154,11 +163,12 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
     for (int st = cs == 1 || ls == 1 ? full : 0; st * nr < cols; st++) pack_elements(src, t, ls, cs, 0, kc, cols, st, dst);
 }
 
-static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst) {
+static void CK_SIMD(gemm_pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst,
+                               bool prefetch) {
     switch (t) {
-    case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst); break;
-    case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst); break;
-    default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst); break;
+    case CK_DTYPE_F32: pack_body(src, CK_DTYPE_F32, ls, cs, kc, cols, dst, prefetch); break;
+    case CK_DTYPE_BF16: pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst, prefetch); break;
+    default: pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst, prefetch); break;
     }
 }
 
