@@ -115,7 +115,7 @@ typedef struct ck_formats_kernels {
  *   out[CK_DECODE_M*width ..< 2*CK_DECODE_M*width].
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
-#define CK_DECODE_NK_M 16
+#define CK_DECODE_NK_M 12
 #define CK_DECODE_XB 16 /* the column blocks of decode_nk's x */
 /* Where decode_nk's x(r, l) lies (see above). */
 static inline size_t ck_decode_x_index(size_t r, size_t l, size_t ldx) {

@@ -243,8 +243,12 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * rows per expert) took 0.91-0.94 x the time without them with two threads and 0.95 x with one (V2-Lite's, 1.5
  * rows per expert: 0.97-0.99 x; V3's BF16: 0.97-0.98 x), and V2-Lite's FP32 forward at T = 256 (m = 0) 0.96-0.98 x
  * (BF16 0.94-0.99 x).
- * For up to 16 rows (CK_DECODE_NK_M) this beats packing, because the weights stream in while the FMAs run instead of
- * in a pass of their own: on an Emerald Rapids, whole calls on 16 of V2-Lite's FP32 experts, one thread, took
+ * For up to 12 rows (CK_DECODE_NK_M) this beats or ties packing, because the weights stream in while the FMAs run
+ * instead of in a pass of their own. Since the packed path's tiles prefetch the next span, on an Ice Lake with 64 of
+ * V2-Lite's experts on two threads (medians of three calls, in turn), the packed path took 1.14 and 1.10 x this
+ * kernel's time on FP32 with 9 and 10 rows and 0.97 x with 12, 0.97-1.05 x on BF16 and E4M3 with 9 to 12 rows, and
+ * with 13 to 16 rows 1.00-1.01 x on FP32, 0.89-0.94 x on BF16 and 0.83-0.97 x on E4M3: hence 12 (it had been 16).
+ * Before that, on an Emerald Rapids, whole calls on 16 of V2-Lite's FP32 experts, one thread, took
  * 0.7-0.8 x the time of the pack and tiles with 9 to 17 rows per expert (the best of six runs each). Past that the
  * tiles' FMA rate wins: there it took 0.9-0.97 x with 24 to 56 rows, but on an Ice Lake (1.25 MiB of L2), with 64
  * of V2-Lite's experts streamed from DRAM on two threads, the packed path took 0.89 x (FP32), 0.87 x (BF16) and

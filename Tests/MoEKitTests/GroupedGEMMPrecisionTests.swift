@@ -161,8 +161,8 @@ import TestSupport
         ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([23], 260, 20),
         (raggedNK, 150, 70), (raggedKN, 150, 70),
     ]
-    /// Ragged routing, U(0.7, 1.3) x 16 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
-    static let raggedNK = raggedGroupSizes(experts: 6, mean: 16, seed: 33)
+    /// Ragged routing, U(0.7, 1.3) x 12 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
+    static let raggedNK = raggedGroupSizes(experts: 6, mean: 12, seed: 33)
     static let raggedKN = raggedGroupSizes(experts: 6, mean: 8, seed: 34)
 
     @Test func raggedShapesStraddleTheDecodeLimits() {

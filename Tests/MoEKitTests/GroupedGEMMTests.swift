@@ -72,11 +72,11 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
         ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65), ([3, 1], 700, 66), ([70, 20], 1100, 90),
-        // [N, K] experts of 9 ... 16 rows take the decode kernel 8 rows at a time: every remainder 1 ... 7 and none;
-        // K = 1 (an [N, 1] expert is also [1, N]), K under a vector, 300 columns (tasks of 128 share x), and 16
-        // rows whose x passes 1 MiB (packed)
-        ([15, 10, 11, 13, 9, 12, 14, 16], 40, 19), ([16, 12, 3], 1, 40), ([14], 5, 16), ([15, 2], 33, 300),
-        ([16, 1], 16400, 3),
+        // [N, K] experts of 9 ... 12 rows take the decode kernel 8 rows at a time (remainders 1 ... 4), 13 ... 16 rows
+        // the tiles; K = 1 (an [N, 1] expert is also [1, N]), K under a vector, 300 columns (tasks of 128 share x),
+        // and 12 rows whose x passes 1 MiB (packed)
+        ([15, 10, 11, 13, 9, 12, 14, 16], 40, 19), ([16, 12, 3], 1, 40), ([11], 5, 16), ([10, 2], 33, 300),
+        ([12, 1], 21850, 3),
         // row blocks (64 tiles: 384 rows at mr 6, 256 at the scalar mr 4) with remainders that join the last block
         // (up to a quarter of a block: 389 = 384 + 5, 300 = 256 + 44) and that get their own (481 = 384 + 97)
         ([300, 389, 481, 0], 9, 70),
@@ -103,7 +103,7 @@ import TestSupport
     /// Streaming stores (forced here by a threshold of 0; by default only outputs larger than the L3 cache)
     /// write the reference's bits, in whole lines and in the unaligned ends of rows, and nothing else.
     @Test func streamingStoresWriteTheSameBytes() throws {
-        let k = 20, n = 40, maxRows = 72, valid = [70, 72] // rows of 160 bytes; experts past decode size (16 rows)
+        let k = 20, n = 40, maxRows = 72, valid = [70, 72] // rows of 160 bytes; experts past decode size (12 rows)
         let masked = Problem(sizes: valid, k: k, n: n, seed: 4)
         var x = masked.x // [2, maxRows, k]: NaN rows past expert 0's valid rows
         x.insert(contentsOf: [Float](repeating: .nan, count: (maxRows - valid[0]) * k), at: valid[0] * k)
@@ -161,7 +161,7 @@ import TestSupport
     /// every ISA.
     @Test(arguments: [WeightLayout.nk, .kn])
     func raggedRoutingMatchesTheCanonicalOrder(layout: WeightLayout) throws {
-        let limit = decodeRowLimit(layout), sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 16 : 8, seed: 31)
+        let limit = decodeRowLimit(layout), sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 12 : 8, seed: 31)
         #expect(sizes.contains { $0 <= limit } && sizes.contains { $0 > limit }, "\(sizes) takes only one path")
         let p = Problem(sizes: sizes, k: 200, n: 150, seed: 32)
         let old = [Float](repeating: .nan, count: p.rows * p.n)

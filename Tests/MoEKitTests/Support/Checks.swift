@@ -131,9 +131,9 @@ func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]
     return y.map(\.bitPattern)
 }
 
-/// The most rows an expert can have and still take the GEMM's decode kernels: 16 with `.nk` weights
+/// The most rows an expert can have and still take the GEMM's decode kernels: 12 with `.nk` weights
 /// (CK_DECODE_NK_M, while x fits its budget), 8 with `.kn` (CK_DECODE_M).
-func decodeRowLimit(_ layout: WeightLayout) -> Int { layout == .nk ? 16 : 8 }
+func decodeRowLimit(_ layout: WeightLayout) -> Int { layout == .nk ? 12 : 8 }
 
 /// Rows per expert drawn from U(0.7, 1.3) x `mean` (rounded), as a router's balanced-but-ragged routing gives them.
 func raggedGroupSizes(experts: Int, mean: Int, seed: UInt64) -> [Int] {
