@@ -26,6 +26,9 @@
  * columns per task (see kn_task_cols). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
        MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
+/* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
+ * m_problem): 1 MiB, half of a 2 MiB L2. */
+enum { X_FLOATS = 1 << 18 };
 /* Multiply-adds per participant: a call of up to this many runs on the calling thread. 64 experts of one row and
  * 16 x 16 weights (16K) took 8.7 us there and 12.3 us on two threads, the best of 2000 back-to-back calls each
  * (workers still spinning); 8 of 64 x 64 (32K) took 6.3 and 5.4 us, 8 of 128 x 128 (128K) 14.3 and 12.2 us. */
@@ -79,8 +82,9 @@ static void set_task_cols(problem *pr, size_t groups, size_t threads) {
     for (size_t g = 0; g < groups; g++) pr[g].nb = decode_kn(&pr[g]) ? kn : pr[g].rows <= FEW_ROWS ? NB_FEW : NB;
 }
 
-/* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk (for a decode
- * problem all of x, kept for the participant's next task if that is the same problem's: x_of, with x_ld). */
+/* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk (for a decode problem,
+ * and a packed one with whole_a, all of x, kept for the participant's next task if that is the same problem's:
+ * x_of, with x_ld). */
 typedef struct {
     float *pb, *acc, *a;
     const problem *x_of;
@@ -255,11 +259,27 @@ static ck_prefetch span_lines(const operand *b, size_t l0, size_t kp, size_t j0,
  * the reduction at a time with the pack's prefetches alone (medians of three runs): FP32 experts of 17, 24 and 40
  * rows took 0.90-0.93 x the time, BF16 ones of 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of 96
  * rows, the same within the noise. */
-static void run_block(const gemm_job *job, const problem *p, const scratch *s, size_t i0, size_t mb, size_t j0,
+/* Whether a packed problem's A is decoded whole, once per participant, rather than a chunk per task: x's rows (the
+ * m-grouped calls) of a problem with at most FEW_ROWS rows (so one row block), taking at most X_FLOATS. Its tasks
+ * (NB_FEW columns each) would otherwise copy the same rows again and again: 64 of V2-Lite's experts on two threads,
+ * in turn with the per-task copies (medians of seven to nine calls), took 0.91-0.99 x the time with 17 to 40 rows
+ * of FP32 weights, 0.92 x with BF16, 0.97 x with E4M3. */
+static bool whole_a(const problem *p) {
+    return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && p->rows * padded_ld(p->red) <= X_FLOATS;
+}
+
+static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
+    const bool whole = whole_a(p);
+    if (!whole) s->x_of = NULL; /* the block's A chunks take the buffer */
+    else if (s->x_of != p) {
+        s->x_ld = padded_ld(p->red);
+        a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->x_ld, mr, s->a);
+        s->x_of = p;
+    }
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
         const size_t kp = p->red - p0 < SPAN ? p->red - p0 : SPAN, next = p0 + kp;
         k->pack(element(p->b.data, p0 * p->b.rs + j0 * p->b.cs, p->b.type), p->b.type, p->b.rs, p->b.cs, kp, (int)nb,
@@ -270,7 +290,8 @@ static void run_block(const gemm_job *job, const problem *p, const scratch *s, s
         size_t calls = ck_div_up(kp, KC) * strips * tiles; /* the tile calls left in this span */
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
             const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
-            const view a = a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
+            const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
+                                 : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
                 float sa[MAX_MR], sb[MAX_NR];
@@ -346,10 +367,7 @@ static void gemm_task(void *arg, size_t t, int tid) {
     const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
     scratch *s = &job->scratch[tid];
     if (p->decode) run_decode_block(job, p, s, j0, cols);
-    else {
-        s->x_of = NULL; /* the block's A chunks take the buffer */
-        run_block(job, p, s, i0, rows, j0, cols);
-    }
+    else run_block(job, p, s, i0, rows, j0, cols);
     if (job->stream) ck_store_fence();
 }
 
@@ -388,6 +406,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         const problem *p = &problems[g];
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
         if (p->decode && (p->rows + 1) * padded_ld(p->red) > a) a = (p->rows + 1) * padded_ld(p->red);
+        if (whole_a(p) && p->rows * padded_ld(p->red) > a) a = p->rows * padded_ld(p->red);
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
@@ -516,9 +535,7 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * the same rows of y. Experts with few rows run the decode kernels, which stream the weights once with no
  * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
- * columns, takes at most NK_X_FLOATS (1 MiB, half of a 2 MiB L2). Their chains are the tiles' chains, so the bits
- * are the same. */
-enum { NK_X_FLOATS = 1 << 18 };
+ * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout == CK_WEIGHTS_NK;
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n);
@@ -537,7 +554,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .cols = n,
                      .red = k,
                      .decode = k > 0 && (rows <= CK_DECODE_M ||
-                                         (nk && rows <= CK_DECODE_NK_M && k <= NK_X_FLOATS / rows))};
+                                         (nk && rows <= CK_DECODE_NK_M && k <= X_FLOATS / rows))};
 }
 
 /* Rows [row, row + rows) of y as padding: each an empty sum, written as write_block writes those. */
