@@ -191,10 +191,10 @@ CK_INLINE void fold_block(vf32 *acc, const float *out, size_t ld, const float *s
     }
 }
 
-/* One step of the chains a[r] of m rows (m <= CK_DECODE_M, a constant) against n columns of W that lie at l:
+/* One step of the chains a[r] of m rows (m <= NK_REG_M, a constant) against n columns of W that lie at l:
  * col[j] lane c = W(c, l + j), x(r, l + j) = xb[r*CK_DECODE_XB + j] (decode_nk's blocked x, so every row's
  * value is a constant offset from one pointer). */
-CK_INLINE void nk_fma(vf32 a[CK_DECODE_M], const vf32 *col, const int n, const float *xb, const int m) {
+CK_INLINE void nk_fma(vf32 *a, const vf32 *col, const int n, const float *xb, const int m) {
 #pragma unroll
     for (int j = 0; j < n; j++)
 #pragma unroll
@@ -215,6 +215,18 @@ CK_INLINE void nk_step(float *acc, size_t ld, const vf32 *col, const int n, cons
  * calls a body whose row count is a constant. */
 #define CK_ROW_CASES(CASE, X) CASE(X, 1) CASE(X, 2) CASE(X, 3) CASE(X, 4) CASE(X, 5) CASE(X, 6) CASE(X, 7) CASE(X, 8)
 _Static_assert(CK_DECODE_M == 8, "one case per row count");
+/* The most rows decode_nk keeps in registers (m): AVX-512's 32 registers hold a transposed block of 16 and 12 chains
+ * (64 of V2-Lite's experts on two threads, in turn with the kernel that ran 9 to 12 rows 8 at a time with the chains
+ * in memory: 0.85-0.97 x the time with 9 to 12 rows of FP32, BF16 and E4M3 weights; E4M3's decode then spills a few
+ * registers and gained all the same, 0.88 x with 12 rows); AVX2's 16 hold a block of 8 and 8 chains. */
+#if CK_VW == 16
+#define NK_REG_M CK_DECODE_NK_M
+#define CK_NK_WIDE_CASES(CASE, X) CASE(X, 9) CASE(X, 10) CASE(X, 11) CASE(X, 12)
+_Static_assert(CK_DECODE_NK_M == 12, "one case per row count");
+#else
+#define NK_REG_M CK_DECODE_M
+#define CK_NK_WIDE_CASES(CASE, X)
+#endif
 
 /* nk_step for every row, CK_DECODE_M at a time: the weights in col are decoded once for all of them. */
 CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, const float *xb, int rows) {
@@ -232,9 +244,9 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * ck_gemm_kernels.decode_nk), in ng groups of CK_VW (ng > 1: full groups, m > 0) whose blocks take turns along l,
  * each group with its own chains; out's rows are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in
  * registers, so each lane is one output column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
- * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to CK_DECODE_M): the chains stay in
- * registers for the whole reduction; m = 0 (more rows): each block's turn over the rows, CK_DECODE_M at a time,
- * carries them in acc. Software prefetches (with the next CK_VW rows' starts past the end) are kept where they pay:
+ * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to NK_REG_M): the chains stay in
+ * registers for the whole reduction; m = 0 (more rows, on AVX2): each block's turn over the rows, CK_DECODE_M at a
+ * time, carries them in acc. Software prefetches (with the next CK_VW rows' starts past the end) are kept where they pay:
  * for E4M3 weights, whose rows reach a new line only every 64 / CK_VW blocks (weight-only FP8 at V2-Lite's T = 256,
  * weights streamed from DRAM, timed call by call in alternation with the kernel without them in one process:
  * 0.90-0.95 x its time with two threads, 0.92 x with one; FP8 x FP8 takes the same path), and for FP32 and BF16
@@ -280,7 +292,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
     const bool prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2);
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
-        vf32 a[NK_GROUPS][CK_DECODE_M];
+        vf32 a[NK_GROUPS][NK_REG_M];
 #pragma unroll
         for (int g = 0; g < ng; g++)
 #pragma unroll
@@ -400,8 +412,8 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
     }
 }
 
-/* The decode entries: one instantiation per weight type and row count up to CK_DECODE_M (past it, decode_nk
- * runs its rows in a loop). */
+/* The decode entries: one instantiation per weight type and row count up to CK_DECODE_M, and decode_nk's up to
+ * NK_REG_M (past it, decode_nk runs its rows in a loop). */
 #define CK_DECODE_TYPES(CALL)                                                                                \
     switch (t) {                                                                                             \
     case CK_DTYPE_F32: CALL(CK_DTYPE_F32) break;                                                             \
@@ -416,7 +428,7 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
     (void)sb_js; /* the call's columns lie within one 128-wide block of the grid */
 #define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
 #define CALL(T)                                                                                              \
-    switch (rows) { CK_ROW_CASES(CASE, T) }                                                                  \
+    switch (rows) { CK_ROW_CASES(CASE, T) CK_NK_WIDE_CASES(CASE, T) }                                        \
     decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
     CK_DECODE_TYPES(CALL)
 #undef CALL
@@ -433,6 +445,7 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 #undef CK_DECODE_TYPES
 #undef CK_DECODE_ARGS
 #undef CK_ROW_CASES
+#undef CK_NK_WIDE_CASES
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
