@@ -3,7 +3,8 @@
  * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
  * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the
  * task packs B into nr-wide f32 panels (a span of the reduction at a time) and copies A to f32 per 128-long
- * chunk (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32), then runs the dispatched
+ * chunk, or a few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so the tiles only
+ * ever see f32), then runs the dispatched
  * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
  * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
  * kernel over the weights in place instead. Nothing about the blocking or the path changes an output's
@@ -58,8 +59,10 @@ typedef struct {
     size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 
-_Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_FEW <= NB && NB_KN % KC == 0 && SPAN % KC == 0,
-              "task columns cover whole scale blocks and fit the panel, pack spans whole chunks");
+_Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_FEW <= NB && NB_KN % KC == 0 && SPAN % KC == 0 &&
+                   FEW_ROWS <= MB_TILES,
+               "task columns cover whole scale blocks and fit the panel, pack spans whole chunks, few-row problems "
+               "are one row block (whole_a's view starts at row 0)");
 
 /* A decode problem for decode_kn: weight columns contiguous, B(l, j) = b[l*rs + j] ([K, N] weights, and [N, 1]
  * ones, which are the same matrix), and at most CK_DECODE_M rows (an [N, 1] expert of more takes decode_nk). */
@@ -241,6 +244,9 @@ static void write_block(const gemm_job *job, const problem *p, float *acc, size_
     }
 }
 
+/* The length of the span that starts at p0 of a reduction of red. */
+static size_t span_at(size_t red, size_t p0) { return red - p0 < SPAN ? red - p0 : SPAN; }
+
 /* The lines of B's rows [l0, l0 + kp) x columns [j0, j0 + nb), as runs along whichever of B's axes is contiguous,
  * for the tiles to prefetch (n: all of them). */
 static ck_prefetch span_lines(const operand *b, size_t l0, size_t kp, size_t j0, size_t nb) {
@@ -252,22 +258,28 @@ static ck_prefetch span_lines(const operand *b, size_t l0, size_t kp, size_t j0,
     return (ck_prefetch){row, stride, per_row, 0, runs * per_row};
 }
 
+/* The floats of `rows` rows of x padded_ld(red) apart: what a participant keeps of a problem's x (decode_x, whole_a),
+ * at most X_FLOATS. */
+static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); }
+
+/* Whether a packed problem's A is decoded whole, once per participant, rather than a chunk per task: A's rows
+ * contiguous (x in the m-grouped calls, and the FP8 k-grouped calls' transposed x) in a problem of at most
+ * FEW_ROWS rows (so one row block) whose rows fit X_FLOATS. Its tasks (NB_FEW columns each) would otherwise copy
+ * the same rows again and again: 64 of V2-Lite's experts on two threads, in turn with the per-task copies (medians
+ * of seven to nine calls), took 0.91-0.99 x the time with 17 to 40 rows of FP32 weights, 0.92 x with BF16, 0.97 x
+ * with E4M3. */
+static bool whole_a(const problem *p) {
+    return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
+}
+
 /* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk.
  * The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in
  * while the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no
- * tile did). 64 of V2-Lite's experts on two threads, in turn with the kernels that packed few-row experts 1024 of
+ * tile did). A tile prefetches at most a line per step; lines past that (a third of an FP32 span with 13 to 18
+ * rows) are left to the pack, as two per step, or the pack's own prefetches for such spans, measured slower. 64 of V2-Lite's experts on two threads, in turn with the kernels that packed few-row experts 1024 of
  * the reduction at a time with the pack's prefetches alone (medians of three runs): FP32 experts of 17, 24 and 40
  * rows took 0.90-0.93 x the time, BF16 ones of 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of 96
  * rows, the same within the noise. */
-/* Whether a packed problem's A is decoded whole, once per participant, rather than a chunk per task: x's rows (the
- * m-grouped calls) of a problem with at most FEW_ROWS rows (so one row block), taking at most X_FLOATS. Its tasks
- * (NB_FEW columns each) would otherwise copy the same rows again and again: 64 of V2-Lite's experts on two threads,
- * in turn with the per-task copies (medians of seven to nine calls), took 0.91-0.99 x the time with 17 to 40 rows
- * of FP32 weights, 0.92 x with BF16, 0.97 x with E4M3. */
-static bool whole_a(const problem *p) {
-    return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && p->rows * padded_ld(p->red) <= X_FLOATS;
-}
-
 static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
     const ck_gemm_kernels *k = job->k;
@@ -281,11 +293,11 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
         s->x_of = p;
     }
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
-        const size_t kp = p->red - p0 < SPAN ? p->red - p0 : SPAN, next = p0 + kp;
+        const size_t kp = span_at(p->red, p0), next = p0 + kp;
         k->pack(element(p->b.data, p0 * p->b.rs + j0 * p->b.cs, p->b.type), p->b.type, p->b.rs, p->b.cs, kp, (int)nb,
                 s->pb, p0 == 0);
         ck_prefetch pf = {0};
-        if (next < p->red) pf = span_lines(&p->b, next, p->red - next < SPAN ? p->red - next : SPAN, j0, nb);
+        if (next < p->red) pf = span_lines(&p->b, next, span_at(p->red, next), j0, nb);
         const size_t lines = pf.n;
         size_t calls = ck_div_up(kp, KC) * strips * tiles; /* the tile calls left in this span */
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
@@ -377,7 +389,7 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x, and a
-     * line to decode its rows in) */
+     * line to decode its rows in; a whole_a problem's x) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating; rows x cols cannot
                         overflow: the checks bounded the output's extent */
@@ -405,8 +417,8 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
-        if (p->decode && (p->rows + 1) * padded_ld(p->red) > a) a = (p->rows + 1) * padded_ld(p->red);
-        if (whole_a(p) && p->rows * padded_ld(p->red) > a) a = p->rows * padded_ld(p->red);
+        if (p->decode && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
+        if (whole_a(p) && x_floats(p->rows, p->red) > a) a = x_floats(p->rows, p->red);
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
@@ -554,7 +566,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .cols = n,
                      .red = k,
                      .decode = k > 0 && (rows <= CK_DECODE_M ||
-                                         (nk && rows <= CK_DECODE_NK_M && k <= X_FLOATS / rows))};
+                                         (nk && rows <= CK_DECODE_NK_M && x_floats(rows, k) <= X_FLOATS))};
 }
 
 /* Rows [row, row + rows) of y as padding: each an empty sum, written as write_block writes those. */

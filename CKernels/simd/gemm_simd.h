@@ -62,6 +62,7 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
         for (int v = 0; v < CK_GEMM_V; v++) v_store_u32(out + r * CK_GEMM_NR + v * CK_VW, v_as_u32(acc[r][v]));
 }
 
+_Static_assert(CK_GEMM_MR <= 6, "gemm_tile has a case for each row count below CK_GEMM_MR");
 static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
                                int rows, const float *sa, const float *sb, int first, const ck_prefetch *pf) {
     switch (rows) {
@@ -222,10 +223,12 @@ _Static_assert(CK_DECODE_M == 8, "one case per row count");
 #if CK_VW == 16
 #define NK_REG_M CK_DECODE_NK_M
 #define CK_NK_WIDE_CASES(CASE, X) CASE(X, 9) CASE(X, 10) CASE(X, 11) CASE(X, 12)
+#define CK_NK_MORE_ROWS(T) /* none: every row count has its case */
 _Static_assert(CK_DECODE_NK_M == 12, "one case per row count");
 #else
 #define NK_REG_M CK_DECODE_M
 #define CK_NK_WIDE_CASES(CASE, X)
+#define CK_NK_MORE_ROWS(T) decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
 #endif
 
 /* nk_step for every row, CK_DECODE_M at a time: the weights in col are decoded once for all of them. */
@@ -429,7 +432,7 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 #define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
 #define CALL(T)                                                                                              \
     switch (rows) { CK_ROW_CASES(CASE, T) CK_NK_WIDE_CASES(CASE, T) }                                        \
-    decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
+    CK_NK_MORE_ROWS(T)
     CK_DECODE_TYPES(CALL)
 #undef CALL
 #undef CASE
@@ -446,6 +449,7 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 #undef CK_DECODE_ARGS
 #undef CK_ROW_CASES
 #undef CK_NK_WIDE_CASES
+#undef CK_NK_MORE_ROWS
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
