@@ -272,14 +272,14 @@ static bool whole_a(const problem *p) {
     return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
 }
 
-/* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk.
- * The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in
- * while the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no
- * tile did). A tile prefetches at most a line per step; lines past that (a third of an FP32 span with 13 to 18
- * rows) are left to the pack, as two per step, or the pack's own prefetches for such spans, measured slower. 64 of V2-Lite's experts on two threads, in turn with the kernels that packed few-row experts 1024 of
- * the reduction at a time with the pack's prefetches alone (medians of three runs): FP32 experts of 17, 24 and 40
- * rows took 0.90-0.93 x the time, BF16 ones of 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of 96
- * rows, the same within the noise. */
+/* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
+ * tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
+ * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did).
+ * A tile prefetches at most a line per step; lines past that (a quarter of an FP32 span with 13 to 18 rows) are left to
+ * the pack, as two per step, or the pack's own prefetches for such spans, measured slower. 64 of V2-Lite's experts on
+ * two threads, in turn with the kernels that packed few-row experts 1024 of the reduction at a time with the pack's
+ * prefetches alone (medians of three runs): FP32 experts of 17, 24 and 40 rows took 0.90-0.93 x the time, BF16 ones of
+ * 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of 96 rows, the same within the noise. */
 static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
     const ck_gemm_kernels *k = job->k;
