@@ -262,6 +262,33 @@ static ck_prefetch span_lines(const operand *b, size_t l0, size_t kp, size_t j0,
  * at most X_FLOATS. */
 static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); }
 
+/* A decode problem's x, or a whole_a problem's, decoded exactly to f32 into buf (room for rows + 1 lines of
+ * padded_ld(red)), laid out as its kernels read it (ck_gemm_kernels.decode_nk, decode_kn, tile); returns the ldx to
+ * pass. decode_nk's x is blocked, so that the kernel finds every row's value at a constant offset: each row is
+ * decoded into the last line of buf (FP32 read in place) and cut into blocks of CK_DECODE_XB; the others' rows lie
+ * padded_ld(red) apart. */
+static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
+    const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
+    if (!p->decode || decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, padded_ld(red), 1, buf).rs;
+    float *line = buf + rows * padded_ld(red);
+    for (size_t r = 0; r < rows; r++) {
+        const float *src = p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
+                                                      : a_view(f, &p->a, r, 1, 0, red, red, 1, line).p;
+        for (size_t l = 0; l < red; l += CK_DECODE_XB)
+            memcpy(buf + ck_decode_x_index(r, l, ld), src + l,
+                   (red - l < CK_DECODE_XB ? red - l : CK_DECODE_XB) * sizeof(float));
+    }
+    return ld;
+}
+
+/* Makes the participant's buffer hold p's x (decode_x) unless it already does: its next task of the same problem
+ * reuses it. */
+static void keep_x(const gemm_job *job, const problem *p, scratch *s) {
+    if (s->x_of == p) return;
+    s->x_ld = decode_x(job->f, p, s->a);
+    s->x_of = p;
+}
+
 /* Whether a packed problem's A is decoded whole, once per participant, rather than a chunk per task: A's rows
  * contiguous (x in the m-grouped calls, and the FP8 k-grouped calls' transposed x) in a problem of at most
  * FEW_ROWS rows (so one row block) whose rows fit X_FLOATS. Its tasks (NB_FEW columns each) would otherwise copy
@@ -286,12 +313,8 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const bool whole = whole_a(p);
-    if (!whole) s->x_of = NULL; /* the block's A chunks take the buffer */
-    else if (s->x_of != p) {
-        s->x_ld = padded_ld(p->red);
-        a_view(job->f, &p->a, 0, p->rows, 0, p->red, s->x_ld, mr, s->a);
-        s->x_of = p;
-    }
+    if (whole) keep_x(job, p, s);
+    else s->x_of = NULL; /* the block's A chunks take the buffer */
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
         const size_t kp = span_at(p->red, p0), next = p0 + kp;
         k->pack(element(p->b.data, p0 * p->b.rs + j0 * p->b.cs, p->b.type), p->b.type, p->b.rs, p->b.cs, kp, (int)nb,
@@ -323,24 +346,6 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
     write_block(job, p, s->acc, i0, mb, j0, nb);
 }
 
-/* A decode problem's x decoded exactly to f32 into buf (room for rows + 1 lines of padded_ld(red)), laid out as its
- * kernel reads it (ck_gemm_kernels.decode_nk, decode_kn); returns the ldx to pass. decode_nk's x is blocked, so
- * that the kernel finds every row's value at a constant offset: each row is decoded into the last line of buf
- * (FP32 read in place) and cut into blocks of CK_DECODE_XB. */
-static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
-    const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
-    if (decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, padded_ld(red), 1, buf).rs;
-    float *line = buf + rows * padded_ld(red);
-    for (size_t r = 0; r < rows; r++) {
-        const float *src = p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
-                                                      : a_view(f, &p->a, r, 1, 0, red, red, 1, line).p;
-        for (size_t l = 0; l < red; l += CK_DECODE_XB)
-            memcpy(buf + ck_decode_x_index(r, l, ld), src + l,
-                   (red - l < CK_DECODE_XB ? red - l : CK_DECODE_XB) * sizeof(float));
-    }
-    return ld;
-}
-
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
  * columns runs its whole reduction (its 128-long scaled blocks inside the kernel), its weights streamed once from
  * memory. */
@@ -348,10 +353,7 @@ static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, 
     const ck_gemm_kernels *k = job->k;
     const bool kn = decode_kn(p);
     const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
-    if (s->x_of != p) {
-        s->x_ld = decode_x(job->f, p, s->a);
-        s->x_of = p;
-    }
+    keep_x(job, p, s);
     for (size_t g = j0; g < j0 + nb; g += w) {
         const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
@@ -417,8 +419,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
-        if (p->decode && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
-        if (whole_a(p) && x_floats(p->rows, p->red) > a) a = x_floats(p->rows, p->red);
+        if ((p->decode || whole_a(p)) && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */

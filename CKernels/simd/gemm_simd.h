@@ -246,10 +246,11 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
 /* `rows` rows of x against `cols` (<= ng * CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk), in ng groups of CK_VW (ng > 1: full groups, m > 0) whose blocks take turns along l,
  * each group with its own chains; out's rows are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in
- * registers, so each lane is one output column and its chain runs along l as in the tiles; each weight element is read once, straight from memory
- * (load_block_t, as in the pack), and serves every row. m = rows (a constant up to NK_REG_M): the chains stay in
- * registers for the whole reduction; m = 0 (more rows, on AVX2): each block's turn over the rows, CK_DECODE_M at a
- * time, carries them in acc. Software prefetches (with the next CK_VW rows' starts past the end) are kept where they pay:
+ * registers, so each lane is one output column and its chain runs along l as in the tiles; each weight element is
+ * read once, straight from memory (load_block_t, as in the pack), and serves every row. m = rows (a constant up to
+ * NK_REG_M): the chains stay in registers for the whole reduction; m = 0 (more rows, on AVX2): each block's turn
+ * over the rows, CK_DECODE_M at a time, carries them in acc. Software prefetches (with the next CK_VW rows' starts
+ * past the end) are kept where they pay:
  * for E4M3 weights, whose rows reach a new line only every 64 / CK_VW blocks (weight-only FP8 at V2-Lite's T = 256,
  * weights streamed from DRAM, timed call by call in alternation with the kernel without them in one process:
  * 0.90-0.95 x its time with two threads, 0.92 x with one; FP8 x FP8 takes the same path), and for FP32 and BF16
