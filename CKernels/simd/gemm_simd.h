@@ -349,7 +349,15 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
  * kernel that ran the groups one after the other) took 0.78-0.79 x the time with BF16 weights and one row, 0.96-0.98 x
  * with two, E4M3 0.85-0.88 x and 0.90-0.95 x. FP32 weights, already streaming at the read bandwidth, took up to
  * 1.19 x, so they keep one group at a time, as do more rows and ragged calls. On AVX-512 (one group of 16) a second
- * group slowed every type, in L1 too: 32 weight rows a power of two apart crowd a few L1 sets. */
+ * group slowed every type, in L1 too: 32 weight rows a power of two apart crowd a few L1 sets. With the second group a
+ * line behind (no crowding) E4M3 with one row took 62-68 cycles a block in L1 against one group's 66 (a C driver, one
+ * thread, an Ice Lake): the block's decode takes as long as its chain, keeping port 5 busy 48 cycles (llvm-mca).
+ * That and how the rows stream hold weight-only FP8 decode at about 1.2 x BF16 decode's speed instead of 2 x. A GFNI
+ * decode (vgf2p8affineqb forms binary32's top two bytes of 64 codes at a time: 38 cycles a block without the FMAs)
+ * with two groups took 45 cycles a block in L1, but with E4M3 rows from DRAM (two threads, 1 GiB, G weights/s) 15.7
+ * against this kernel's 19.9. V2-Lite's E4M3 rows are 2 KiB, two to a 4 KiB page, where the L2 streamer follows one
+ * stream: reading rows 4 KiB apart (even rows, then odd) took plain reads of 16 rows from 22.7 to 33.6 GB/s, but this
+ * kernel from 19.9 to 18.1 and the GFNI pair only to 21.5; whole calls with this kernel reading that way were slower. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {
