@@ -39,6 +39,17 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
         cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
     }
     cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardKN))
+    // weights packed once at load time (CK_WEIGHTS_PACKED)
+    for tokens in [16, 256, 4096] {
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forwardPacked))
+    }
+    for precision in [Precision.bf16, .w8] {
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardPacked, precision: precision))
+    }
+    for precision in [Precision.bf16, .fp8, .w8] {
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked, precision: precision))
+    }
+    cases.append(gemmCase(v3, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked))
     return cases
 }
 
@@ -99,6 +110,8 @@ enum GemmOp: String {
     case forward
     /// y = x . w with the weights stored [K, N] (an inference layout: one relayout at load time)
     case forwardKN = "forward_kn"
+    /// forward with the weights packed once at load time (CK_WEIGHTS_PACKED; the baseline reads them [N, K])
+    case forwardPacked = "forward_packed"
     /// forward in DeepGEMM's contiguous layout: each expert's rows padded to a multiple of 128 with rows of
     /// expert -1, which are written as empty sums
     case contiguous = "forward_contiguous"
@@ -159,9 +172,10 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                 encode(rows: e * n, cols: k, seed: 1, as: precision.w, into: weights, scales: wScales, block: 128)
                 encode(rows: rows, cols: k, seed: 7, as: precision.x, into: x, scales: xScales, block: 1)
             }
-            let weightSets = [weights] + (1..<copies).map { _ in
+            let ours = op == .forwardPacked ? packed(weights, type: precision.w, shape) : weights
+            let weightSets = [ours] + (1..<copies).map { _ in
                 let copy = Allocation(bytes: weightBytes)
-                memcpy(copy.raw, weights.raw, weightBytes)
+                memcpy(copy.raw, ours.raw, weightBytes)
                 return copy
             }
             let xp = UnsafeRawPointer(x.raw), yp = y.raw
@@ -176,7 +190,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                         let (xf, wf, yf) = (x.pointer(Float.self), weights.pointer(Float.self), y.pointer(Float.self))
                         sizes.withUnsafeBufferPointer { g in
                             switch op {
-                            case .forward, .contiguous: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 1, n, yf)
+                            case .forward, .forwardPacked, .contiguous: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 1, n, yf)
                             case .forwardKN: baseline_openblas_m_grouped(xf, k, g.baseAddress, e, wf, 0, n, yf)
                             case .dgrad: baseline_openblas_m_grouped(xf, n, g.baseAddress, e, wf, 0, k, yf)
                             case .wgrad: baseline_openblas_k_grouped(xf, k, g.baseAddress, e, xf, n, yf)
@@ -199,6 +213,9 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                                 ck_gemm_m_grouped_contiguous(xp, xt, xs, slots, k, k, m.baseAddress, e, w, wt, ws,
                                                              CK_WEIGHTS_NK, n, n * k, 0, yp, yt, n)
                             }
+                        case .forwardPacked: // the same, w packed
+                            return ck_gemm_m_grouped(xp, xt, xs, rows, k, k, g.baseAddress, e, w, wt, ws,
+                                                     CK_WEIGHTS_PACKED, n, n * k, 0, yp, yt, n)
                         case .forwardKN: // y [rows, n] = x [rows, k] . w[g], w [E, k, n]
                             return ck_gemm_m_grouped(xp, xt, xs, rows, k, k, g.baseAddress, e, w, wt, ws,
                                                      CK_WEIGHTS_KN, n, n * k, 0, yp, yt, n)
@@ -218,6 +235,16 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                 }
             }
         })
+}
+
+/// `weights` ([E, n, k] of `type`) packed (CK_WEIGHTS_PACKED); n is a multiple of 64, so the packed experts are as
+/// large and as far apart.
+private func packed(_ weights: Allocation, type: ck_dtype, _ shape: ExpertShape) -> Allocation {
+    precondition(shape.n % Int(CK_PACKED_COLUMNS) == 0, "packed experts are n x k")
+    let (e, k, n) = (shape.experts, shape.k, shape.n), out = Allocation(bytes: e * n * k * Precision.size(type))
+    let status = ck_gemm_pack_weights(weights.raw, type, CK_WEIGHTS_NK, e, n, k, n * k, out.raw, n * k)
+    precondition(status == CK_OK)
+    return out
 }
 
 /// Fills `codes` with bell-shaped [rows, cols] values quantized per channel over 128 tokens and transposed

@@ -24,9 +24,12 @@
  * panel's floats, NB columns per task x SPAN; problems with at most FEW_ROWS rows, which reuse each packed weight
  * only a few times, take NB_FEW columns per task, for more tasks (and decode_nk's problems take NB_FEW columns
  * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN
- * columns per task (see kn_task_cols). */
+ * columns per task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call: with the strips a
+ * power of two apart, a pass over 8 of them and the next pass's lines, prefetched meanwhile, fit L1; over all 22
+ * of V2-Lite's, FP32 decode took 1.13-1.29 x the time (two threads, one row, against calls of 8; BF16 1.03-1.08 x,
+ * E4M3 1.09 x). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
-       MB_TILES = 64, MAX_MR = 8, MAX_NR = 64 };
+       MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
  * m_problem): 1 MiB, half of a 2 MiB L2. */
 enum { X_FLOATS = 1 << 18 };
@@ -38,12 +41,23 @@ enum { X_FLOATS = 1 << 18 };
 /* Element `i` of an array of type t; NULL stays NULL (an empty operand may be NULL). */
 static void *element(const void *p, size_t i, ck_dtype t) { return p ? (char *)p + i * ck_dtype_size(t) : NULL; }
 
-/* A matrix operand: element (r, c) at data[r*rs + c*cs] (in elements of `type`); rs or cs is 1. */
+/* A matrix operand: element (r, c) at data[r*rs + c*cs] (in elements of `type`); rs or cs is 1. Packed weights
+ * (CK_WEIGHTS_PACKED) are B in strips of CK_PACKED_COLUMNS columns, ss elements apart: element (r, c) at
+ * data[(c / CK_PACKED_COLUMNS)*ss + r*rs + c % CK_PACKED_COLUMNS] (rs = CK_PACKED_COLUMNS, cs = 1); ss is 0
+ * otherwise. */
 typedef struct {
     const void *data;
     ck_dtype type;
-    size_t rs, cs;
+    size_t rs, cs, ss;
 } operand;
+
+/* The elements from one strip of CK_PACKED_COLUMNS columns to the next: ss, or CK_PACKED_COLUMNS*cs unpacked. */
+static size_t strip_stride(const operand *o) { return o->ss ? o->ss : CK_PACKED_COLUMNS * o->cs; }
+
+/* Element (r, c) of o, in elements: one formula for both kinds. */
+static size_t offset(const operand *o, size_t r, size_t c) {
+    return c / CK_PACKED_COLUMNS * strip_stride(o) + r * o->rs + c % CK_PACKED_COLUMNS * o->cs;
+}
 
 typedef struct {
     operand a, b;                 /* A(i, l), B(l, j) */
@@ -60,9 +74,10 @@ typedef struct {
 } problem;
 
 _Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_FEW <= NB && NB_KN % KC == 0 && SPAN % KC == 0 &&
-                   FEW_ROWS <= MB_TILES,
-               "task columns cover whole scale blocks and fit the panel, pack spans whole chunks, few-row problems "
-               "are one row block (whole_a's view starts at row 0)");
+                   FEW_ROWS <= MB_TILES && KC % CK_PACKED_COLUMNS == 0 && CK_PACKED_COLUMNS % MAX_NR == 0,
+               "task columns cover whole scale blocks, so whole strips of packed weights, and fit the panel, pack "
+               "spans whole chunks, few-row problems are one row block (whole_a's view starts at row 0), panels lie "
+               "within a strip");
 
 /* A decode problem for decode_kn: weight columns contiguous, B(l, j) = b[l*rs + j] ([K, N] weights, and [N, 1]
  * ones, which are the same matrix), and at most CK_DECODE_M rows (an [N, 1] expert of more takes decode_nk). */
@@ -250,9 +265,11 @@ static size_t span_at(size_t red, size_t p0) { return red - p0 < SPAN ? red - p0
 /* The lines of B's rows [l0, l0 + kp) x columns [j0, j0 + nb), as runs along whichever of B's axes is contiguous,
  * for the tiles to prefetch (n: all of them). */
 static ck_prefetch span_lines(const operand *b, size_t l0, size_t kp, size_t j0, size_t nb) {
-    const size_t size = ck_dtype_size(b->type), len = (b->rs == 1 ? kp : nb) * size;
-    const size_t stride = (b->rs == 1 ? b->cs : b->rs) * size, runs = b->rs == 1 ? nb : kp;
-    const char *row = element(b->data, l0 * b->rs + j0 * b->cs, b->type);
+    const size_t size = ck_dtype_size(b->type); /* runs: B's columns, B's rows, or packed weights' strips */
+    const size_t len = (b->rs == 1 ? kp : b->ss ? kp * b->rs : nb) * size;
+    const size_t stride = (b->rs == 1 ? b->cs : b->ss ? b->ss : b->rs) * size;
+    const size_t runs = b->rs == 1 ? nb : b->ss ? ck_div_up(nb, CK_PACKED_COLUMNS) : kp;
+    const char *row = element(b->data, offset(b, l0, j0), b->type);
     /* a run that starts inside a line, or runs that do not all start where the first does, touch one line more */
     const size_t per_row = ck_div_up(len + ((uintptr_t)row % 64 || stride % 64 ? 63 : 0), 64);
     return (ck_prefetch){row, stride, per_row, 0, runs * per_row};
@@ -311,14 +328,18 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                       size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
+    /* packed FP32 weights are the tiles' panels as they stand; other packed weights are packed a strip at a time */
+    const bool direct = p->b.ss && p->b.type == CK_DTYPE_F32;
+    const size_t ldb = direct ? CK_PACKED_COLUMNS : nr, piece = p->b.ss ? CK_PACKED_COLUMNS : nb;
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
         const size_t kp = span_at(p->red, p0), next = p0 + kp;
-        k->pack(element(p->b.data, p0 * p->b.rs + j0 * p->b.cs, p->b.type), p->b.type, p->b.rs, p->b.cs, kp, (int)nb,
-                s->pb, p0 == 0);
+        for (size_t j = 0; !direct && j < nb; j += piece)
+            k->pack(element(p->b.data, offset(&p->b, p0, j0 + j), p->b.type), p->b.type, p->b.rs, p->b.cs, kp,
+                    (int)(nb - j < piece ? nb - j : piece), s->pb + j * kp, p0 == 0);
         ck_prefetch pf = {0};
         if (next < p->red) pf = span_lines(&p->b, next, span_at(p->red, next), j0, nb);
         const size_t lines = pf.n;
@@ -328,7 +349,8 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
                                  : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
             for (size_t st = 0; st < strips; st++) {
-                const float *pb = s->pb + st * kp * nr + (l0 - p0) * nr;
+                const float *pb = direct ? (const float *)p->b.data + offset(&p->b, l0, j0 + st * nr)
+                                         : s->pb + st * kp * nr + (l0 - p0) * nr;
                 float sa[MAX_MR], sb[MAX_NR];
                 if (p->sb) col_scales(p, l0, j0 + st * nr, nb - st * nr < nr ? nb - st * nr : nr, nr, sb);
                 for (size_t t = 0; t < tiles; t++) {
@@ -336,7 +358,7 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                     if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
                     const size_t share = ck_div_up(lines - pf.at, calls--);
                     pf.n = share < kc ? share : kc;
-                    k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, s->acc + (t * strips + st) * mr * nr, (int)rows,
+                    k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, s->acc + (t * strips + st) * mr * nr, (int)rows,
                             p->sb ? sa : NULL, sb, l0 == 0, pf.n ? &pf : NULL);
                     pf.at += pf.n;
                 }
@@ -347,20 +369,21 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
 }
 
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
- * columns runs its whole reduction (its 128-long scaled blocks inside the kernel), its weights streamed once from
- * memory. */
+ * columns (of packed weights, at most KN_STRIPS strips) runs its whole reduction (its 128-long scaled blocks inside
+ * the kernel), its weights streamed once from memory. */
 static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const bool kn = decode_kn(p);
-    const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
+    const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w), cap = p->b.ss ? KN_STRIPS * CK_PACKED_COLUMNS : w;
+    const size_t width = w < cap ? w : cap;
     keep_x(job, p, s);
-    for (size_t g = j0; g < j0 + nb; g += w) {
-        const int cols = (int)(j0 + nb - g < w ? j0 + nb - g : w);
+    for (size_t g = j0; g < j0 + nb; g += width) {
+        const int cols = (int)(j0 + nb - g < width ? j0 + nb - g : width);
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
-        (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, g * p->b.cs, p->b.type), p->b.type,
-                                           kn ? p->b.rs : p->b.cs, cols, s->a, s->x_ld, (int)p->rows, s->acc, p->sa,
-                                           p->sa_rs, sb, p->sb_ls, p->sb_js);
+        (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
+                                           kn ? p->b.rs : p->b.cs, strip_stride(&p->b), cols, s->a, s->x_ld,
+                                           (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls, p->sb_js);
         for (size_t r = 0; r < p->rows; r++) /* 64-byte pieces of rows: never streamed */
             store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
     }
@@ -461,10 +484,11 @@ static ck_status check_groups(const int64_t *sizes, size_t groups, size_t total,
     return CK_OK;
 }
 
-static ck_status check_layout(ck_weight_layout layout, const char *name) {
-    if (layout != CK_WEIGHTS_NK && layout != CK_WEIGHTS_KN)
-        return ck_fail(CK_ERR_INVALID_VALUE, name, "%s must be CK_WEIGHTS_NK or CK_WEIGHTS_KN", name);
-    return CK_OK;
+/* A layout of unpacked weights (or, with `packed`, also of packed ones). */
+static ck_status check_layout(ck_weight_layout layout, const char *name, bool packed) {
+    if (layout == CK_WEIGHTS_NK || layout == CK_WEIGHTS_KN || (packed && layout == CK_WEIGHTS_PACKED)) return CK_OK;
+    return ck_fail(CK_ERR_INVALID_VALUE, name, "%s must be CK_WEIGHTS_NK%s CK_WEIGHTS_KN%s", name, packed ? "," : " or",
+                   packed ? " or CK_WEIGHTS_PACKED" : "");
 }
 
 static ck_status check_beta(float beta) {
@@ -527,14 +551,18 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
     const size_t n = c->n, k = c->k;
     ck_status s;
     if ((s = check_type(c->xt, "x_type", true)) || (s = check_type(c->wt, "w_type", true)) ||
-        (s = check_type(c->yt, "y_type", false)) || (s = check_layout(c->layout, "layout")) || (s = check_beta(beta)))
+        (s = check_type(c->yt, "y_type", false)) || (s = check_layout(c->layout, "layout", true)) ||
+        (s = check_beta(beta)))
         return s;
     if (c->xt == CK_DTYPE_E4M3FN && c->wt != CK_DTYPE_E4M3FN)
         return ck_fail(CK_ERR_INVALID_VALUE, "w_type", "FP8 activations need FP8 weights (w_type CK_DTYPE_E4M3FN)");
-    const size_t wr = c->layout == CK_WEIGHTS_NK ? n : k, wc = c->layout == CK_WEIGHTS_NK ? k : n;
+    const bool kn = c->layout == CK_WEIGHTS_KN;
+    size_t wr = kn ? k : n, wc = kn ? n : k; /* an expert's weights as a matrix: packed, n rounded up to strips */
+    if (c->layout == CK_WEIGHTS_PACKED && __builtin_mul_overflow(ck_div_up(n, CK_PACKED_COLUMNS), CK_PACKED_COLUMNS, &wr))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "n", "packed weights of n = %zu rows overflow", n);
     if ((s = check_experts(c->w, c->wt, "w", groups, wr, wc, c->w_stride))) return s;
     size_t w_count, x_count, one; /* the grid fits whenever one expert's elements do */
-    if (__builtin_mul_overflow(wr, wc, &one) || __builtin_mul_overflow(groups, scale_grid(wr, wc), &w_count) ||
+    if (__builtin_mul_overflow(wr, wc, &one) || __builtin_mul_overflow(groups, scale_grid(kn ? k : n, kn ? n : k), &w_count) ||
         __builtin_mul_overflow(rows, ck_div_up(k, KC), &x_count))
         return ck_fail(CK_ERR_SIZE_OVERFLOW, "w_scales", "the scale arrays' sizes overflow");
     if ((s = check_scales(c->ws, "w_scales", c->wt, w_count)) || (s = check_scales(c->xs, "x_scales", c->xt, x_count)) ||
@@ -550,10 +578,11 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
  * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
-    const bool nk = c->layout == CK_WEIGHTS_NK;
-    const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n);
-    return (problem){.a = {element(c->x, row * c->ldx, c->xt), c->xt, c->ldx, 1},
-                     .b = {element(c->w, g * c->w_stride, c->wt), c->wt, nk ? 1 : n, nk ? k : 1},
+    const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
+    const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;
+    const void *w = element(c->w, g * c->w_stride, c->wt);
+    return (problem){.a = {element(c->x, row * c->ldx, c->xt), c->xt, c->ldx, 1, 0},
+                     .b = packed ? (operand){w, c->wt, P, 1, P * k} : (operand){w, c->wt, nk ? 1 : n, nk ? k : 1, 0},
                      .sa = c->xs ? c->xs + row * ck_div_up(k, KC) : NULL,
                      .sa_rs = ck_div_up(k, KC),
                      .sb = c->ws ? c->ws + g * grid : NULL,
@@ -566,8 +595,8 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .decode = k > 0 && (rows <= CK_DECODE_M ||
-                                         (nk && rows <= CK_DECODE_NK_M && x_floats(rows, k) <= X_FLOATS))};
+                     .decode = k > 0 && (rows <= CK_DECODE_M || (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
+                                                                 x_floats(rows, k) <= X_FLOATS))};
 }
 
 /* Rows [row, row + rows) of y as padding: each an empty sum, written as write_block writes those. */
@@ -658,7 +687,7 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
                             size_t dw_stride) {
     ck_status s;
     if ((s = check_type(x_type, "x_type", false)) || (s = check_type(dy_type, "dy_type", false)) ||
-        (s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
+        (s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout", false)) || (s = check_beta(beta)) ||
         (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
         (s = ck_check_matrix(x, "x", m, k, ldx, ck_dtype_size(x_type))) ||
         (s = ck_check_matrix(dy, "dy", m, n, lddy, ck_dtype_size(dy_type))) ||
@@ -671,8 +700,8 @@ ck_status ck_gemm_k_grouped(const void *x, ck_dtype x_type, size_t m, size_t k, 
     size_t row = 0;
     for (size_t g = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
-        pr[g] = k_problem((operand){element(x, row * ldx, x_type), x_type, 1, ldx},
-                          (operand){element(dy, row * lddy, dy_type), dy_type, lddy, 1}, k, n, tokens,
+        pr[g] = k_problem((operand){element(x, row * ldx, x_type), x_type, 1, ldx, 0},
+                          (operand){element(dy, row * lddy, dy_type), dy_type, lddy, 1, 0}, k, n, tokens,
                           element(dw, g * dw_stride, dw_type), layout);
         row += tokens;
     }
@@ -684,7 +713,7 @@ ck_status ck_gemm_k_grouped_fp8(const uint8_t *xt, const float *x_scales, size_t
                                 size_t n, size_t lddyt, float beta, void *dw, ck_dtype dw_type,
                                 ck_weight_layout layout, size_t dw_stride) {
     ck_status s;
-    if ((s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout")) || (s = check_beta(beta)) ||
+    if ((s = check_type(dw_type, "dw_type", false)) || (s = check_layout(layout, "layout", false)) || (s = check_beta(beta)) ||
         (s = check_groups(group_sizes, groups, m, "group_sizes", true)) ||
         (s = ck_check_matrix(xt, "xt", k, m, ldxt, 1)) || (s = ck_check_matrix(dyt, "dyt", n, m, lddyt, 1)) ||
         (s = check_experts(dw, dw_type, "dw", groups, layout == CK_WEIGHTS_KN ? k : n, layout == CK_WEIGHTS_KN ? n : k,
@@ -704,8 +733,8 @@ ck_status ck_gemm_k_grouped_fp8(const uint8_t *xt, const float *x_scales, size_t
     if (pr == NULL) return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate %zu problems", groups);
     for (size_t g = 0, row = 0, b = 0; g < groups; g++) {
         const size_t tokens = (size_t)group_sizes[g];
-        pr[g] = k_problem((operand){element(xt, row, CK_DTYPE_E4M3FN), CK_DTYPE_E4M3FN, ldxt, 1},
-                          (operand){element(dyt, row, CK_DTYPE_E4M3FN), CK_DTYPE_E4M3FN, 1, lddyt},
+        pr[g] = k_problem((operand){element(xt, row, CK_DTYPE_E4M3FN), CK_DTYPE_E4M3FN, ldxt, 1, 0},
+                          (operand){element(dyt, row, CK_DTYPE_E4M3FN), CK_DTYPE_E4M3FN, 1, lddyt, 0},
                           k, n, tokens, element(dw, g * dw_stride, dw_type), layout);
         if (tokens) {
             pr[g].sa = x_scales + b, pr[g].sa_rs = blocks;
@@ -715,4 +744,77 @@ ck_status ck_gemm_k_grouped_fp8(const uint8_t *xt, const float *x_scales, size_t
         b += ck_div_up(tokens, KC);
     }
     return run_problems(pr, groups, beta, dw_type);
+}
+
+/* ---- packed weights (CK_WEIGHTS_PACKED) ---- */
+ck_status ck_gemm_packed_size(size_t n, size_t k, size_t *elements) {
+    if (elements == NULL) return ck_fail(CK_ERR_NULL_POINTER, "elements", "elements is NULL");
+    size_t rows, count;
+    if (__builtin_mul_overflow(ck_div_up(n, CK_PACKED_COLUMNS), CK_PACKED_COLUMNS, &rows) ||
+        __builtin_mul_overflow(rows, k, &count))
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "n", "packed weights of %zu x %zu overflow", n, k);
+    *elements = count;
+    return CK_OK;
+}
+
+/* One strip: dst[l*P + c] = W(c, l) = src[c*cs + l*ls] for c < cols, +0 past them, l < k; 64 x 64 blocks at a
+ * time, so that the source lines a block touches stay in L1 whichever of its axes is contiguous. `size` is a
+ * constant where pack_task switches on it. */
+static inline __attribute__((always_inline)) void pack_strip(const char *src, size_t ls, size_t cs, size_t cols,
+                                                             size_t k, char *dst, const size_t size) {
+    const size_t P = CK_PACKED_COLUMNS;
+    for (size_t l0 = 0; l0 < k; l0 += P)
+        for (size_t c = 0; c < P; c++)
+            for (size_t l = l0; l < (k - l0 < P ? k : l0 + P); l++) {
+                char *d = dst + (l * P + c) * size;
+                if (c < cols) memcpy(d, src + (c * cs + l * ls) * size, size);
+                else memset(d, 0, size);
+            }
+}
+
+typedef struct {
+    const char *w;
+    char *packed;
+    size_t size, ls, cs, n, k, w_stride, packed_stride, strips;
+} pack_job;
+
+/* Task t: strip t % strips of expert t / strips. */
+static void pack_task(void *arg, size_t t, int tid) {
+    (void)tid;
+    const pack_job *j = arg;
+    const size_t g = t / j->strips, c0 = t % j->strips * CK_PACKED_COLUMNS, size = j->size;
+    const size_t cols = j->n - c0 < CK_PACKED_COLUMNS ? j->n - c0 : CK_PACKED_COLUMNS;
+    const char *src = j->w + (g * j->w_stride + c0 * j->cs) * size;
+    char *dst = j->packed + (g * j->packed_stride + c0 * j->k) * size;
+    switch (size) {
+    case 1: pack_strip(src, j->ls, j->cs, cols, j->k, dst, 1); break;
+    case 2: pack_strip(src, j->ls, j->cs, cols, j->k, dst, 2); break;
+    default: pack_strip(src, j->ls, j->cs, cols, j->k, dst, 4); break;
+    }
+}
+
+/* The bytes from the first element of `groups` experts of `elements`, `stride` apart, to the end of the last. */
+static size_t experts_extent(size_t groups, size_t elements, size_t stride, size_t size) {
+    return ((groups - 1) * stride + elements) * size; /* checked by check_experts */
+}
+
+ck_status ck_gemm_pack_weights(const void *w, ck_dtype type, ck_weight_layout layout, size_t groups, size_t n,
+                               size_t k, size_t w_stride, void *packed, size_t packed_stride) {
+    const bool kn = layout == CK_WEIGHTS_KN;
+    size_t count;
+    ck_status s;
+    if ((s = check_type(type, "type", true)) || (s = check_layout(layout, "layout", false)) ||
+        (s = check_experts(w, type, "w", groups, kn ? k : n, kn ? n : k, w_stride)) ||
+        (s = ck_gemm_packed_size(n, k, &count)) ||
+        (s = check_experts(packed, type, "packed", groups, count / (k ? k : 1), k, packed_stride)))
+        return s;
+    if (groups == 0 || n == 0 || k == 0) return CK_OK;
+    const size_t size = ck_dtype_size(type);
+    const uintptr_t w0 = (uintptr_t)w, p0 = (uintptr_t)packed;
+    if (w0 < p0 + experts_extent(groups, count, packed_stride, size) && p0 < w0 + experts_extent(groups, n * k, w_stride, size))
+        return ck_fail(CK_ERR_INVALID_VALUE, "packed", "packed overlaps w");
+    pack_job job = {w, packed, size, kn ? n : 1, kn ? 1 : k, n, k, w_stride, packed_stride,
+                    ck_div_up(n, CK_PACKED_COLUMNS)};
+    ck_parallel_for(groups * job.strips, pack_task, &job, ck_participants(groups * count, GEMM_GRAIN));
+    return CK_OK;
 }

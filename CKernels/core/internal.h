@@ -90,9 +90,9 @@ typedef struct ck_formats_kernels {
 
 /* ---- GEMM microkernels (ref/gemm_ref.c, simd/gemm_simd.h) ----
  * One canonical order, identical on every ISA (see ck_gemm.h).
- * tile: rows (<= mr) x nr outputs out[r*nr + c] over a packed B panel pb[l*nr + c] (l < kc) and
- *   A(r, l) = a[r*rsa + l*csa]:
- *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*nr + c], continuing from out (first == 0) or
+ * tile: rows (<= mr) x nr outputs out[r*nr + c] over a B panel pb[l*ldb + c] (l < kc; ldb = nr when packed here,
+ *   CK_PACKED_COLUMNS on packed weights) and A(r, l) = a[r*rsa + l*csa]:
+ *   sa == NULL: out = the fma chain over l of A(r, l) * pb[l*ldb + c], continuing from out (first == 0) or
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb[c], first ? +0 : out) (a scaled block:
  *               sa per row of A, sb per column of B; sb holds nr values, whatever cols);
@@ -105,9 +105,10 @@ typedef struct ck_formats_kernels {
  *   <= CK_DECODE_M) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
  *   l < kc of x(r, l) * W(c, l). decode_nk reads x blocked by CK_DECODE_XB columns, each block's rows
  *   together, x(r, l) = x[(l / CK_DECODE_XB)*ldx + r*CK_DECODE_XB + l % CK_DECODE_XB] (ck_decode_x_index),
- *   and W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w); decode_kn reads x(r, l) =
- *   x[r*ldx + l] and W(c, l) = w[l*ldw + c] ([K, N] weights, cols <= width = decode_kn_w); weights of type t,
- *   decoded. sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's
+ *   and W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w <= CK_PACKED_COLUMNS, so ss is
+ *   not needed); decode_kn reads x(r, l) = x[r*ldx + l] and W(c, l) = w[(c / S)*ss + l*ldw + c % S], S =
+ *   CK_PACKED_COLUMNS ([K, N] weights with ss = S, or CK_WEIGHTS_PACKED strips with ldw = S, ss = S*K;
+ *   cols <= width = decode_kn_w); weights of type t, decoded. sb == NULL: the chain from +0. sb != NULL: l is cut into CK_SCALE_BLOCK blocks b, each block's
  *   chain p runs from +0 and then out = fma(p * sa(r, b), sb(b, c), b ? out : +0), sa(r, b) = sa[r*sa_rs + b]
  *   (1 when sa is NULL), sb(b, c) = sb[b*sb_ls + (c / CK_SCALE_BLOCK)*sb_js]: the call's first column starts a
  *   128-wide block of the grid (or all its columns lie within one). Weights past cols are never read; as
@@ -122,9 +123,9 @@ static inline size_t ck_decode_x_index(size_t r, size_t l, size_t ldx) {
     return l / CK_DECODE_XB * ldx + r * CK_DECODE_XB + l % CK_DECODE_XB;
 }
 #define CK_SCALE_BLOCK 128 /* the FP8 scale block along the reduction */
-typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
-                             int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                             size_t sb_js);
+typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
+                             size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
+                             size_t sb_ls, size_t sb_js);
 /* Lines for a tile to prefetch: n of them from line `at` on, in runs of per_row lines whose starts are stride bytes
  * apart: line q at row + (q / per_row)*stride + (q % per_row)*64. */
 typedef struct ck_prefetch {
@@ -133,7 +134,7 @@ typedef struct ck_prefetch {
 } ck_prefetch;
 typedef struct ck_gemm_kernels {
     int mr, nr;
-    void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
+    void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out, int rows,
                  const float *sa, const float *sb, int first, const ck_prefetch *pf);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst, bool prefetch);
     int decode_nk_w, decode_kn_w;

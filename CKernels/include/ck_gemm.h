@@ -4,9 +4,9 @@
  * m-grouped (forward, dgrad): the token rows of X are grouped by expert, back to back,
  *   Y[rows of g] = X[rows of g] . op(W[g])  (+ beta * Y)
  *   x: [M, K] row-major, row stride ldx; group_sizes: [G], each >= 0, summing to M (zeros allowed, no
- *   alignment); w: [G, N, K] (CK_WEIGHTS_NK: the nn.Linear / checkpoint layout, op = transpose) or
- *   [G, K, N] (CK_WEIGHTS_KN: dX = dY . W, op = identity), experts w_stride elements apart; y: [M, N],
- *   row stride ldy.
+ *   alignment); w: [G, N, K] (CK_WEIGHTS_NK: the nn.Linear / checkpoint layout, op = transpose),
+ *   [G, K, N] (CK_WEIGHTS_KN: dX = dY . W, op = identity) or [N, K] experts packed (CK_WEIGHTS_PACKED, below),
+ *   experts w_stride elements apart; y: [M, N], row stride ldy.
  * m-grouped masked (decode, DeepGEMM's masked layout): x: [G, max_m, K], y: [G, max_m, N]; only the first
  *   valid_m[g] rows of each expert are read and written; rows past them are untouched and never read.
  * m-grouped contiguous (DeepGEMM's contiguous layout with m_indices): x: [M, K], y: [M, N] as for m-grouped
@@ -32,7 +32,8 @@
  * is f32.
  *   FP8 weights (w_type CK_DTYPE_E4M3FN) carry 128 x 128 block scales, multipliers (w = q * s), one grid per
  *   expert laid out like the expert's own blocks: [ceil(N/128), ceil(K/128)] for CK_WEIGHTS_NK (the
- *   checkpoint's weight_scale_inv), [ceil(K/128), ceil(N/128)] for CK_WEIGHTS_KN, experts back to back.
+ *   checkpoint's weight_scale_inv; CK_WEIGHTS_PACKED too), [ceil(K/128), ceil(N/128)] for CK_WEIGHTS_KN,
+ *   experts back to back.
  *   FP8 activations (x_type CK_DTYPE_E4M3FN, only with FP8 weights) carry 1 x 128 scales [M, ceil(K/128)]
  *   ([G * max_m, ceil(K/128)] when masked). Scales are NULL for non-FP8 operands.
  *
@@ -58,9 +59,30 @@ extern "C" {
 #endif
 
 typedef enum ck_weight_layout {
-    CK_WEIGHTS_NK = 0, /* w[g] is [N, K]: y = x . w^T ("nt") */
-    CK_WEIGHTS_KN = 1, /* w[g] is [K, N]: y = x . w    ("nn") */
+    CK_WEIGHTS_NK = 0,     /* w[g] is [N, K]: y = x . w^T ("nt") */
+    CK_WEIGHTS_KN = 1,     /* w[g] is [K, N]: y = x . w    ("nn") */
+    CK_WEIGHTS_PACKED = 2, /* w[g] is W [N, K] as ck_gemm_pack_weights writes it: y = x . W^T (m-grouped only) */
 } ck_weight_layout;
+
+/* Packed weights (CK_WEIGHTS_PACKED): an expert's W [N, K] cut into ceil(N / 64) strips of 64 rows, strip s stored
+ * as [K, 64], element (l, c) = W[64 s + c, l] (+0 past N), the strips back to back: element (n, l) of W at
+ * (n / 64) * 64 * K + l * 64 + n % 64. The elements keep their type (F32, BF16 or E4M3FN codes, moved bit for bit)
+ * and FP8 weights keep their scales, laid out as for CK_WEIGHTS_NK ([ceil(N/128), ceil(K/128)] per expert). Every
+ * result is bitwise the one the unpacked weights give. What it buys: the m-grouped calls read the strips as
+ * they stand (FP32) or decode them row by row (BF16, E4M3) instead of transposing W's blocks on every call, and
+ * the decode path streams many strips at once. Pack once, when the weights are loaded. */
+#define CK_PACKED_COLUMNS 64
+
+/* *elements = the elements of one packed expert of [n, k]: ceil(n / 64) * 64 * k (CK_ERR_SIZE_OVERFLOW if that
+ * does not fit a size_t). */
+ck_status ck_gemm_packed_size(size_t n, size_t k, size_t *elements);
+
+/* Packs `groups` experts' weights w (type F32, BF16 or E4M3FN; layout CK_WEIGHTS_NK, each [n, k], or
+ * CK_WEIGHTS_KN, each [k, n]; experts w_stride elements apart) into `packed` (experts packed_stride >=
+ * ck_gemm_packed_size(n, k) elements apart; the elements between experts are not written). packed must not
+ * overlap w. */
+ck_status ck_gemm_pack_weights(const void *w, ck_dtype type, ck_weight_layout layout, size_t groups, size_t n,
+                               size_t k, size_t w_stride, void *packed, size_t packed_stride);
 
 ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scales, size_t m, size_t k, size_t ldx,
                             const int64_t *group_sizes, size_t groups, const void *w, ck_dtype w_type,

@@ -14,13 +14,13 @@ static float chain(size_t kc, const float *a, size_t as, const void *b, ck_dtype
     return sa ? fmaf(acc * sa[r], sb[c], first ? 0.0f : old) : acc;
 }
 
-static void gemm_tile_ref(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out, int rows,
-                          const float *sa, const float *sb, int first, const ck_prefetch *pf) {
+static void gemm_tile_ref(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out,
+                          int rows, const float *sa, const float *sb, int first, const ck_prefetch *pf) {
     (void)pf;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < NR; c++) {
             float *o = &out[r * NR + c];
-            *o = chain(kc, a + r * rsa, csa, pb + c, CK_DTYPE_F32, NR, first || sa ? 0.0f : *o, sa, r, sb, c, first, *o);
+            *o = chain(kc, a + r * rsa, csa, pb + c, CK_DTYPE_F32, ldb, first || sa ? 0.0f : *o, sa, r, sb, c, first, *o);
         }
 }
 
@@ -35,8 +35,9 @@ static void gemm_pack_ref(const void *src, ck_dtype t, size_t ls, size_t cs, siz
             }
 }
 
-/* Both decode kernels: W(c, l) = w[c*cs + l*ls]; x(r, l) = x[r*ldx + l], or decode_nk's blocked x (xb). */
-static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t cs, int cols, const float *x,
+/* Both decode kernels: W(c, l) = w[(c / CK_PACKED_COLUMNS)*ss + (c % CK_PACKED_COLUMNS)*cs + l*ls]; x(r, l) =
+ * x[r*ldx + l], or decode_nk's blocked x (xb). */
+static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t cs, size_t ss, int cols, const float *x,
                        size_t ldx, bool xb, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                        size_t sb_ls, size_t sb_js) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc;
@@ -47,7 +48,7 @@ static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t c
                 float p = 0.0f, *o = &out[r * NR + c];
                 for (size_t l = l0; l < end; l++) {
                     const float xv = xb ? x[ck_decode_x_index((size_t)r, l, ldx)] : x[(size_t)r * ldx + l];
-                    p = fmaf(xv, ck_load_f32(w, t, (size_t)c * cs + l * ls), p);
+                    p = fmaf(xv, ck_load_f32(w, t, (size_t)c / CK_PACKED_COLUMNS * ss + (size_t)c % CK_PACKED_COLUMNS * cs + l * ls), p);
                 }
                 if (sb)
                     p = fmaf(p * (sa ? sa[(size_t)r * sa_rs + b] : 1.0f),
@@ -57,16 +58,16 @@ static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t c
     }
 }
 
-static void gemm_decode_nk_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
-                               int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                               size_t sb_js) {
-    decode_ref(kc, w, t, 1, ldw, cols, x, ldx, true, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
+static void gemm_decode_nk_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
+                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
+                               size_t sb_ls, size_t sb_js) {
+    decode_ref(kc, w, t, 1, ldw, ss, cols, x, ldx, true, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
 }
 
-static void gemm_decode_kn_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx,
-                               int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                               size_t sb_js) {
-    decode_ref(kc, w, t, ldw, 1, cols, x, ldx, false, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
+static void gemm_decode_kn_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
+                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
+                               size_t sb_ls, size_t sb_js) {
+    decode_ref(kc, w, t, ldw, 1, ss, cols, x, ldx, false, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
 }
 
 const ck_gemm_kernels ck_gemm_scalar = {

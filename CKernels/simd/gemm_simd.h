@@ -12,13 +12,15 @@
 #define CK_DECODE_NK_W 16 /* columns (weight rows) per decode_nk call, NK_GROUPS groups of CK_VW */
 enum { NK_GROUPS = CK_DECODE_NK_W / CK_VW, NK_PAIR_M = 2 };
 _Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
-                   CK_GEMM_NR <= 64 && CK_DECODE_XB % CK_VW == 0,
+                   CK_GEMM_NR <= 64 && CK_DECODE_XB % CK_VW == 0 && CK_PACKED_COLUMNS == 64 &&
+                   CK_DECODE_NK_W <= CK_PACKED_COLUMNS,
                "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones and "
-               "its E4M3 check covers whole strips; the driver's scales hold 8 rows, 64 columns; a block of W's "
-               "columns lies within one block of decode_nk's x");
+               "its E4M3 check covers whole strips of packed weights; panels and decode_nk's calls lie within one "
+               "such strip; the driver's scales hold 8 rows, 64 columns; a block of W's columns lies within one "
+               "block of decode_nk's x");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
-CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
+CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out,
                          const float *sa, const float *sb, int first, const ck_prefetch *pf, const int mr) {
     vf32 acc[CK_GEMM_MR][CK_GEMM_V];
 #pragma unroll
@@ -40,7 +42,7 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
         }
         vf32 bv[CK_GEMM_V];
 #pragma unroll
-        for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * CK_GEMM_NR + v * CK_VW));
+        for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * ldb + v * CK_VW));
 #pragma unroll
         for (int r = 0; r < mr; r++) {
             const vf32 ar = v_setf(row[r][at]);
@@ -63,15 +65,15 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
 }
 
 _Static_assert(CK_GEMM_MR <= 6, "gemm_tile has a case for each row count below CK_GEMM_MR");
-static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, float *out,
-                               int rows, const float *sa, const float *sb, int first, const ck_prefetch *pf) {
+static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb,
+                               float *out, int rows, const float *sa, const float *sb, int first, const ck_prefetch *pf) {
     switch (rows) {
-    case 1: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 1); break;
-    case 2: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 2); break;
-    case 3: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 3); break;
-    case 4: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 4); break;
-    case 5: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, 5); break;
-    default: tile_body(kc, a, rsa, csa, pb, out, sa, sb, first, pf, CK_GEMM_MR); break;
+    case 1: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 1); break;
+    case 2: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 2); break;
+    case 3: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 3); break;
+    case 4: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 4); break;
+    case 5: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 5); break;
+    default: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, CK_GEMM_MR); break;
     }
 }
 
@@ -371,8 +373,10 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
                          sb, sb_ls, m, 1);
 }
 
-/* m rows of x against `cols` (<= CK_DECODE_KN_W) columns of [K, N] weights W(c, l) = w[l*ldw + c] over the
- * whole reduction (see ck_gemm_kernels.decode_kn). Each lane is already one output column, so the weights go
+/* m rows of x against `cols` (<= CK_DECODE_KN_W) columns of [K, N] weights in strips of CK_PACKED_COLUMNS columns
+ * ss elements apart, W(c, l) = w[(c / CK_PACKED_COLUMNS)*ss + l*ldw + c % CK_PACKED_COLUMNS] (unpacked: ss =
+ * CK_PACKED_COLUMNS, W(c, l) = w[l*ldw + c]), over the whole reduction (see ck_gemm_kernels.decode_kn). Each lane
+ * is already one output column, so the weights go
  * from memory straight into the chains: a pass takes KN_ROWS rows, a strip of CK_VW columns at a time across
  * all of cols, and carries the chains to the next pass in part (a 128-long block's partial sums when scaled).
  * Reading whole rows (up to 2048 columns) lets the hardware prefetchers stream them: in a C driver, calls of 128
@@ -380,35 +384,43 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
  * bytes of a pass's columns also prefetch the same bytes of the next pass's rows, spread out over the pass
  * (prefetching whole rows at the start of a pass was slower than none), and E4M3 strips whose 64 columns hold
  * only normal codes in the pass decode in four integer instructions: with one thread the two took E4M3 from
- * 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). */
-enum { KN_ROWS = 8 };
-CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                              size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                              size_t sb_js, const int m) {
+ * 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). Packed weights' strips (rows of
+ * CK_PACKED_COLUMNS) take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
+ * on V2-Lite's experts (one row of x, two threads, weights from DRAM, calls of 8 strips, medians of five calls in
+ * turn with the [N, K] kernel), FP32 took 1.14 x that kernel's time with passes of 8 rows and 1.05 x with 4; E4M3
+ * 1.01-1.20 x with 8 and 1.03-1.05 x with 16, but 1.27 x with 4; BF16 0.96-0.98 x with 8. */
+enum { KN_ROWS = 8, KN_STRIP_BYTES = 1024 };
+_Static_assert(KN_STRIP_BYTES % (CK_PACKED_COLUMNS * 4) == 0, "a pass over a strip is whole rows of every type");
+CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, size_t ss, int cols,
+                              const float *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
+                              size_t sb_ls, size_t sb_js, const int m) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
+    const size_t kr = ldw == CK_PACKED_COLUMNS ? KN_STRIP_BYTES / (CK_PACKED_COLUMNS * size) : KN_ROWS; /* per pass */
     float *part = out + CK_DECODE_M * CK_DECODE_KN_W; /* the scratch half of out */
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
-        for (size_t l1 = l0; l1 < end; l1 += KN_ROWS) {
-            const size_t l2 = end - l1 < KN_ROWS ? end : l1 + KN_ROWS;
+        for (size_t l1 = l0; l1 < end; l1 += kr) {
+            const size_t l2 = end - l1 < kr ? end : l1 + kr;
             float *dst = l2 < end ? part : out; /* the block's last pass stores the outputs */
             bool normal = false; /* E4M3: the pass's codes in this strip's 64 columns are all normal */
             for (int c0 = 0; c0 < cols; c0 += CK_VW) {
                 const int n = cols - c0 < CK_VW ? cols - c0 : CK_VW;
+                const size_t at = (size_t)c0 / CK_PACKED_COLUMNS * ss + (size_t)c0 % CK_PACKED_COLUMNS;
+                const void *wc = (const uint8_t *)w + at * size; /* W(c0, 0) */
                 if ((size_t)c0 * size % 64 == 0) /* these 64 bytes of the next pass's rows (possibly past the weights) */
-                    for (size_t l = l2; l < l2 + KN_ROWS; l++)
-                        __builtin_prefetch((const void *)((uintptr_t)w + (l * ldw + (size_t)c0) * size), 0, 3);
+                    for (size_t l = l2; l < l2 + kr; l++)
+                        __builtin_prefetch((const void *)((uintptr_t)wc + l * ldw * size), 0, 3);
                 if (t == CK_DTYPE_E4M3FN && c0 % 64 == 0)
-                    normal = c0 + 64 <= cols && v_e4m3_normal64((const uint8_t *)w + l1 * ldw + (size_t)c0, ldw, l2 - l1);
+                    normal = c0 + 64 <= cols && v_e4m3_normal64((const uint8_t *)wc + l1 * ldw, ldw, l2 - l1);
                 vf32 acc[CK_DECODE_M];
 #pragma unroll
                 for (int r = 0; r < m; r++)
                     acc[r] = l1 == l0 ? v_setf(0.0f) : v_as_f32(v_load_u32(part + r * CK_DECODE_KN_W + c0));
                 for (size_t l = l1; l < l2; l++) {
                     vf32 wv;
-                    if (normal) wv = v_e4m3_normal_to_f32(v_load_u8((const uint8_t *)w + l * ldw + (size_t)c0));
-                    else if (n == CK_VW) wv = load_f32_of(w, t, l * ldw + (size_t)c0);
-                    else wv = load_f32_part(w, t, l * ldw + (size_t)c0, 1, n); /* a ragged last strip */
+                    if (normal) wv = v_e4m3_normal_to_f32(v_load_u8((const uint8_t *)wc + l * ldw));
+                    else if (n == CK_VW) wv = load_f32_of(wc, t, l * ldw);
+                    else wv = load_f32_part(wc, t, l * ldw, 1, n); /* a ragged last strip */
 #pragma unroll
                     for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
                 }
@@ -433,11 +445,11 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
     default: CALL(CK_DTYPE_E4M3FN) break;                                                                    \
     }
 #define CK_DECODE_ARGS                                                                                       \
-    size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const float *x, size_t ldx, int rows, float *out, \
-        const float *sa, size_t sa_rs, const float *sb, size_t sb_ls, size_t sb_js
+    size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x, size_t ldx, int rows, \
+        float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls, size_t sb_js
 
 static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
-    (void)sb_js; /* the call's columns lie within one 128-wide block of the grid */
+    (void)sb_js, (void)ss; /* the call's columns lie within one 128-wide block of the grid, and one strip */
 #define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
 #define CALL(T)                                                                                              \
     switch (rows) { CK_ROW_CASES(CASE, T) CK_NK_WIDE_CASES(CASE, T) }                                        \
@@ -448,7 +460,7 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 }
 
 static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
-#define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
+#define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
 #define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }
     CK_DECODE_TYPES(CALL)
 #undef CALL

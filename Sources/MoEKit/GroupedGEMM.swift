@@ -6,7 +6,23 @@ public enum WeightLayout: Sendable, CaseIterable {
     case nk
     /// `[K, N]`: `y = x · w` (the data gradient `dX = dY · W`, and wgrad outputs `[K, N]`).
     case kn
-    var c: ck_weight_layout { self == .nk ? CK_WEIGHTS_NK : CK_WEIGHTS_KN }
+    /// `[N, K]` weights as ``GroupedGEMM/packWeights(_:layout:experts:n:k:into:weightsStride:packedStride:)``
+    /// writes them, `y = x · wᵀ`: ⌈N/64⌉ strips of `[K, 64]` per expert
+    /// (``GroupedGEMM/packedCount(n:k:)`` elements). m-grouped calls only; FP8 scales as for ``nk``.
+    case packed
+
+    var c: ck_weight_layout {
+        switch self {
+        case .nk: CK_WEIGHTS_NK
+        case .kn: CK_WEIGHTS_KN
+        case .packed: CK_WEIGHTS_PACKED
+        }
+    }
+
+    /// The elements of one expert's `[n, k]` weights in this layout.
+    func expertCount(n: Int, k: Int) throws(MoEKitError) -> Int {
+        self == .packed ? try GroupedGEMM.packedCount(n: n, k: k) : try checkedProduct(n, k, "n")
+    }
 }
 
 /// Grouped expert GEMMs: every expert of a MoE layer in one call, balanced across threads.
@@ -22,13 +38,15 @@ public enum GroupedGEMM {
     ///   - rows: rows of `x` and `y`.
     ///   - k: the reduction length.
     ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
-    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
+    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``), `[experts, k, n]` (``WeightLayout/kn``) or packed
+    ///     (``WeightLayout/packed``).
     ///   - layout: how each expert's weights are stored.
     ///   - n: output columns.
     ///   - beta: finite; `0` (the default) overwrites `y`.
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
     ///   - xStride: row stride of `x` (default `k`).
-    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`; packed:
+    ///     ``packedCount(n:k:)``).
     ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, weights: Span<W>, layout: WeightLayout,
@@ -54,14 +72,15 @@ public enum GroupedGEMM {
     ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
     ///   - fp8Weights: E4M3 codes laid out as in ``mGrouped(_:rows:k:groupSizes:weights:layout:n:beta:into:xStride:weightsStride:yStride:)``.
     ///   - weightScales: per expert, the multipliers of its 128 × 128 blocks, laid out like the blocks:
-    ///     `[⌈n/128⌉, ⌈k/128⌉]` for ``WeightLayout/nk`` (the checkpoint's `weight_scale_inv`),
-    ///     `[⌈k/128⌉, ⌈n/128⌉]` for ``WeightLayout/kn``; experts back to back.
+    ///     `[⌈n/128⌉, ⌈k/128⌉]` for ``WeightLayout/nk`` (the checkpoint's `weight_scale_inv`) and
+    ///     ``WeightLayout/packed``, `[⌈k/128⌉, ⌈n/128⌉]` for ``WeightLayout/kn``; experts back to back.
     ///   - layout: how each expert's weights are stored.
     ///   - n: output columns.
     ///   - beta: finite; `0` (the default) overwrites `y`.
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
     ///   - xStride: row stride of `x` (default `k`).
-    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`; packed:
+    ///     ``packedCount(n:k:)``).
     ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<X: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, groupSizes: Span<Int>, fp8Weights: Span<UInt8>, weightScales: Span<Float>,
@@ -88,14 +107,16 @@ public enum GroupedGEMM {
     ///   - rows: rows of `x` and `y`.
     ///   - k: the reduction length.
     ///   - groupSizes: `[experts]` rows per expert (zeros allowed), summing to `rows`.
-    ///   - fp8Weights: E4M3 codes `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
+    ///   - fp8Weights: E4M3 codes `[experts, n, k]` (``WeightLayout/nk``), `[experts, k, n]` (``WeightLayout/kn``)
+    ///     or packed (``WeightLayout/packed``).
     ///   - weightScales: as in the weight-only call.
     ///   - layout: how each expert's weights are stored.
     ///   - n: output columns.
     ///   - beta: finite; `0` (the default) overwrites `y`.
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
     ///   - xStride: row stride of `x` (default `k`).
-    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`; packed:
+    ///     ``packedCount(n:k:)``).
     ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<Y: KernelFloat>(
         fp8 x: Span<UInt8>, xScales: Span<Float>, rows: Int, k: Int, groupSizes: Span<Int>, fp8Weights: Span<UInt8>,
@@ -126,7 +147,8 @@ public enum GroupedGEMM {
     ///   - n: output columns.
     ///   - beta: finite; `0` (the default) overwrites the valid rows of `y`.
     ///   - y: `[experts, maxRows, n]`, packed; rows past `validRows[g]` are left as they are.
-    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`; packed:
+    ///     ``packedCount(n:k:)``).
     public static func mGroupedMasked<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, maxRows: Int, k: Int, validRows: Span<Int>, weights: Span<W>, layout: WeightLayout,
         n: Int, beta: Float = 0, into y: inout MutableSpan<Y>, weightsStride: Int? = nil
@@ -186,13 +208,15 @@ public enum GroupedGEMM {
     ///     ``MoEKitError/invalidValue(argument:reason:)``, and a count other than `rows`
     ///     ``MoEKitError/invalidShape(argument:reason:)``, with nothing written.
     ///   - experts: the experts in `weights`.
-    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``) or `[experts, k, n]` (``WeightLayout/kn``).
+    ///   - weights: `[experts, n, k]` (``WeightLayout/nk``), `[experts, k, n]` (``WeightLayout/kn``) or packed
+    ///     (``WeightLayout/packed``).
     ///   - layout: how each expert's weights are stored.
     ///   - n: output columns.
     ///   - beta: finite; `0` (the default) overwrites `y`.
     ///   - y: `[rows, n]`. With `beta == 0` it is only written (NaN there cannot leak).
     ///   - xStride: row stride of `x` (default `k`).
-    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`).
+    ///   - weightsStride: elements from one expert's weights to the next (default `n · k`; packed:
+    ///     ``packedCount(n:k:)``).
     ///   - yStride: row stride of `y` (default `n`).
     public static func mGrouped<X: KernelFloat, W: KernelFloat, Y: KernelFloat>(
         _ x: Span<X>, rows: Int, k: Int, rowExperts: Span<Int32>, experts: Int, weights: Span<W>, layout: WeightLayout,
@@ -255,7 +279,7 @@ public enum GroupedGEMM {
     ///   - dy: `[rows, n]`.
     ///   - n: columns of `dy`.
     ///   - beta: finite; `0` (the default) overwrites `dw`.
-    ///   - dw: `[experts, k, n]` (``WeightLayout/kn``) or `[experts, n, k]` (``WeightLayout/nk``). An expert
+    ///   - dw: `[experts, k, n]` (``WeightLayout/kn``) or `[experts, n, k]` (``WeightLayout/nk``; not packed). An expert
     ///     with no tokens gets exact zeros (with `beta`: `fma(beta, dw, +0)`; untouched when `beta == 1`).
     ///   - layout: how `dw` is stored.
     ///   - xStride: row stride of `x` (default `k`).
@@ -388,10 +412,10 @@ public enum GroupedGEMM {
     ) -> Result<Void, MoEKitError> {
         Result { () throws(MoEKitError) in
             try requireNonNegative(["rows": rows, "k": k, "n": n, "experts": experts])
-            let nk = try checkedProduct(n, k, "n")
-            let ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? nk
+            let expert = try layout.expertCount(n: n, k: k)
+            let ldx = xStride ?? k, ldy = yStride ?? n, ws = weightsStride ?? expert
             try x.require("x", rows: rows, columns: k, stride: ldx, scales: try checkedProduct(rows, divUp(k, 128), "rows"), "xScales")
-            try w.require("weights", rows: experts, columns: nk, stride: ws,
+            try w.require("weights", rows: experts, columns: expert, stride: ws,
                           scales: try checkedProduct(experts, scaleGrid(n, k), "n"), "weightScales")
             try requireMatrix("y", count: y.count, rows: rows, columns: n, stride: ldy)
             try call(ldx, ws, ldy)
@@ -405,10 +429,10 @@ public enum GroupedGEMM {
     ) -> Result<Void, MoEKitError> {
         Result { () throws(MoEKitError) in
             try requireNonNegative(["maxRows": maxRows, "k": k, "n": n])
-            let nk = try checkedProduct(n, k, "n"), experts = validRows.count, ws = weightsStride ?? nk
+            let expert = try layout.expertCount(n: n, k: k), experts = validRows.count, ws = weightsStride ?? expert
             let allRows = try checkedProduct(experts, maxRows, "maxRows")
             try x.require("x", rows: allRows, columns: k, stride: k, scales: try checkedProduct(allRows, divUp(k, 128), "maxRows"), "xScales")
-            try w.require("weights", rows: experts, columns: nk, stride: ws,
+            try w.require("weights", rows: experts, columns: expert, stride: ws,
                           scales: try checkedProduct(experts, scaleGrid(n, k), "n"), "weightScales")
             try requireMatrix("y", count: y.count, rows: allRows, columns: n, stride: n)
             try check(validRows.withUnsafeBufferPointer { vp in

@@ -38,7 +38,7 @@ import TestSupport
         var rng = SplitMix64(seed: 17)
         // padding rows of y also hold -0 and a NaN with a payload, which beta == 1 must leave as they are
         let specials: [Float] = [-0.0, Float(bitPattern: 0x7FC1_0000)]
-        for layout in [WeightLayout.nk, .kn] {
+        for layout in WeightLayout.allCases {
             for beta: Float in [0, 0.5, 1] {
                 let old: [Float] = (0..<rows * n).map { i in
                     if beta == 0 { return .nan }

@@ -50,7 +50,8 @@ import TestSupport
         func wNK(_ g: Int, _ j: Int, _ l: Int) -> Int { g * n * k + j * k + l }
 
         /// [G, N, K] data (and its NK scale grid) in `layout` order.
-        func laidOut<T>(_ data: [T], _ layout: WeightLayout) -> [T] {
+        func laidOut<T: BitwiseCopyable>(_ data: [T], _ layout: WeightLayout) -> [T] {
+            if layout == .packed, !data.isEmpty { return packedReference(data, experts: sizes.count, n: n, k: k) }
             guard layout == .kn, !data.isEmpty else { return data }
             var t = data
             for g in 0..<sizes.count { for j in 0..<n { for l in 0..<k { t[g * n * k + l * n + j] = data[wNK(g, j, l)] } } }
@@ -172,7 +173,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [WeightLayout.nk, .kn])
+    @Test(arguments: WeightLayout.allCases)
     func everyISAMatchesTheCanonicalOrders(layout: WeightLayout) throws {
         for (c, (xt, wt, bf16Out)) in Self.combos.enumerated() {
             for (s, shape) in Self.shapes.enumerated() {
@@ -198,14 +199,16 @@ import TestSupport
     /// `[K, N]` decode tasks take whole rows of weights or, when that would leave threads idle, fewer columns:
     /// with 6600 columns in all, 1, 5, 20 and 64 threads give tasks of 2048 columns (a 2048-column kernel call,
     /// then a 152-column one), 1408 (a call across 11 scale blocks, then one starting at column 1408), 384
-    /// and 128 (one scale block per call). Each must give the canonical bits.
-    @Test func knDecodeTaskWidthsGiveTheCanonicalBits() throws {
+    /// and 128 (one scale block per call). Packed weights take the same tasks in kernel calls of up to 8 strips
+    /// (512 columns; the last strip ragged). Each must give the canonical bits.
+    @Test(arguments: [WeightLayout.kn, .packed])
+    func knDecodeTaskWidthsGiveTheCanonicalBits(layout: WeightLayout) throws {
         let p = Problem(sizes: [3, 0, 8, 1], k: 260, n: 2200, x: .e4m3, w: .e4m3, seed: 40) // 3 blocks of K
         let old = priorOutputs(p.rows * p.n, beta: 0.5, seed: 6)
         let want = Self.expected(p, beta: 0.5, old: old, bf16Out: false)
         for t in [1, 5, 20, 64] {
-            for (isa, got) in try forEachISA(threads: t, { _ in try Self.run(p, .kn, beta: 0.5, old: old, bf16Out: false) }) {
-                expectMatches(got, want, bf16Out: false, "\(isa) [K, N] decode, \(t) threads")
+            for (isa, got) in try forEachISA(threads: t, { _ in try Self.run(p, layout, beta: 0.5, old: old, bf16Out: false) }) {
+                expectMatches(got, want, bf16Out: false, "\(isa) \(layout) decode, \(t) threads")
             }
         }
     }
@@ -231,7 +234,7 @@ import TestSupport
 
     /// Batch invariance, on FP32, BF16 and FP8 operands: a token's row has the same bits alone (T = 1, the decode
     /// kernels), among 17 rows of its expert and among 4096 (the packed tiles), at every ISA.
-    @Test(arguments: [WeightLayout.nk, .kn])
+    @Test(arguments: WeightLayout.allCases)
     func batchInvariance(layout: WeightLayout) throws {
         let k = 260, n = 21, r = 103 // row 103 belongs to expert 1 (rows 3 ..< 4099); K: two whole scale blocks and a part
         for (xt, wt, bf16Out) in [(Element.f32, Element.f32, false), (.bf16, .bf16, true), (.f32, .e4m3, false),
@@ -283,7 +286,7 @@ import TestSupport
             }
         }
         var rng = SplitMix64(seed: 21)
-        for layout in [WeightLayout.nk, .kn] {
+        for layout in WeightLayout.allCases {
             let wC = p.laidOut(p.wCodes, layout), ws = p.scales(layout)
             for beta: Float in [0, 0.5] {
                 let old = (0..<p.rows * n).map { _ in Float(BFloat16(Float.random(in: -1...1, using: &rng)).floatValue) }
@@ -313,7 +316,7 @@ import TestSupport
     }
 
     /// NaN weight codes (0x7F, 0xFF) make exactly their columns NaN, on the decode and the packed paths.
-    @Test(arguments: [WeightLayout.nk, .kn])
+    @Test(arguments: WeightLayout.allCases)
     func nanWeightCodesReachTheirColumnsOnly(layout: WeightLayout) throws {
         // n = 80: expert 1 (70 rows, the packed path) has a whole 64-column strip; expert 2 (14 rows) takes the
         // decode kernel with `.nk` weights; NaNs inside whole 16 x 16 blocks, in a ragged column group, and in

@@ -52,6 +52,7 @@ import TestSupport
 
         /// The weights in `layout` order.
         func weights(_ layout: WeightLayout) -> [Float] {
+            if layout == .packed { return packedReference(w, experts: sizes.count, n: n, k: k) }
             guard layout == .kn else { return w }
             var t = [Float](repeating: 0, count: w.count)
             for g in 0..<sizes.count { for j in 0..<n { for l in 0..<k { t[g * n * k + l * n + j] = wNK(g, j, l) } } }
@@ -85,7 +86,7 @@ import TestSupport
         ([300, 389, 481, 0], 9, 70),
     ]
 
-    @Test(arguments: [WeightLayout.nk, .kn])
+    @Test(arguments: WeightLayout.allCases)
     func everyISAMatchesTheCanonicalOrder(layout: WeightLayout) throws {
         for (i, shape) in Self.shapes.enumerated() {
             let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, seed: UInt64(i))
@@ -115,7 +116,7 @@ import TestSupport
             for (i, shape) in Self.shapes.enumerated() {
                 let p = Problem(sizes: shape.sizes, k: shape.k, n: shape.n, seed: UInt64(i))
                 let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
-                for layout in [WeightLayout.nk, .kn] {
+                for layout in WeightLayout.allCases {
                     let got = try p.run(layout, beta: 0, old: [Float](repeating: .nan, count: p.rows * p.n))
                     expectSameBits(got, want, "\(isa) \(shape) \(layout)")
                 }
@@ -141,7 +142,7 @@ import TestSupport
         let nanRows = [0, 2, 80], nanColumn = 5
         for r in nanRows { p.x[r * p.k + 3] = Float(bitPattern: 0xFFC0_0001) }
         for g in 0..<3 { p.w[(g * p.n + nanColumn) * p.k + 7] = Float(bitPattern: 0x7FA0_0002) }
-        for layout in [WeightLayout.nk, .kn] {
+        for layout in WeightLayout.allCases {
             for beta: Float in [0, 0.5] {
                 var old = [Float](repeating: beta == 0 ? .nan : 1, count: p.rows * p.n)
                 old[41 * p.n + 9] = Float(bitPattern: 0xFFA0_0003) // a signalling −NaN that beta carries
@@ -162,7 +163,7 @@ import TestSupport
     /// Routing as a router gives it: eight experts of U(0.7, 1.3) x `mean` rows each, the mean near the layout's
     /// decode limit so that some experts take the decode kernels and some the packed tiles, in one call, at
     /// every ISA.
-    @Test(arguments: [WeightLayout.nk, .kn])
+    @Test(arguments: WeightLayout.allCases)
     func raggedRoutingMatchesTheCanonicalOrder(layout: WeightLayout) throws {
         let limit = decodeRowLimit(layout), sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 12 : 8, seed: 31)
         #expect(sizes.contains { $0 <= limit } && sizes.contains { $0 > limit }, "\(sizes) takes only one path")
@@ -177,7 +178,7 @@ import TestSupport
 
     @Test func threadCountsGiveTheSameBits() throws {
         let p = Problem(sizes: [300, 0, 1, 517, 64], k: 96, n: 200, seed: 3)
-        for layout in [WeightLayout.nk, .kn] {
+        for layout in WeightLayout.allCases {
             let old = [Float](repeating: .nan, count: p.rows * p.n)
             let one = try withThreads(1) { try p.run(layout, beta: 0, old: old) }
             for t in [2, 3, 7] {
@@ -187,7 +188,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [WeightLayout.nk, .kn])
+    @Test(arguments: WeightLayout.allCases)
     func maskedLayoutNeverTouchesRowsPastValid(layout: WeightLayout) throws {
         let experts = 4, maxRows = 20, k = 33, n = 18
         let valid = [0, 20, 1, 12]
@@ -216,11 +217,12 @@ import TestSupport
     /// the packed calls' bits, and the gaps of y and dw never written (streaming stores too).
     @Test func stridesSkipTheGaps() throws {
         let p = Problem(sizes: [3, 0, 70, 9], k: 37, n: 45, seed: 12) // decode-sized and packed experts
-        let experts = p.sizes.count, nk = p.n * p.k, ldx = p.k + 3, ldy = p.n + 2, ws = nk + 5
+        let experts = p.sizes.count, nk = p.n * p.k, ldx = p.k + 3, ldy = p.n + 2
         let x = spreadRows(p.x, length: p.k, stride: ldx, gap: Float.nan)
         let want = p.expected(beta: 0, old: [Float](repeating: 0, count: p.rows * p.n)).bits
-        for layout in [WeightLayout.nk, .kn] {
-            let w = spreadRows(p.weights(layout), length: nk, stride: ws, gap: Float.nan)
+        for layout in WeightLayout.allCases {
+            let count = layout == .packed ? try GroupedGEMM.packedCount(n: p.n, k: p.k) : nk, ws = count + 5
+            let w = spreadRows(p.weights(layout), length: count, stride: ws, gap: Float.nan)
             for stream in [nil, 0] {
                 for (isa, y) in try forEachISA(streamThreshold: stream, { _ -> [Float] in
                     var y = [Float](repeating: .infinity, count: p.rows * ldy)
@@ -352,7 +354,7 @@ import TestSupport
         let sizes = [2, 0, 70], n = 5, rows = 72
         let specials: [Float] = [-0.0, Float(bitPattern: 0x7FA0_0001)]
         let old: [Float] = (0..<rows * n).map { i -> Float in i % 3 < 2 ? specials[i % 3] : Float(i) }
-        for layout in [WeightLayout.nk, .kn] {
+        for layout in WeightLayout.allCases {
             for beta: Float in [0, 1, 0.5] {
                 for (isa, got) in try forEachISA({ _ -> [UInt32] in
                     var y = old

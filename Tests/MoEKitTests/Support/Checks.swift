@@ -158,3 +158,19 @@ func gatherRows<T>(_ a: [T], length: Int, stride: Int) -> (rows: [T], gaps: [T])
     }
     return (kept, gaps)
 }
+
+/// `data`, `experts` weights of `[n, k]` back to back, as `WeightLayout.packed` documents them, written out here
+/// independently of the library: per expert ⌈n/64⌉ strips of `[k, 64]`, element `(n', l)` of W at
+/// `(n' / 64) · 64 · k + l · 64 + n' % 64`, all-zero bytes (+0) past `n`.
+func packedReference<T: BitwiseCopyable>(_ data: [T], experts: Int, n: Int, k: Int) -> [T] {
+    let rows = (n + 63) / 64 * 64
+    let zero = withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { p -> T in
+        UnsafeMutableRawBufferPointer(p).initializeMemory(as: UInt8.self, repeating: 0)
+        return p[0]
+    }
+    var out = [T](repeating: zero, count: experts * rows * k)
+    for g in 0..<experts {
+        for j in 0..<n { for l in 0..<k { out[g * rows * k + j / 64 * 64 * k + l * 64 + j % 64] = data[(g * n + j) * k + l] } }
+    }
+    return out
+}
