@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     a.xt = types[fz_byte(&in) % (flags & 0x80 ? 4 : 3)];
     a.wt = a.xt == CK_DTYPE_E4M3FN && flags & 0x40 ? CK_DTYPE_E4M3FN : types[fz_byte(&in) % 3];
     a.yt = types[fz_byte(&in) % 2];
-    a.layout = (ck_weight_layout)(fz_byte(&in) % (flags & 0x80 ? 3 : 2));
+    a.layout = (ck_weight_layout)(fz_byte(&in) % (flags & 0x80 ? 4 : 3)); /* packed: m-grouped only; 3: out of range */
     a.groups = fz_below(&in, 9);
     a.k = fz_dim(&in, 20, 300);
     a.n = fz_dim(&in, 40, 200);
@@ -86,10 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!kgrouped) {
         a.ldx = a.op == MASKED ? a.k : fz_stride(&in, a.k);
         a.ldy = a.op == MASKED ? a.n : fz_stride(&in, a.n);
-        a.w_stride = fz_stride(&in, a.n * a.k);
+        const size_t expert = a.layout == CK_WEIGHTS_PACKED ? fz_div_up(a.n, 64) * 64 * a.k : a.n * a.k;
+        a.w_stride = fz_stride(&in, expert);
         x_count = fz_span(rows, a.k, a.ldx);
         y_count = fz_span(rows, a.n, a.ldy);
-        w_count = fz_span(a.groups, a.n * a.k, a.w_stride);
+        w_count = fz_span(a.groups, expert, a.w_stride);
         if (a.xt == CK_DTYPE_E4M3FN) xs_count = rows * kb;
         if (a.wt == CK_DTYPE_E4M3FN) ws_count = a.groups * kb * nb;
     } else {
