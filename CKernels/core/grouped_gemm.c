@@ -24,10 +24,11 @@
  * panel's floats, NB columns per task x SPAN; problems with at most FEW_ROWS rows, which reuse each packed weight
  * only a few times, take NB_FEW columns per task, for more tasks (and decode_nk's problems take NB_FEW columns
  * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN
- * columns per task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call: with the strips a
- * power of two apart, a pass over 8 of them and the next pass's lines, prefetched meanwhile, fit L1; over all 22
- * of V2-Lite's, FP32 decode took 1.13-1.29 x the time (two threads, one row, against calls of 8; BF16 1.03-1.08 x,
- * E4M3 1.09 x). */
+ * columns per task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call (a pass over 8 FP32
+ * strips and the next pass's lines, prefetched into L1 meanwhile, take 16 KiB; over 22, 44 KiB): calls over all
+ * 22 of a V2-Lite expert's strips took 1.08-1.13 x the time of calls of 8 with FP32 weights, 1.01-1.12 x with BF16
+ * and 1.07-1.09 x with E4M3 (two threads, one row, weights from DRAM, medians of five calls in turn with the
+ * [N, K] kernel). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
        MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
@@ -374,11 +375,11 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
 static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const bool kn = decode_kn(p);
-    const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w), cap = p->b.ss ? KN_STRIPS * CK_PACKED_COLUMNS : w;
-    const size_t width = w < cap ? w : cap;
+    const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w); /* the kernel's width: out's row stride */
+    const size_t per_call = p->b.ss && w > KN_STRIPS * CK_PACKED_COLUMNS ? KN_STRIPS * CK_PACKED_COLUMNS : w;
     keep_x(job, p, s);
-    for (size_t g = j0; g < j0 + nb; g += width) {
-        const int cols = (int)(j0 + nb - g < width ? j0 + nb - g : width);
+    for (size_t g = j0; g < j0 + nb; g += per_call) {
+        const int cols = (int)(j0 + nb - g < per_call ? j0 + nb - g : per_call);
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
         (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
