@@ -56,28 +56,26 @@ import TestSupport
                 for threads in [1, 3] {
                     try withThreads(threads) {
                         let context = "\(n) x \(k) \(layout) \(threads) threads"
-                        let sf = Float(bitPattern: 0x7F80_0ABC)
-                        let f = try Self.pack(floats, experts: experts, n: n, k: k, layout: layout, sentinel: sf) {
-                            w, ws, p, ps throws(MoEKitError) in
-                            try GroupedGEMM.packWeights(w, layout: layout, experts: experts, n: n, k: k, into: &p,
-                                                        weightsStride: ws, packedStride: ps)
+                        func expectPacked<T: BitwiseCopyable>(
+                            _ w: [T], sentinel: T, _ name: String,
+                            _ call: (Span<T>, Int, inout MutableSpan<T>, Int) throws(MoEKitError) -> Void
+                        ) throws {
+                            let got = try Self.pack(w, experts: experts, n: n, k: k, layout: layout, sentinel: sentinel, call)
+                            let want = try Self.expected(w, experts: experts, n: n, k: k, sentinel: sentinel)
+                            #expect(Self.bits(got) == Self.bits(want), "\(name) \(context)")
                         }
-                        #expect(Self.bits(f) == Self.bits(try Self.expected(floats, experts: experts, n: n, k: k, sentinel: sf)),
-                                "Float \(context)")
-                        let sh = BFloat16(bitPattern: 0x7F81)
-                        let h = try Self.pack(halves, experts: experts, n: n, k: k, layout: layout, sentinel: sh) {
-                            w, ws, p, ps throws(MoEKitError) in
-                            try GroupedGEMM.packWeights(w, layout: layout, experts: experts, n: n, k: k, into: &p,
-                                                        weightsStride: ws, packedStride: ps)
+                        func expectPacked<T: KernelFloat>(_ w: [T], sentinel: T, _ name: String) throws {
+                            try expectPacked(w, sentinel: sentinel, name) { w, ws, p, ps throws(MoEKitError) in
+                                try GroupedGEMM.packWeights(w, layout: layout, experts: experts, n: n, k: k, into: &p,
+                                                            weightsStride: ws, packedStride: ps)
+                            }
                         }
-                        #expect(Self.bits(h) == Self.bits(try Self.expected(halves, experts: experts, n: n, k: k, sentinel: sh)),
-                                "BFloat16 \(context)")
-                        let c = try Self.pack(codes, experts: experts, n: n, k: k, layout: layout, sentinel: 0xA5) {
-                            w, ws, p, ps throws(MoEKitError) in
+                        try expectPacked(floats, sentinel: Float(bitPattern: 0x7F80_0ABC), "Float")
+                        try expectPacked(halves, sentinel: BFloat16(bitPattern: 0x7F81), "BFloat16")
+                        try expectPacked(codes, sentinel: UInt8(0xA5), "E4M3") { w, ws, p, ps throws(MoEKitError) in
                             try GroupedGEMM.packWeights(fp8: w, layout: layout, experts: experts, n: n, k: k, into: &p,
                                                         weightsStride: ws, packedStride: ps)
                         }
-                        #expect(c == (try Self.expected(codes, experts: experts, n: n, k: k, sentinel: 0xA5)), "E4M3 \(context)")
                     }
                 }
             }
