@@ -43,8 +43,10 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
     for tokens in [16, 256, 4096] {
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forwardPacked))
     }
-    for precision in [Precision.bf16, .w8] {
-        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardPacked, precision: precision))
+    for shape in [v2lite, v3] {
+        for precision in [Precision.bf16, .w8] {
+            cases.append(gemmCase(shape, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardPacked, precision: precision))
+        }
     }
     for precision in [Precision.bf16, .fp8, .w8] {
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked, precision: precision))

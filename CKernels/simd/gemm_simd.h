@@ -1,7 +1,8 @@
 /*
  * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA:
  * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels, B's packing (decoding BF16 and
- * E4M3), and the decode kernels for up to CK_DECODE_NK_M rows against [N, K] weights and CK_DECODE_M against [K, N].
+ * E4M3), and the decode kernels for up to CK_DECODE_NK_M rows against [N, K] weights and CK_DECODE_M against [K, N]
+ * ones and packed strips.
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
@@ -80,10 +81,11 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
 /* E4M3FN codes (one per lane, any code) decoded exactly. */
 CK_INLINE vf32 v_e4m3_to_f32(vu32 codes) { return v_as_f32(v_fp8_to_bits(codes, &ck_fp8_specs[CK_FP8_E4M3FN])); }
 
-/* E4M3FN codes (one per lane) of normal numbers decoded exactly: an arithmetic shift and a mask move sign,
- * exponent and mantissa into binary32's fields, and adding 120 to the exponent rebiases them. */
-CK_INLINE vf32 v_e4m3_normal_to_f32(vu32 codes) {
-    return v_as_f32(v_add(v_and(v_sra(v_sll(codes, 24), 4), v_set(0x87F00000u)), v_set(120u << 23)));
+/* E4M3FN codes of normal numbers, one in each lane's top byte (v_load_u8_top), decoded exactly: an arithmetic
+ * shift and a mask move sign, exponent and mantissa into binary32's fields, and adding 120 to the exponent rebiases
+ * them. */
+CK_INLINE vf32 v_e4m3_normal_to_f32(vu32 top) {
+    return v_as_f32(v_add(v_and(v_sra(top, 4), v_set(0x87F00000u)), v_set(120u << 23)));
 }
 
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
@@ -383,9 +385,10 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
  * columns (runs of 512 bytes, 8 KiB apart) streamed V3's FP32 experts at about 60 % of this speed. Each 64
  * bytes of a pass's columns also prefetch the same bytes of the next pass's rows, spread out over the pass
  * (prefetching whole rows at the start of a pass was slower than none), and E4M3 strips whose 64 columns hold
- * only normal codes in the pass decode in four integer instructions: with one thread the two took E4M3 from
- * 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). Packed weights' strips (rows of
- * CK_PACKED_COLUMNS) take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
+ * only normal codes in the pass decode in four integer instructions (now a byte shuffle and three): with one thread
+ * the two took E4M3 from 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). Packed weights'
+ * strips (rows of CK_PACKED_COLUMNS) that decode_strips_body leaves here (FP32, and BF16 and E4M3 with more rows)
+ * take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
  * on V2-Lite's experts (one row of x, two threads, weights from DRAM, calls of 8 strips, medians of five calls in
  * turn with the [N, K] kernel), FP32 took 1.14 x that kernel's time with passes of 8 rows and 1.05 x with 4; E4M3
  * 1.01-1.20 x with 8 and 1.03-1.05 x with 16, but 1.27 x with 4; BF16 0.96-0.98 x with 8. */
@@ -418,7 +421,7 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
                     acc[r] = l1 == l0 ? v_setf(0.0f) : v_as_f32(v_load_u32(part + r * CK_DECODE_KN_W + c0));
                 for (size_t l = l1; l < l2; l++) {
                     vf32 wv;
-                    if (normal) wv = v_e4m3_normal_to_f32(v_load_u8((const uint8_t *)wc + l * ldw));
+                    if (normal) wv = v_e4m3_normal_to_f32(v_load_u8_top((const uint8_t *)wc + l * ldw));
                     else if (n == CK_VW) wv = load_f32_of(wc, t, l * ldw);
                     else wv = load_f32_part(wc, t, l * ldw, 1, n); /* a ragged last strip */
 #pragma unroll
@@ -433,6 +436,122 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
                 for (int r = 0; r < m; r++) v_store_u32(dst + r * CK_DECODE_KN_W + c0, v_as_u32(acc[r]));
             }
         }
+    }
+}
+
+/* BF16 and E4M3 packed weights' strips (ldw == CK_PACKED_COLUMNS, see decode_kn_body) against few rows: each
+ * strip's rows lie back to back, so a strip is read front to back as one stream, ns of them side by side, and every
+ * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
+ * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
+ * decode_kn_body's passes (more than 6 rows, AVX2 past one row, FP32). Each strip's row STRIP_AHEAD rows on is
+ * prefetched into L1 as a row is read. E4M3 strips whose next STRIP_CHECK rows hold only normal codes decode them
+ * from the codes in the lanes' top bytes (one byte shuffle, three integer instructions); a ragged last strip is read
+ * lane by lane up to cols. Measured on 64 of V2-Lite's experts with the same rows each, two threads, weights from
+ * DRAM (a C driver, medians of seven calls, three runs with and without this kernel in turn): E4M3 took 0.47-0.57 x
+ * the passes' time with one row, 0.67-0.71 x with two, 0.44-0.78 x with three and 0.64-0.88 x with six; BF16
+ * 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32 1.03-1.08 x with one row and 1.2 x with three, so FP32
+ * keeps the passes. The top-byte load took E4M3 with one row from 21.7 to 25.9-27.7 G weights/s there (one thread,
+ * weights in L3: from 12.7-13.7 to 14.0-14.9). Two strips at a time were slower than four (E4M3 1.12-1.16 x the
+ * time), six no faster; a prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied
+ * them on FP32 and BF16. */
+#if CK_VW == 16
+enum { STRIP_ACC = 24 };
+#else
+enum { STRIP_ACC = 8 };
+#endif
+enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRIP_CHECK = 16 };
+#define group_strips(t, m)                                                                                   \
+    ((t) == CK_DTYPE_F32 || (m) * STRIP_V > STRIP_ACC ? 0                                                    \
+     : STRIP_ACC / ((m) * STRIP_V) < STRIP_NS        ? STRIP_ACC / ((m) * STRIP_V)                           \
+                                                     : STRIP_NS)
+
+/* The chains acc[(s*STRIP_V + v)*m + r] over l in [l1, l2) for ns strips whose row 0 is at ws[s]; n: the columns
+ * to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS but in a ragged last strip); fast: E4M3 codes
+ * known to be normal. */
+CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t, size_t l1, size_t l2, const float *x,
+                           size_t ldx, const int m, const int ns, const int n, const bool fast) {
+    const size_t row = CK_PACKED_COLUMNS * ck_dtype_size(t);
+    for (size_t l = l1; l < l2; l++) {
+        vf32 xr[CK_DECODE_M];
+#pragma unroll
+        for (int r = 0; r < m; r++) xr[r] = v_setf(x[(size_t)r * ldx + l]);
+#pragma unroll
+        for (int s = 0; s < ns; s++) {
+            const uint8_t *p = ws[s] + l * row;
+#pragma unroll
+            for (size_t b = 0; b < row; b += 64) /* possibly past the weights */
+                __builtin_prefetch((const void *)((uintptr_t)p + STRIP_AHEAD * row + b), 0, 3);
+#pragma unroll
+            for (int v = 0; v < STRIP_V; v++) {
+                const int left = n - (s * STRIP_V + v) * CK_VW; /* valid lanes */
+                if (left <= 0) continue;
+                vf32 wv;
+                if (fast) wv = v_e4m3_normal_to_f32(v_load_u8_top(p + v * CK_VW));
+                else if (left >= CK_VW) wv = load_f32_of(p, t, (size_t)v * CK_VW);
+                else wv = load_f32_part(p, t, (size_t)v * CK_VW, 1, left);
+#pragma unroll
+                for (int r = 0; r < m; r++) {
+                    vf32 *a = &acc[(s * STRIP_V + v) * m + r];
+                    *a = v_fmaf(xr[r], wv, *a);
+                }
+            }
+        }
+    }
+}
+
+/* The ns strips from column c0 (the call's columns c0 ..< c0 + n; n > (ns - 1) * CK_PACKED_COLUMNS) over the whole
+ * reduction, into out (see ck_gemm_kernels.decode_kn). */
+CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss, size_t c0, const int n,
+                           const float *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
+                           size_t sb_ls, size_t sb_js, const int m, const int ns) {
+    const size_t span = sb ? CK_SCALE_BLOCK : kc;
+    const uint8_t *ws[STRIP_NS];
+#pragma unroll
+    for (int s = 0; s < ns; s++)
+        ws[s] = (const uint8_t *)w + (c0 / CK_PACKED_COLUMNS + (size_t)s) * ss * ck_dtype_size(t);
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        const size_t end = kc - l0 < span ? kc : l0 + span;
+        vf32 acc[STRIP_NS * STRIP_V * CK_DECODE_M];
+#pragma unroll
+        for (int i = 0; i < ns * STRIP_V * m; i++) acc[i] = v_setf(0.0f);
+        if (t != CK_DTYPE_E4M3FN || n < ns * CK_PACKED_COLUMNS)
+            strip_steps(acc, ws, t, l0, end, x, ldx, m, ns, n, false);
+        else
+            for (size_t l1 = l0; l1 < end; l1 += STRIP_CHECK) {
+                const size_t l2 = end - l1 < STRIP_CHECK ? end : l1 + STRIP_CHECK;
+                bool normal = true;
+#pragma unroll
+                for (int s = 0; s < ns; s++)
+                    normal = normal && v_e4m3_normal64(ws[s] + l1 * CK_PACKED_COLUMNS, CK_PACKED_COLUMNS, l2 - l1);
+                strip_steps(acc, ws, t, l1, l2, x, ldx, m, ns, n, normal);
+            }
+        const size_t b = l0 / CK_SCALE_BLOCK;
+#pragma unroll
+        for (int i = 0; i < ns * STRIP_V; i++) {
+            if (i * CK_VW >= n) continue;
+            vf32 *a = acc + i * m;
+            float *o = out + c0 + (size_t)i * CK_VW;
+            if (sb) {
+                const float sbc = sb[b * sb_ls + (c0 + (size_t)i * CK_VW) / CK_SCALE_BLOCK * sb_js];
+                fold_block(a, o, CK_DECODE_KN_W, sa, sa_rs, b, v_setf(sbc), m);
+            }
+#pragma unroll
+            for (int r = 0; r < m; r++) v_store_u32(o + (size_t)r * CK_DECODE_KN_W, v_as_u32(a[r]));
+        }
+    }
+}
+
+/* cols columns of packed strips: groups of ns strips, then the rest a strip at a time. */
+CK_INLINE void decode_strips_body(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
+                                  size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                                  size_t sb_js, const int m, const int ns) {
+    const size_t group = (size_t)ns * CK_PACKED_COLUMNS;
+    size_t c0 = 0;
+    for (; c0 + group <= (size_t)cols; c0 += group)
+        strip_group(kc, w, t, ss, c0, (int)group, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, m, ns);
+    for (; c0 < (size_t)cols; c0 += CK_PACKED_COLUMNS) {
+        const int n = (int)((size_t)cols - c0 < CK_PACKED_COLUMNS ? (size_t)cols - c0 : CK_PACKED_COLUMNS);
+        strip_group(kc, w, t, ss, c0, n, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, m, 1);
     }
 }
 
@@ -460,7 +579,12 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 }
 
 static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
-#define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R); break;
+#define CASE(T, R)                                                                                           \
+    case R:                                                                                                  \
+        if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                        \
+            decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R, group_strips(T, R)); \
+        else decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);         \
+        break;
 #define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }
     CK_DECODE_TYPES(CALL)
 #undef CALL

@@ -77,6 +77,12 @@ static inline vu32 v_load_bf16(const void *p) {
     return _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16);
 }
 static inline vu32 v_load_u8(const void *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+/* The same bytes, each in its lane's top byte (v_load_u8 shifted left by 24): a broadcast load and one byte shuffle. */
+static inline vu32 v_load_u8_top(const void *p) {
+    const __m256i at = _mm256_set_epi32(0x07ffffff, 0x06ffffff, 0x05ffffff, 0x04ffffff,
+                                        0x03ffffff, 0x02ffffff, 0x01ffffff, 0x00ffffff);
+    return _mm256_shuffle_epi8(_mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)p)), at);
+}
 static inline vu32 v_load_u32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 static inline void v_store_u32(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, a); }
 /* Lanes hold values below 2^16 (u16 packs and stores) or 2^8 (u8 stores). v_pack_u16: the lanes as CK_VW 16-bit

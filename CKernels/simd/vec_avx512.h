@@ -78,6 +78,13 @@ static inline vu32 v_load_bf16(const void *p) {
     return _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16);
 }
 static inline vu32 v_load_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+/* The same bytes, each in its lane's top byte (v_load_u8 shifted left by 24): a broadcast load and one byte shuffle. */
+static inline vu32 v_load_u8_top(const void *p) {
+    const __m512i at = _mm512_set_epi32(0x0Fffffff, 0x0Effffff, 0x0Dffffff, 0x0Cffffff, 0x0Bffffff, 0x0Affffff,
+                                        0x09ffffff, 0x08ffffff, 0x07ffffff, 0x06ffffff, 0x05ffffff, 0x04ffffff,
+                                        0x03ffffff, 0x02ffffff, 0x01ffffff, 0x00ffffff);
+    return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p)), at);
+}
 static inline vu32 v_load_u32(const void *p) { return _mm512_loadu_si512(p); }
 static inline void v_store_u32(void *p, vu32 a) { _mm512_storeu_si512(p, a); }
 static inline void v_store_u16(void *p, vu32 a) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a)); }
