@@ -452,9 +452,8 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32 1.03-1.08 x with one row and 1.2 x with three, so FP32
  * keeps the passes. On AVX2 (capped there, one row) E4M3 took 0.46-0.50 x and BF16 0.59-0.65 x. The top-byte load
  * took E4M3 with one row from 21.7 to 25.9-27.7 G weights/s (one thread, weights in L3: from 12.7-13.7 to
- * 14.0-14.9). Two strips at a time were slower than four (E4M3 1.12-1.16 x the
- * time), six no faster; a prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied
- * them on FP32 and BF16. */
+ * 14.0-14.9). Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster; a prefetch
+ * distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
 enum { STRIP_ACC = 24 };
 #else
