@@ -88,6 +88,23 @@ CK_INLINE vf32 v_e4m3_normal_to_f32(vu32 top) {
     return v_as_f32(v_add(v_and(v_sra(top, 4), v_set(0x87F00000u)), v_set(120u << 23)));
 }
 
+/* A strip row of 64 normal E4M3FN codes decoded exactly, in row order: AVX-512's v_e4m3_row64 permutes the columns
+ * (v_row64_order restores them), AVX2's row order is column order. */
+CK_INLINE void e4m3_row(const uint8_t *p, vf32 out[CK_PACKED_COLUMNS / CK_VW]) {
+#if CK_VW == 16
+    v_e4m3_row64(p, out);
+#else
+    for (int v = 0; v < CK_PACKED_COLUMNS / CK_VW; v++) out[v] = v_e4m3_normal_to_f32(v_load_u8_top(p + v * CK_VW));
+#endif
+}
+CK_INLINE void row_order(vf32 v[CK_PACKED_COLUMNS / CK_VW]) {
+#if CK_VW == 16
+    v_row64_order(v);
+#else
+    (void)v;
+#endif
+}
+
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
 CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     if (t == CK_DTYPE_E4M3FN) return v_e4m3_to_f32(v_load_u8((const uint8_t *)p + i));
@@ -444,15 +461,17 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
  * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
  * decode_kn_body's passes (more than 6 rows, AVX2 past one row, FP32). Each strip's row STRIP_AHEAD rows on is
- * prefetched into L1 as a row is read. E4M3 strips whose next STRIP_CHECK rows hold only normal codes decode them
- * from the codes in the lanes' top bytes (one byte shuffle, three integer instructions); a ragged last strip is read
- * lane by lane up to cols. Measured on 64 of V2-Lite's experts with the same rows each, two threads, weights from
+ * prefetched into L1 as a row is read. E4M3 strips whose next STRIP_CHECK rows hold only normal codes decode them a
+ * row at a time (e4m3_row: on AVX-512 three instructions per 16 codes, the columns in row order, which the chains
+ * keep, rows with other codes permuted to match, until they are stored); a ragged last strip is read lane by lane up
+ * to cols. Measured on 64 of V2-Lite's experts with the same rows each, two threads, weights from
  * DRAM (a C driver, medians of seven calls, three runs with and without this kernel in turn): E4M3 took 0.47-0.57 x
  * the passes' time with one row, 0.67-0.71 x with two, 0.44-0.78 x with three and 0.64-0.88 x with six; BF16
  * 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32 1.03-1.08 x with one row and 1.2 x with three, so FP32
  * keeps the passes. On AVX2 (capped there, one row) E4M3 took 0.46-0.50 x and BF16 0.59-0.65 x. The top-byte load
  * took E4M3 with one row from 21.7 to 25.9-27.7 G weights/s (one thread, weights in L3: from 12.7-13.7 to
- * 14.0-14.9). Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster; a prefetch
+ * 14.0-14.9); the row decode then took 0.87-1.01 x the time with one row, 0.91-0.99 x with two and 0.94-0.99 x with
+ * three (one thread, weights in L2: 16.5 to 19.4 G weights/s with one row). Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster; a prefetch
  * distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
 enum { STRIP_ACC = 24 };
@@ -469,7 +488,7 @@ enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRI
  * to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS but in a ragged last strip); fast: E4M3 codes
  * known to be normal. */
 CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t, size_t l1, size_t l2, const float *x,
-                           size_t ldx, const int m, const int ns, const int n, const bool fast) {
+                           size_t ldx, const int m, const int ns, const int n, const bool rowed, const bool fast) {
     const size_t row = CK_PACKED_COLUMNS * ck_dtype_size(t);
     for (size_t l = l1; l < l2; l++) {
         vf32 xr[CK_DECODE_M];
@@ -481,20 +500,25 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
 #pragma unroll
             for (size_t b = 0; b < row; b += 64) /* possibly past the weights */
                 __builtin_prefetch((const void *)((uintptr_t)p + STRIP_AHEAD * row + b), 0, 3);
+            vf32 wv[STRIP_V];
+            if (fast) e4m3_row(p, wv);
+            else {
 #pragma unroll
-            for (int v = 0; v < STRIP_V; v++) {
-                const int left = n - (s * STRIP_V + v) * CK_VW; /* valid lanes */
-                if (left <= 0) continue;
-                vf32 wv;
-                if (fast) wv = v_e4m3_normal_to_f32(v_load_u8_top(p + v * CK_VW));
-                else if (left >= CK_VW) wv = load_f32_of(p, t, (size_t)v * CK_VW);
-                else wv = load_f32_part(p, t, (size_t)v * CK_VW, 1, left);
-#pragma unroll
-                for (int r = 0; r < m; r++) {
-                    vf32 *a = &acc[(s * STRIP_V + v) * m + r];
-                    *a = v_fmaf(xr[r], wv, *a);
+                for (int v = 0; v < STRIP_V; v++) {
+                    const int left = n - (s * STRIP_V + v) * CK_VW; /* valid lanes */
+                    if (left >= CK_VW) wv[v] = load_f32_of(p, t, (size_t)v * CK_VW);
+                    else if (left > 0) wv[v] = load_f32_part(p, t, (size_t)v * CK_VW, 1, left);
                 }
+                if (rowed) row_order(wv);
             }
+#pragma unroll
+            for (int v = 0; v < STRIP_V; v++)
+                if (n - (s * STRIP_V + v) * CK_VW > 0)
+#pragma unroll
+                    for (int r = 0; r < m; r++) {
+                        vf32 *a = &acc[(s * STRIP_V + v) * m + r];
+                        *a = v_fmaf(xr[r], wv[v], *a);
+                    }
         }
     }
 }
@@ -505,6 +529,7 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
                            const float *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
                            size_t sb_ls, size_t sb_js, const int m, const int ns) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc;
+    const bool rowed = t == CK_DTYPE_E4M3FN && n == ns * CK_PACKED_COLUMNS; /* the chains' columns in row order */
     const uint8_t *ws[STRIP_NS];
 #pragma unroll
     for (int s = 0; s < ns; s++)
@@ -514,8 +539,7 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
         vf32 acc[STRIP_NS * STRIP_V * CK_DECODE_M];
 #pragma unroll
         for (int i = 0; i < ns * STRIP_V * m; i++) acc[i] = v_setf(0.0f);
-        if (t != CK_DTYPE_E4M3FN || n < ns * CK_PACKED_COLUMNS)
-            strip_steps(acc, ws, t, l0, end, x, ldx, m, ns, n, false);
+        if (!rowed) strip_steps(acc, ws, t, l0, end, x, ldx, m, ns, n, false, false);
         else
             for (size_t l1 = l0; l1 < end; l1 += STRIP_CHECK) {
                 const size_t l2 = end - l1 < STRIP_CHECK ? end : l1 + STRIP_CHECK;
@@ -523,8 +547,21 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
 #pragma unroll
                 for (int s = 0; s < ns; s++)
                     normal = normal && v_e4m3_normal64(ws[s] + l1 * CK_PACKED_COLUMNS, CK_PACKED_COLUMNS, l2 - l1);
-                strip_steps(acc, ws, t, l1, l2, x, ldx, m, ns, n, normal);
+                if (normal) strip_steps(acc, ws, t, l1, l2, x, ldx, m, ns, n, true, true);
+                else strip_steps(acc, ws, t, l1, l2, x, ldx, m, ns, n, true, false);
             }
+        if (rowed)
+#pragma unroll
+            for (int s = 0; s < ns; s++)
+#pragma unroll
+                for (int r = 0; r < m; r++) {
+                    vf32 v[STRIP_V];
+#pragma unroll
+                    for (int i = 0; i < STRIP_V; i++) v[i] = acc[(s * STRIP_V + i) * m + r];
+                    row_order(v);
+#pragma unroll
+                    for (int i = 0; i < STRIP_V; i++) acc[(s * STRIP_V + i) * m + r] = v[i];
+                }
         const size_t b = l0 / CK_SCALE_BLOCK;
 #pragma unroll
         for (int i = 0; i < ns * STRIP_V; i++) {
