@@ -485,7 +485,8 @@ enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRI
                                                      : STRIP_NS)
 
 /* The chains acc[(s*STRIP_V + v)*m + r] over l in [l1, l2) for ns strips whose row 0 is at ws[s]; n: the columns
- * to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS but in a ragged last strip); fast: E4M3 codes
+ * to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS but in a ragged last strip); rowed: the
+ * chains hold their columns in e4m3_row's row order, so rows decoded in column order are put in it; fast: E4M3 codes
  * known to be normal. */
 CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t, size_t l1, size_t l2, const float *x,
                            size_t ldx, const int m, const int ns, const int n, const bool rowed, const bool fast) {
