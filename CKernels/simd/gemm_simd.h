@@ -471,8 +471,9 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * keeps the passes. On AVX2 (capped there, one row) E4M3 took 0.46-0.50 x and BF16 0.59-0.65 x. The top-byte load
  * took E4M3 with one row from 21.7 to 25.9-27.7 G weights/s (one thread, weights in L3: from 12.7-13.7 to
  * 14.0-14.9); the row decode then took 0.87-1.01 x the time with one row, 0.91-0.99 x with two and 0.94-0.99 x with
- * three (one thread, weights in L2: 16.5 to 19.4 G weights/s with one row). Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster; a prefetch
- * distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
+ * three (one thread, weights in L2: 16.5 to 19.4 G weights/s with one row). Two strips at a time were slower than
+ * four (E4M3 1.12-1.16 x the time), six no faster; a prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows:
+ * 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
 enum { STRIP_ACC = 24 };
 #else
@@ -619,9 +620,10 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 #define CASE(T, R)                                                                                           \
     case R:                                                                                                  \
-        if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                        \
-            decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R, group_strips(T, R)); \
-        else decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);         \
+        if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                  \
+            decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R,               \
+                               group_strips(T, R));                                                          \
+        else decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);           \
         break;
 #define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }
     CK_DECODE_TYPES(CALL)

@@ -145,11 +145,17 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
 }
 
+/* 32 E4M3FN codes of normal numbers, each in a 16-bit lane's top byte, as BF16 bits: an arithmetic shift and a mask
+ * move sign, exponent and mantissa into BF16's fields, and adding 120 to the exponent rebiases them. */
+static inline __m512i v_e4m3_normal_bf16(__m512i h) {
+    return _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h, 4), _mm512_set1_epi16((short)0x87F0)),
+                            _mm512_set1_epi16(120 << 7));
+}
+
 /* 16 x 16 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
  * below 8: (b + 1) & 0x7F <= 8). If none is, out holds the codes decoded exactly (v_load_e4m3_t's contract in
- * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction: an
- * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the
- * exponent rebiases them; widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
+ * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction
+ * (v_e4m3_normal_bf16); widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
  * lanes' top bytes, for the exact decode. */
 static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
@@ -164,13 +170,12 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
     const __m512i q[4] = {_mm512_unpacklo_epi16(a0, a2), _mm512_unpackhi_epi16(a0, a2), _mm512_unpacklo_epi16(a1, a3),
                           _mm512_unpackhi_epi16(a1, a3)}; /* q[i] lane L dword d: column 4i + d, rows 4L.. */
-    const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
     __m512i h[8]; /* codes << 8 in 16-bit lanes: h[2i] the low, h[2i + 1] the high half of q[i]'s bytes */
 #pragma unroll
     for (int i = 0; i < 4; i++) h[2 * i] = _mm512_unpacklo_epi8(zero, q[i]), h[2 * i + 1] = _mm512_unpackhi_epi8(zero, q[i]);
     if (!special) /* one branch per block, so that the unrolled loops keep every value in a register */
 #pragma unroll
-        for (int i = 0; i < 8; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
+        for (int i = 0; i < 8; i++) h[i] = v_e4m3_normal_bf16(h[i]);
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         out[2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, h[i]));
@@ -181,15 +186,13 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
 
 /* 64 E4M3FN codes of normal numbers (a strip row) decoded exactly into 4 vectors in row order:
  * out[i] lane 4k + j = code 16k + 4i + j. Unpacks against zero put each code in a 16-bit lane's top byte, where
- * 32 at a time an arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields and adding 120
- * to the exponent rebiases them (as in v_load_e4m3_t); unpacks widen the BF16 bits into binary32 ones. Three
- * instructions per 16 codes, where v_load_u8_top and the decode of one vector take four. */
+ * v_e4m3_normal_bf16 forms BF16 bits 32 at a time; unpacks widen them into binary32 ones. Three instructions per
+ * 16 codes, where v_load_u8_top and the decode of one vector take four. */
 static inline void v_e4m3_row64(const uint8_t *p, vf32 out[4]) {
     const __m512i c = _mm512_loadu_si512(p), zero = _mm512_setzero_si512();
-    const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
     const __m512i h[2] = {_mm512_unpacklo_epi8(zero, c), _mm512_unpackhi_epi8(zero, c)};
     for (int i = 0; i < 2; i++) {
-        const __m512i b = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
+        const __m512i b = v_e4m3_normal_bf16(h[i]);
         out[2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, b));
         out[2 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, b));
     }
