@@ -88,23 +88,6 @@ CK_INLINE vf32 v_e4m3_normal_to_f32(vu32 top) {
     return v_as_f32(v_add(v_and(v_sra(top, 4), v_set(0x87F00000u)), v_set(120u << 23)));
 }
 
-/* A strip row of 64 normal E4M3FN codes decoded exactly, in row order: AVX-512's v_e4m3_row64 permutes the columns
- * (v_row64_order restores them), AVX2's row order is column order. */
-CK_INLINE void e4m3_row(const uint8_t *p, vf32 out[CK_PACKED_COLUMNS / CK_VW]) {
-#if CK_VW == 16
-    v_e4m3_row64(p, out);
-#else
-    for (int v = 0; v < CK_PACKED_COLUMNS / CK_VW; v++) out[v] = v_e4m3_normal_to_f32(v_load_u8_top(p + v * CK_VW));
-#endif
-}
-CK_INLINE void row_order(vf32 v[CK_PACKED_COLUMNS / CK_VW]) {
-#if CK_VW == 16
-    v_row64_order(v);
-#else
-    (void)v;
-#endif
-}
-
 /* CK_VW consecutive elements of type t from element i of p, decoded exactly to f32. */
 CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     if (t == CK_DTYPE_E4M3FN) return v_e4m3_to_f32(v_load_u8((const uint8_t *)p + i));
@@ -461,19 +444,24 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
  * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
  * decode_kn_body's passes (more than 6 rows, AVX2 past one row, FP32). Each strip's row STRIP_AHEAD rows on is
- * prefetched into L1 as a row is read. E4M3 strips whose next STRIP_CHECK rows hold only normal codes decode them a
- * row at a time (e4m3_row: on AVX-512 three instructions per 16 codes, the columns in row order, which the chains
- * keep, rows with other codes permuted to match, until they are stored); a ragged last strip is read lane by lane up
- * to cols. Measured on 64 of V2-Lite's experts with the same rows each, two threads, weights from
- * DRAM (a C driver, medians of seven calls, three runs with and without this kernel in turn): E4M3 took 0.47-0.57 x
- * the passes' time with one row, 0.67-0.71 x with two, 0.44-0.78 x with three and 0.64-0.88 x with six; BF16
- * 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32 1.03-1.08 x with one row and 1.2 x with three, so FP32
- * keeps the passes. On AVX2 (capped there, one row) E4M3 took 0.46-0.50 x and BF16 0.59-0.65 x. The top-byte load
- * took E4M3 with one row from 21.7 to 25.9-27.7 G weights/s (one thread, weights in L3: from 12.7-13.7 to
- * 14.0-14.9); the row decode then took 0.87-1.01 x the time with one row, 0.91-0.99 x with two and 0.94-0.99 x with
- * three (one thread, weights in L2: 16.5 to 19.4 G weights/s with one row). Two strips at a time were slower than
- * four (E4M3 1.12-1.16 x the time), six no faster; a prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows:
- * 1.47 x the time) and tied them on FP32 and BF16. */
+ * prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a time (v_e4m3_row64, on
+ * AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by 2^-8 against x scaled by
+ * 2^8 (x_scaled: exact below 2^120, else the chunk takes the exact decode), into a row order of the columns that the
+ * chains keep until they are stored. Each STRIP_CHECK rows are checked for NaN, zero and subnormal codes first; a
+ * chunk holding one goes row by row, and its rows holding one take the exact decode, permuted to match. (The
+ * benchmark's bell-shaped weights, quantized in 128 x 128 blocks, hold a zero or subnormal code in 8e-5 of their
+ * weights: 28 % of four strips' 16-row chunks hold one, 2 % of their rows.) A ragged last strip is read lane by lane.
+ * Measured (C drivers, medians of seven calls or more, runs in turn): on 64 of V2-Lite's experts with the same rows
+ * each, two threads, weights from DRAM, E4M3 took 0.47-0.57 x the passes' time with one row, 0.67-0.71 x with two,
+ * 0.44-0.78 x with three and 0.64-0.88 x with six; BF16 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32
+ * 1.03-1.08 x with one row and 1.2 x with three, so FP32 keeps the passes. On AVX2 (capped there, one row) E4M3 took
+ * 0.46-0.50 x and BF16 0.59-0.65 x. One thread, E4M3 weights in L2, best of rounds: one, two and three rows 21.7,
+ * 17.0 and 12.3 G weights/s with this decode, 19.1, 15.3 and 10.6 with the BF16-lane decode before it (three
+ * instructions per 16 codes, x unscaled), 16.5 with v_load_u8_top's four; on bell-shaped weights one and two rows
+ * 18.6 and 15.3 G weights/s going row by row in chunks holding a special code, 13.5 and 12.6 taking the exact decode
+ * for the whole chunk. Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster, 16
+ * accumulators (two strips with two rows, one with three) no faster than 24, checks of 8 rows no faster than 16; a
+ * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
 enum { STRIP_ACC = 24 };
 #else
@@ -485,17 +473,18 @@ enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRI
      : STRIP_ACC / ((m) * STRIP_V) < STRIP_NS        ? STRIP_ACC / ((m) * STRIP_V)                           \
                                                      : STRIP_NS)
 
-/* The chains acc[(s*STRIP_V + v)*m + r] over l in [l1, l2) for ns strips whose row 0 is at ws[s]; n: the columns
- * to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS but in a ragged last strip); rowed: the
- * chains hold their columns in e4m3_row's row order, so rows decoded in column order are put in it; fast: E4M3 codes
- * known to be normal. */
+/* The chains acc[(s*STRIP_V + v)*m + r] over l in [l1, l2) for ns strips whose row 0 is at ws[s], x[r*ldx + i]
+ * the rows' element l1 + i; n: the columns to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS
+ * but in a ragged last strip); rowed: the chains hold their columns in v_e4m3_row64's row order, so rows decoded in
+ * column order are put in it; fast: E4M3 codes known to be normal, decoded by v_e4m3_row64 (scaled by 2^-8), and
+ * x scaled by 2^8 (x_scaled). */
 CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t, size_t l1, size_t l2, const float *x,
                            size_t ldx, const int m, const int ns, const int n, const bool rowed, const bool fast) {
     const size_t row = CK_PACKED_COLUMNS * ck_dtype_size(t);
     for (size_t l = l1; l < l2; l++) {
         vf32 xr[CK_DECODE_M];
 #pragma unroll
-        for (int r = 0; r < m; r++) xr[r] = v_setf(x[(size_t)r * ldx + l]);
+        for (int r = 0; r < m; r++) xr[r] = v_setf(x[(size_t)r * ldx + (l - l1)]);
 #pragma unroll
         for (int s = 0; s < ns; s++) {
             const uint8_t *p = ws[s] + l * row;
@@ -503,7 +492,7 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
             for (size_t b = 0; b < row; b += 64) /* possibly past the weights */
                 __builtin_prefetch((const void *)((uintptr_t)p + STRIP_AHEAD * row + b), 0, 3);
             vf32 wv[STRIP_V];
-            if (fast) e4m3_row(p, wv);
+            if (fast) v_e4m3_row64(p, wv);
             else {
 #pragma unroll
                 for (int v = 0; v < STRIP_V; v++) {
@@ -511,7 +500,7 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
                     if (left >= CK_VW) wv[v] = load_f32_of(p, t, (size_t)v * CK_VW);
                     else if (left > 0) wv[v] = load_f32_part(p, t, (size_t)v * CK_VW, 1, left);
                 }
-                if (rowed) row_order(wv);
+                if (rowed) v_row64_from_columns(wv);
             }
 #pragma unroll
             for (int v = 0; v < STRIP_V; v++)
@@ -523,6 +512,28 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
                     }
         }
     }
+}
+
+/* xs[r*STRIP_CHECK + i] = x[r*ldx + i] * 2^8 for r < m, i < len; whether all are exact (no x is a NaN or finite
+ * and 2^120 or more in magnitude), so that each product with v_e4m3_row64's weights is the unscaled one. */
+CK_INLINE bool x_scaled(const float *x, size_t ldx, const int m, size_t len, float *xs) {
+    bool exact = true;
+    for (int r = 0; r < m; r++)
+        for (size_t i = 0; i < len; i++) {
+            const float v = x[(size_t)r * ldx + i];
+            xs[r * STRIP_CHECK + i] = v * 0x1p8f;
+            exact &= xs[r * STRIP_CHECK + i] * 0x1p-8f == v;
+        }
+    return exact;
+}
+
+/* Whether rows l1 ..< l2 of the ns E4M3 strips at ws hold normal codes only. */
+CK_INLINE bool strips_normal(const uint8_t *const *ws, const int ns, size_t l1, size_t l2) {
+    bool normal = true;
+#pragma unroll
+    for (int s = 0; s < ns; s++)
+        normal = normal && v_e4m3_normal64(ws[s] + l1 * CK_PACKED_COLUMNS, CK_PACKED_COLUMNS, l2 - l1);
+    return normal;
 }
 
 /* The ns strips from column c0 (the call's columns c0 ..< c0 + n; n > (ns - 1) * CK_PACKED_COLUMNS) over the whole
@@ -541,16 +552,19 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
         vf32 acc[STRIP_NS * STRIP_V * CK_DECODE_M];
 #pragma unroll
         for (int i = 0; i < ns * STRIP_V * m; i++) acc[i] = v_setf(0.0f);
-        if (!rowed) strip_steps(acc, ws, t, l0, end, x, ldx, m, ns, n, false, false);
+        if (!rowed) strip_steps(acc, ws, t, l0, end, x + l0, ldx, m, ns, n, false, false);
         else
             for (size_t l1 = l0; l1 < end; l1 += STRIP_CHECK) {
                 const size_t l2 = end - l1 < STRIP_CHECK ? end : l1 + STRIP_CHECK;
-                bool normal = true;
-#pragma unroll
-                for (int s = 0; s < ns; s++)
-                    normal = normal && v_e4m3_normal64(ws[s] + l1 * CK_PACKED_COLUMNS, CK_PACKED_COLUMNS, l2 - l1);
-                if (normal) strip_steps(acc, ws, t, l1, l2, x, ldx, m, ns, n, true, true);
-                else strip_steps(acc, ws, t, l1, l2, x, ldx, m, ns, n, true, false);
+                float xs[CK_DECODE_M * STRIP_CHECK];
+                const bool scaled = x_scaled(x + l1, ldx, m, l2 - l1, xs);
+                const bool normal = scaled && strips_normal(ws, ns, l1, l2);
+                for (size_t l = l1, to; l < l2; l = to) { /* a NaN, zero or subnormal code: row by row */
+                    to = normal || !scaled ? l2 : l + 1;
+                    if (normal || (scaled && strips_normal(ws, ns, l, to)))
+                        strip_steps(acc, ws, t, l, to, xs + (l - l1), STRIP_CHECK, m, ns, n, true, true);
+                    else strip_steps(acc, ws, t, l, to, x + l, ldx, m, ns, n, true, false);
+                }
             }
         if (rowed)
 #pragma unroll
@@ -560,7 +574,7 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
                     vf32 v[STRIP_V];
 #pragma unroll
                     for (int i = 0; i < STRIP_V; i++) v[i] = acc[(s * STRIP_V + i) * m + r];
-                    row_order(v);
+                    v_row64_to_columns(v);
 #pragma unroll
                     for (int i = 0; i < STRIP_V; i++) acc[(s * STRIP_V + i) * m + r] = v[i];
                 }

@@ -344,6 +344,47 @@ import TestSupport
         }
     }
 
+    /// Activations of 2^120 or more in magnitude against packed FP8 weights: the strips decode normal codes scaled
+    /// by 2^-8 against x scaled by 2^8, which is exact only below 2^120, so the chunks holding these must take the
+    /// unscaled decode and keep the canonical bits (finite products stay finite); one just below 2^120 may scale.
+    @Test func hugeActivationsKeepTheCanonicalBits() throws {
+        // 1, 3 and 6 rows: one, two and one packed strips side by side; n = 140 leaves a ragged third strip
+        var p = Problem(sizes: [1, 3, 6], k: 300, n: 140, x: .f32, w: .e4m3, seed: 12)
+        let huge: [(r: Int, l: Int, x: Float)] = [
+            (0, 5, 0x1p120), (1, 140, -0x1p124), (2, 299, 0x1.fffffep119), (3, 17, -0x1.8p120), (7, 64, 0x1p125),
+            (9, 250, -0x1p121),
+        ]
+        for h in huge { p.x[h.r * p.k + h.l] = h.x }
+        let old = [Float](repeating: .nan, count: p.rows * p.n)
+        let want = Self.expected(p, beta: 0, old: old, bf16Out: false).bits
+        let finite = want.count { Float(bitPattern: $0).isFinite }
+        #expect(finite > want.count * 3 / 4, "most outputs must stay finite to tell the paths apart")
+        for (isa, got) in try forEachISA({ _ in try Self.run(p, .packed, beta: 0, old: old, bf16Out: false) }) {
+            expectSameBits(got, want, "\(isa)")
+        }
+    }
+
+    /// Packed FP8 weights as a checkpoint holds them: normal codes with a zero or subnormal one here and there (one
+    /// in 400), so that most 16-row chunks of the strips are all normal and the others mostly normal rows around a
+    /// row that needs the exact decode. 1, 2, 3 and 6 rows: four, three, two and one strips side by side.
+    @Test func sparseZeroAndSubnormalCodesKeepTheCanonicalBits() throws {
+        var p = Problem(sizes: [1, 2, 3, 6], k: 260, n: 320, x: .f32, w: .e4m3, seed: 13)
+        var rng = SplitMix64(seed: 14)
+        let e4m3 = FP8Reference.e4m3fn
+        for i in p.wCodes.indices {
+            let rare = Int.random(in: 0..<400, using: &rng) == 0
+            let code = rare ? UInt8.random(in: 0...7, using: &rng) | (Bool.random(using: &rng) ? 0x80 : 0)
+                            : e4m3Code(normal: true, using: &rng)
+            p.wCodes[i] = code
+            p.w[i] = Float(e4m3.values[Int(code)])
+        }
+        let old = [Float](repeating: .nan, count: p.rows * p.n)
+        let want = Self.expected(p, beta: 0, old: old, bf16Out: false)
+        for (isa, got) in try forEachISA({ _ in try Self.run(p, .packed, beta: 0, old: old, bf16Out: false) }) {
+            expectMatches(got, want, bf16Out: false, "\(isa)")
+        }
+    }
+
     @Test func kGroupedOnBF16() throws {
         let sizes = [4, 0, 131], k = 20, n = 70
         let p = Problem(sizes: sizes, k: k, n: n, x: .bf16, w: .bf16, seed: 4)
