@@ -443,7 +443,7 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * strip's rows lie back to back, so a strip is read front to back as one stream, ns of them side by side, and every
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
  * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
- * decode_kn_body's passes (more than 6 rows, AVX2 past one row, FP32). Each strip's row STRIP_AHEAD rows on is
+ * decode_kn_body's passes (FP32, AVX2 past one row) or, past 6 rows on AVX-512, to decode_strips_rows. Each strip's row STRIP_AHEAD rows on is
  * prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a time (v_e4m3_row64, on
  * AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by 2^-8 against x scaled by
  * 2^8 (x_scaled: exact below 2^120, else the chunk takes the exact decode), into a row order of the columns that the
@@ -463,11 +463,12 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * accumulators (two strips with two rows, one with three) no faster than 24, checks of 8 rows no faster than 16; a
  * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
-enum { STRIP_ACC = 24 };
+enum { STRIP_ACC = 24, STRIP_SPLIT = 1 };
 #else
-enum { STRIP_ACC = 8 };
+enum { STRIP_ACC = 8, STRIP_SPLIT = 0 };
 #endif
 enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRIP_CHECK = 16 };
+enum { STRIP_ROWS = STRIP_ACC / STRIP_V }; /* the most rows a strip's chains hold */
 #define group_strips(t, m)                                                                                   \
     ((t) == CK_DTYPE_F32 || (m) * STRIP_V > STRIP_ACC ? 0                                                    \
      : STRIP_ACC / ((m) * STRIP_V) < STRIP_NS        ? STRIP_ACC / ((m) * STRIP_V)                           \
@@ -594,6 +595,24 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
     }
 }
 
+/* cols columns of packed strips against more rows than one strip's chains hold (m > STRIP_ROWS): each strip
+ * against STRIP_ROWS rows at a time, so that it comes from memory once and then from L2. Where STRIP_SPLIT: on
+ * AVX-512 (7 and 8 rows: 6 + 1 and 6 + 2) this took 0.75-0.89 x the time of decode_kn_body's passes on E4M3 and
+ * 0.80-0.93 x on BF16 in 3 runs of 4 (V3's experts, two threads, weights from DRAM; one BF16 run 1.18 x), while
+ * AVX2's one row at a time took 1.4-2 x the passes' time on E4M3. */
+CK_INLINE void decode_strips_rows(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
+                                  size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                                  size_t sb_js, const int m) {
+    for (size_t c0 = 0; c0 < (size_t)cols; c0 += CK_PACKED_COLUMNS) {
+        const int n = (int)((size_t)cols - c0 < CK_PACKED_COLUMNS ? (size_t)cols - c0 : CK_PACKED_COLUMNS);
+#pragma unroll
+        for (int r0 = 0; r0 < m; r0 += STRIP_ROWS)
+            strip_group(kc, w, t, ss, c0, n, x + (size_t)r0 * ldx, ldx, out + (size_t)r0 * CK_DECODE_KN_W,
+                        sa ? sa + (size_t)r0 * sa_rs : NULL, sa_rs, sb, sb_ls, sb_js,
+                        m - r0 < STRIP_ROWS ? m - r0 : STRIP_ROWS, 1);
+    }
+}
+
 /* cols columns of packed strips: groups of ns strips, then the rest a strip at a time. */
 CK_INLINE void decode_strips_body(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
                                   size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
@@ -637,6 +656,8 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
         if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                  \
             decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R,               \
                                group_strips(T, R));                                                          \
+        else if (ldw == CK_PACKED_COLUMNS && STRIP_SPLIT && group_strips(T, STRIP_ROWS))                     \
+            decode_strips_rows(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);              \
         else decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);           \
         break;
 #define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }
