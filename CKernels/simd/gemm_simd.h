@@ -387,7 +387,7 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
  * (prefetching whole rows at the start of a pass was slower than none), and E4M3 strips whose 64 columns hold
  * only normal codes in the pass decode in four integer instructions (now a byte shuffle and three): with one thread
  * the two took E4M3 from 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). Packed weights'
- * strips (rows of CK_PACKED_COLUMNS) that decode_strips_body leaves here (FP32, and BF16 and E4M3 with more rows)
+ * strips (rows of CK_PACKED_COLUMNS) that the strips kernels leave here (FP32, and BF16 and E4M3 past one row on AVX2)
  * take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
  * on V2-Lite's experts (one row of x, two threads, weights from DRAM, calls of 8 strips, medians of five calls in
  * turn with the [N, K] kernel), FP32 took 1.14 x that kernel's time with passes of 8 rows and 1.05 x with 4; E4M3
@@ -443,14 +443,15 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * strip's rows lie back to back, so a strip is read front to back as one stream, ns of them side by side, and every
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
  * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
- * decode_kn_body's passes (FP32, AVX2 past one row) or, past 6 rows on AVX-512, to decode_strips_rows. Each strip's row STRIP_AHEAD rows on is
- * prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a time (v_e4m3_row64, on
- * AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by 2^-8 against x scaled by
- * 2^8 (x_scaled: exact below 2^120, else the chunk takes the exact decode), into a row order of the columns that the
- * chains keep until they are stored. Each STRIP_CHECK rows are checked for NaN, zero and subnormal codes first; a
- * chunk holding one goes row by row, and its rows holding one take the exact decode, permuted to match. (The
- * benchmark's bell-shaped weights, quantized in 128 x 128 blocks, hold a zero or subnormal code in 8e-5 of their
- * weights: 28 % of four strips' 16-row chunks hold one, 2 % of their rows.) A ragged last strip is read lane by lane.
+ * decode_kn_body's passes (FP32, AVX2 past one row) or, past 6 rows on AVX-512, to decode_strips_rows. Each strip's
+ * row STRIP_AHEAD rows on is prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a
+ * time (v_e4m3_row64, on AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by
+ * 2^-8 against x scaled by 2^8 (x_scaled: exact for x below 2^120 in magnitude, else, or for a NaN x, the chunk takes
+ * the exact decode), into a row order of the columns that the chains keep until they are stored. Each STRIP_CHECK
+ * rows are checked for NaN, zero and subnormal codes first; a chunk holding one goes row by row, and its rows holding
+ * one take the exact decode, permuted to match. (The benchmark's bell-shaped weights, quantized in 128 x 128
+ * blocks, hold a zero or subnormal code in 8e-5 of their weights: 28 % of four strips' 16-row chunks hold one, 2 %
+ * of their rows.) A ragged last strip is read lane by lane.
  * Measured (C drivers, medians of seven calls or more, runs in turn): on 64 of V2-Lite's experts with the same rows
  * each, two threads, weights from DRAM, E4M3 took 0.47-0.57 x the passes' time with one row, 0.67-0.71 x with two,
  * 0.44-0.78 x with three and 0.64-0.88 x with six; BF16 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32
