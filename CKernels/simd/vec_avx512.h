@@ -145,17 +145,11 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
 }
 
-/* 32 E4M3FN codes of normal numbers, each in a 16-bit lane's top byte, as BF16 bits: an arithmetic shift and a mask
- * move sign, exponent and mantissa into BF16's fields, and adding 120 to the exponent rebiases them. */
-static inline __m512i v_e4m3_normal_bf16(__m512i h) {
-    return _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h, 4), _mm512_set1_epi16((short)0x87F0)),
-                            _mm512_set1_epi16(120 << 7));
-}
-
 /* 16 x 16 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
  * below 8: (b + 1) & 0x7F <= 8). If none is, out holds the codes decoded exactly (v_load_e4m3_t's contract in
- * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction
- * (v_e4m3_normal_bf16); widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
+ * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction: an
+ * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the
+ * exponent rebiases them; widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
  * lanes' top bytes, for the exact decode. */
 static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
@@ -170,12 +164,13 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
     const __m512i q[4] = {_mm512_unpacklo_epi16(a0, a2), _mm512_unpackhi_epi16(a0, a2), _mm512_unpacklo_epi16(a1, a3),
                           _mm512_unpackhi_epi16(a1, a3)}; /* q[i] lane L dword d: column 4i + d, rows 4L.. */
+    const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
     __m512i h[8]; /* codes << 8 in 16-bit lanes: h[2i] the low, h[2i + 1] the high half of q[i]'s bytes */
 #pragma unroll
     for (int i = 0; i < 4; i++) h[2 * i] = _mm512_unpacklo_epi8(zero, q[i]), h[2 * i + 1] = _mm512_unpackhi_epi8(zero, q[i]);
     if (!special) /* one branch per block, so that the unrolled loops keep every value in a register */
 #pragma unroll
-        for (int i = 0; i < 8; i++) h[i] = v_e4m3_normal_bf16(h[i]);
+        for (int i = 0; i < 8; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         out[2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, h[i]));
@@ -199,23 +194,23 @@ static inline void v_e4m3_row64(const uint8_t *p, vf32 out[4]) {
     }
 }
 
+/* In place, each pair (v[0], v[1]) and (v[2], v[3]) as 32 lanes: the first takes lanes i0, the second lanes i1. */
+static inline void v_permute_pairs(vf32 v[4], __m512i i0, __m512i i1) {
+    for (int h = 0; h < 4; h += 2) {
+        const __m512 a = v[h], b = v[h + 1];
+        v[h] = _mm512_permutex2var_ps(a, i0, b), v[h + 1] = _mm512_permutex2var_ps(a, i1, b);
+    }
+}
+
 /* In place: 4 vectors of a strip row from row order (v_e4m3_row64) to column order (v[q] lane l = column 16q + l),
  * and back. */
 static inline void v_row64_to_columns(vf32 v[4]) {
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-    for (int h = 0; h < 4; h += 2) {
-        const __m512 e = v[h], o = v[h + 1];
-        v[h] = _mm512_permutex2var_ps(e, lo, o), v[h + 1] = _mm512_permutex2var_ps(e, hi, o);
-    }
+    v_permute_pairs(v, lo, _mm512_add_epi32(lo, _mm512_set1_epi32(8)));
 }
 static inline void v_row64_from_columns(vf32 v[4]) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    for (int h = 0; h < 4; h += 2) {
-        const __m512 a = v[h], b = v[h + 1];
-        v[h] = _mm512_permutex2var_ps(a, even, b), v[h + 1] = _mm512_permutex2var_ps(a, odd, b);
-    }
+    v_permute_pairs(v, even, _mm512_add_epi32(even, _mm512_set1_epi32(1)));
 }
 
 /* Whether the 64 E4M3FN codes at p + r*ld are all normal for every r < rows: none is a NaN, zero or subnormal
