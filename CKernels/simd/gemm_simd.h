@@ -442,18 +442,16 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
 /* BF16 and E4M3 packed weights' strips (ldw == CK_PACKED_COLUMNS, see decode_kn_body) against few rows: each
  * strip's rows lie back to back, so a strip is read front to back as one stream, ns of them side by side, and every
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
- * moves. ns = group_strips(m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS. With more rows than a
- * strip's chains fit, each strip is taken in parts of part_vectors(t, m) columns' vectors, each part against all the
- * rows: the first part reads the strip from memory, the others from L2, and every weight is still decoded once. FP32
- * strips, and the rows parts do not pay for, take decode_kn_body's passes. Each strip's row STRIP_AHEAD rows on is
- * prefetched into L1 as a row is read. E4M3 groups of whole strips (or parts) decode a strip row at a time
- * (v_e4m3_row, on AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by 2^-8
- * against x scaled by 2^8 (x_scaled: exact for x below 2^120 in magnitude, else, or for a NaN x, the chunk takes the
- * exact decode), into a row order of the columns that the chains keep until they are stored. Each STRIP_CHECK rows
- * are checked for NaN, zero and subnormal codes first; a chunk holding one goes row by row, and its rows holding one
- * take the exact decode, permuted to match. (The benchmark's bell-shaped weights, quantized in 128 x 128 blocks, hold
- * a zero or subnormal code in 8e-5 of their weights: 28 % of four strips' 16-row chunks hold one, 2 % of their rows.)
- * A ragged last strip is read lane by lane.
+ * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
+ * decode_kn_body's passes (FP32, AVX2 past one row) or, past 6 rows on AVX-512, to decode_strips_rows. Each strip's
+ * row STRIP_AHEAD rows on is prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a
+ * time (v_e4m3_row64, on AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by
+ * 2^-8 against x scaled by 2^8 (x_scaled: exact for x below 2^120 in magnitude, else, or for a NaN x, the chunk takes
+ * the exact decode), into a row order of the columns that the chains keep until they are stored. Each STRIP_CHECK
+ * rows are checked for NaN, zero and subnormal codes first; a chunk holding one goes row by row, and its rows holding
+ * one take the exact decode, permuted to match. (The benchmark's bell-shaped weights, quantized in 128 x 128
+ * blocks, hold a zero or subnormal code in 8e-5 of their weights: 28 % of four strips' 16-row chunks hold one, 2 %
+ * of their rows.) A ragged last strip is read lane by lane.
  * Measured (C drivers, medians of seven calls or more, runs in turn): on 64 of V2-Lite's experts with the same rows
  * each, two threads, weights from DRAM, E4M3 took 0.47-0.57 x the passes' time with one row, 0.67-0.71 x with two,
  * 0.44-0.78 x with three and 0.64-0.88 x with six; BF16 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32
@@ -464,73 +462,54 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * 18.6 and 15.3 G weights/s going row by row in chunks holding a special code, 13.5 and 12.6 taking the exact decode
  * for the whole chunk. Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster, 16
  * accumulators (two strips with two rows, one with three) no faster than 24, checks of 8 rows no faster than 16; a
- * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16.
- * Parts (the same drivers, medians of five calls in turn; in L2, one thread, medians of rounds): on AVX-512, where 7 and
- * 8 rows had taken each strip against 6 rows and then again against the rest (decoding it twice), E4M3 took 0.86-0.92
- * x the time with 7 rows and 0.96-1.04 x with 8, BF16 0.96-1.02 x with either (in L2 BF16 ran at 1.7 x the rate, E4M3
- * at 1.2-1.4 x with 7 rows and 0.8-1.0 x with 8). On AVX2, E4M3 with two rows took 0.73-0.97 x the time of the passes
- * (in L2 1.1-1.5 x the rate), whose chains, 16 rows long and two per column, wait on the FMA latency; BF16 with two
- * rows took 1.4 x, and either type with three or four rows (parts of two vectors, each checking and scaling its rows
- * again) 1.0-1.4 x, so those keep the passes. */
+ * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
-enum { STRIP_ACC = 24 };
+enum { STRIP_ACC = 24, STRIP_SPLIT = 1 };
 #else
-enum { STRIP_ACC = 8 };
+enum { STRIP_ACC = 8, STRIP_SPLIT = 0 };
 #endif
 enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRIP_CHECK = 16 };
-#define group_strips(m)                                                                                      \
-    ((m) * STRIP_V > STRIP_ACC                   ? 0                                                         \
-     : STRIP_ACC / ((m) * STRIP_V) < STRIP_NS    ? STRIP_ACC / ((m) * STRIP_V)                               \
-                                                 : STRIP_NS)
-/* The vectors of a part, where a strip's chains for m rows of type t do not fit, or 0 to leave the rows to
- * decode_kn_body's passes: parts only where they measured faster (see above). A part is a power of two of vectors
- * (parts tile a strip), even on AVX-512 (whose row decode pairs vectors). */
-#if CK_VW == 16
-#define part_vectors(t, m) 2
-_Static_assert(2 * CK_DECODE_M <= STRIP_ACC, "AVX-512's parts of 2 vectors hold every row count's chains");
-#else
-#define part_vectors(t, m) ((t) == CK_DTYPE_E4M3FN && (m) == 2 ? 4 : 0)
-#endif
-/* Whether the strips kernel takes m rows against packed strips of type t. */
-#define strips_take(t, m) ((t) != CK_DTYPE_F32 && (group_strips(m) || part_vectors(t, m)))
+enum { STRIP_ROWS = STRIP_ACC / STRIP_V }; /* the most rows a strip's chains hold */
+#define group_strips(t, m)                                                                                   \
+    ((t) == CK_DTYPE_F32 || (m) * STRIP_V > STRIP_ACC ? 0                                                    \
+     : STRIP_ACC / ((m) * STRIP_V) < STRIP_NS        ? STRIP_ACC / ((m) * STRIP_V)                           \
+                                                     : STRIP_NS)
 
-/* The chains acc[(s*nv + v)*m + r] over l in [l1, l2) for the part of nv vectors from column co of ns strips whose
- * row 0 is at ws[s], x[r*ldx + i] the rows' element l1 + i; n: the columns to read from the first strip's column 0
- * on (ns * CK_PACKED_COLUMNS but in a ragged last strip); full: all the parts' columns are below n (a constant, so
- * that whole parts test no lane counts); rowed: the chains hold their columns in v_e4m3_row's row order, so rows
- * decoded in column order are put in it; fast: E4M3 codes known to be normal, decoded by v_e4m3_row (scaled by
- * 2^-8), and x scaled by 2^8 (x_scaled). */
-CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t, size_t co, size_t l1, size_t l2,
-                           const float *x, size_t ldx, const int m, const int ns, const int nv, const int n,
-                           const bool full, const bool rowed, const bool fast) {
-    const size_t size = ck_dtype_size(t), row = CK_PACKED_COLUMNS * size;
+/* The chains acc[(s*STRIP_V + v)*m + r] over l in [l1, l2) for ns strips whose row 0 is at ws[s], x[r*ldx + i]
+ * the rows' element l1 + i; n: the columns to read from the first strip's on (a constant ns * CK_PACKED_COLUMNS
+ * but in a ragged last strip); rowed: the chains hold their columns in v_e4m3_row64's row order, so rows decoded in
+ * column order are put in it; fast: E4M3 codes known to be normal, decoded by v_e4m3_row64 (scaled by 2^-8), and
+ * x scaled by 2^8 (x_scaled). */
+CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t, size_t l1, size_t l2, const float *x,
+                           size_t ldx, const int m, const int ns, const int n, const bool rowed, const bool fast) {
+    const size_t row = CK_PACKED_COLUMNS * ck_dtype_size(t);
     for (size_t l = l1; l < l2; l++) {
         vf32 xr[CK_DECODE_M];
 #pragma unroll
         for (int r = 0; r < m; r++) xr[r] = v_setf(x[(size_t)r * ldx + (l - l1)]);
 #pragma unroll
         for (int s = 0; s < ns; s++) {
-            const uint8_t *p = ws[s] + l * row + co * size;
+            const uint8_t *p = ws[s] + l * row;
 #pragma unroll
-            for (size_t b = 0; b < (size_t)nv * CK_VW * size; b += 64) /* possibly past the weights */
+            for (size_t b = 0; b < row; b += 64) /* possibly past the weights */
                 __builtin_prefetch((const void *)((uintptr_t)p + STRIP_AHEAD * row + b), 0, 3);
             vf32 wv[STRIP_V];
-            if (fast) v_e4m3_row(p, nv, wv);
+            if (fast) v_e4m3_row64(p, wv);
             else {
 #pragma unroll
-                for (int v = 0; v < nv; v++) {
-                    const int left = n - s * CK_PACKED_COLUMNS - (int)co - v * CK_VW; /* valid lanes */
-                    if (full || left >= CK_VW) wv[v] = load_f32_of(p, t, (size_t)v * CK_VW);
+                for (int v = 0; v < STRIP_V; v++) {
+                    const int left = n - (s * STRIP_V + v) * CK_VW; /* valid lanes */
+                    if (left >= CK_VW) wv[v] = load_f32_of(p, t, (size_t)v * CK_VW);
                     else if (left > 0) wv[v] = load_f32_part(p, t, (size_t)v * CK_VW, 1, left);
                 }
-                if (rowed) v_row_from_columns(wv, nv);
+                if (rowed) v_row64_from_columns(wv);
             }
 #pragma unroll
-            for (int v = 0; v < nv; v++)
-                if (full || n - s * CK_PACKED_COLUMNS - (int)co - v * CK_VW > 0)
+            for (int v = 0; v < STRIP_V; v++)
+                if (n - (s * STRIP_V + v) * CK_VW > 0)
 #pragma unroll
                     for (int r = 0; r < m; r++) {
-                        vf32 *a = &acc[(s * nv + v) * m + r];
+                        vf32 *a = &acc[(s * STRIP_V + v) * m + r];
                         *a = v_fmaf(xr[r], wv[v], *a);
                     }
         }
@@ -538,7 +517,7 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
 }
 
 /* xs[r*STRIP_CHECK + i] = x[r*ldx + i] * 2^8 for r < m, i < len; whether all are exact (no x is a NaN or finite
- * and 2^120 or more in magnitude), so that each product with v_e4m3_row's weights is the unscaled one. */
+ * and 2^120 or more in magnitude), so that each product with v_e4m3_row64's weights is the unscaled one. */
 CK_INLINE bool x_scaled(const float *x, size_t ldx, const int m, size_t len, float *xs) {
     bool exact = true;
     for (int r = 0; r < m; r++)
@@ -559,15 +538,13 @@ CK_INLINE bool strips_normal(const uint8_t *const *ws, const int ns, size_t l1, 
     return normal;
 }
 
-/* The part of nv vectors from column co (a multiple of nv * CK_VW) of the ns strips from column c0 (the call's columns
- * c0 ..< c0 + n; n > (ns - 1) * CK_PACKED_COLUMNS + co) over the whole reduction, into out (see
- * ck_gemm_kernels.decode_kn). */
+/* The ns strips from column c0 (the call's columns c0 ..< c0 + n; n > (ns - 1) * CK_PACKED_COLUMNS) over the whole
+ * reduction, into out (see ck_gemm_kernels.decode_kn). */
 CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss, size_t c0, const int n,
                            const float *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
-                           size_t sb_ls, size_t sb_js, const int m, const int ns, size_t co, const int nv) {
+                           size_t sb_ls, size_t sb_js, const int m, const int ns) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc;
-    const bool full = n >= (ns - 1) * CK_PACKED_COLUMNS + (int)co + nv * CK_VW; /* the parts' columns: the call's */
-    const bool rowed = t == CK_DTYPE_E4M3FN && full; /* the chains' columns in row order */
+    const bool rowed = t == CK_DTYPE_E4M3FN && n == ns * CK_PACKED_COLUMNS; /* the chains' columns in row order */
     const uint8_t *ws[STRIP_NS];
 #pragma unroll
     for (int s = 0; s < ns; s++)
@@ -576,9 +553,8 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
         const size_t end = kc - l0 < span ? kc : l0 + span;
         vf32 acc[STRIP_NS * STRIP_V * CK_DECODE_M];
 #pragma unroll
-        for (int i = 0; i < ns * nv * m; i++) acc[i] = v_setf(0.0f);
-        if (!rowed && full) strip_steps(acc, ws, t, co, l0, end, x + l0, ldx, m, ns, nv, n, true, false, false);
-        else if (!rowed) strip_steps(acc, ws, t, co, l0, end, x + l0, ldx, m, ns, nv, n, false, false, false);
+        for (int i = 0; i < ns * STRIP_V * m; i++) acc[i] = v_setf(0.0f);
+        if (!rowed) strip_steps(acc, ws, t, l0, end, x + l0, ldx, m, ns, n, false, false);
         else
             for (size_t l1 = l0; l1 < end; l1 += STRIP_CHECK) {
                 const size_t l2 = end - l1 < STRIP_CHECK ? end : l1 + STRIP_CHECK;
@@ -588,8 +564,8 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
                 for (size_t l = l1, to; l < l2; l = to) { /* a NaN, zero or subnormal code: row by row */
                     to = normal || !scaled ? l2 : l + 1;
                     if (normal || (scaled && strips_normal(ws, ns, l, to)))
-                        strip_steps(acc, ws, t, co, l, to, xs + (l - l1), STRIP_CHECK, m, ns, nv, n, true, true, true);
-                    else strip_steps(acc, ws, t, co, l, to, x + l, ldx, m, ns, nv, n, true, true, false);
+                        strip_steps(acc, ws, t, l, to, xs + (l - l1), STRIP_CHECK, m, ns, n, true, true);
+                    else strip_steps(acc, ws, t, l, to, x + l, ldx, m, ns, n, true, false);
                 }
             }
         if (rowed)
@@ -599,20 +575,19 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
                 for (int r = 0; r < m; r++) {
                     vf32 v[STRIP_V];
 #pragma unroll
-                    for (int i = 0; i < nv; i++) v[i] = acc[(s * nv + i) * m + r];
-                    v_row_to_columns(v, nv);
+                    for (int i = 0; i < STRIP_V; i++) v[i] = acc[(s * STRIP_V + i) * m + r];
+                    v_row64_to_columns(v);
 #pragma unroll
-                    for (int i = 0; i < nv; i++) acc[(s * nv + i) * m + r] = v[i];
+                    for (int i = 0; i < STRIP_V; i++) acc[(s * STRIP_V + i) * m + r] = v[i];
                 }
         const size_t b = l0 / CK_SCALE_BLOCK;
 #pragma unroll
-        for (int i = 0; i < ns * nv; i++) {
-            const size_t c = (size_t)(i / nv) * CK_PACKED_COLUMNS + co + (size_t)(i % nv) * CK_VW; /* from c0 */
-            if (c >= (size_t)n) continue;
+        for (int i = 0; i < ns * STRIP_V; i++) {
+            if (i * CK_VW >= n) continue;
             vf32 *a = acc + i * m;
-            float *o = out + c0 + c;
+            float *o = out + c0 + (size_t)i * CK_VW;
             if (sb) {
-                const float sbc = sb[b * sb_ls + (c0 + c) / CK_SCALE_BLOCK * sb_js];
+                const float sbc = sb[b * sb_ls + (c0 + (size_t)i * CK_VW) / CK_SCALE_BLOCK * sb_js];
                 fold_block(a, o, CK_DECODE_KN_W, sa, sa_rs, b, v_setf(sbc), m);
             }
 #pragma unroll
@@ -621,20 +596,35 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
     }
 }
 
-/* cols columns of packed strips: groups of ns = group_strips(m) strips, then the rest a strip at a time; with more
- * rows than a strip's chains hold (ns = 0), each strip in parts of part_vectors(m) vectors of columns. */
-CK_INLINE void decode_strips_body(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
+/* cols columns of packed strips against more rows than one strip's chains hold (m > STRIP_ROWS): each strip
+ * against STRIP_ROWS rows at a time, so that it comes from memory once and then from L2. Where STRIP_SPLIT: on
+ * AVX-512 (7 and 8 rows: 6 + 1 and 6 + 2) this took 0.75-0.89 x the time of decode_kn_body's passes on E4M3 and
+ * 0.80-0.93 x on BF16 in 3 runs of 4 (V3's experts, two threads, weights from DRAM; one BF16 run 1.18 x), while
+ * AVX2's one row at a time took 1.4-2 x the passes' time on E4M3. */
+CK_INLINE void decode_strips_rows(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
                                   size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                                   size_t sb_js, const int m) {
-    const int ns = group_strips(m), nv = ns ? STRIP_V : part_vectors(t, m);
-    const size_t group = (size_t)(ns ? ns : 1) * CK_PACKED_COLUMNS;
+    for (size_t c0 = 0; c0 < (size_t)cols; c0 += CK_PACKED_COLUMNS) {
+        const int n = (int)((size_t)cols - c0 < CK_PACKED_COLUMNS ? (size_t)cols - c0 : CK_PACKED_COLUMNS);
+#pragma unroll
+        for (int r0 = 0; r0 < m; r0 += STRIP_ROWS)
+            strip_group(kc, w, t, ss, c0, n, x + (size_t)r0 * ldx, ldx, out + (size_t)r0 * CK_DECODE_KN_W,
+                        sa ? sa + (size_t)r0 * sa_rs : NULL, sa_rs, sb, sb_ls, sb_js,
+                        m - r0 < STRIP_ROWS ? m - r0 : STRIP_ROWS, 1);
+    }
+}
+
+/* cols columns of packed strips: groups of ns strips, then the rest a strip at a time. */
+CK_INLINE void decode_strips_body(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
+                                  size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                                  size_t sb_js, const int m, const int ns) {
+    const size_t group = (size_t)ns * CK_PACKED_COLUMNS;
     size_t c0 = 0;
-    for (; ns && c0 + group <= (size_t)cols; c0 += group)
-        strip_group(kc, w, t, ss, c0, (int)group, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, m, ns, 0, STRIP_V);
+    for (; c0 + group <= (size_t)cols; c0 += group)
+        strip_group(kc, w, t, ss, c0, (int)group, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, m, ns);
     for (; c0 < (size_t)cols; c0 += CK_PACKED_COLUMNS) {
         const int n = (int)((size_t)cols - c0 < CK_PACKED_COLUMNS ? (size_t)cols - c0 : CK_PACKED_COLUMNS);
-        for (int co = 0; co < n; co += nv * CK_VW)
-            strip_group(kc, w, t, ss, c0, n, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, m, 1, (size_t)co, nv);
+        strip_group(kc, w, t, ss, c0, n, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, m, 1);
     }
 }
 
@@ -664,8 +654,11 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 #define CASE(T, R)                                                                                           \
     case R:                                                                                                  \
-        if (ldw == CK_PACKED_COLUMNS && strips_take(T, R))                                                   \
-            decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);              \
+        if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                  \
+            decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R,               \
+                               group_strips(T, R));                                                          \
+        else if (ldw == CK_PACKED_COLUMNS && STRIP_SPLIT && group_strips(T, STRIP_ROWS))                     \
+            decode_strips_rows(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);              \
         else decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);           \
         break;
 #define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }

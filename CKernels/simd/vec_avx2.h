@@ -179,18 +179,17 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[CK_VW]) {
     return special;
 }
 
-/* The first nv vectors of a strip row's E4M3FN codes of normal numbers at p (nv * 8 codes) decoded exactly and scaled
- * by 2^-8, in column order (AVX-512's contract; here row order is column order): each code in its lane's top byte, an
- * arithmetic shift and a mask keep binary32's fields, and an OR sets the exponent's bits 4-6 (a rebias by 112 instead
- * of 120). */
-static inline void v_e4m3_row(const uint8_t *p, int nv, vf32 *out) {
+/* 64 E4M3FN codes of normal numbers (a strip row) decoded exactly and scaled by 2^-8, in column order (AVX-512's
+ * contract; here row order is column order): each code in its lane's top byte, an arithmetic shift and a mask keep
+ * binary32's fields, and an OR sets the exponent's bits 4-6 (a rebias by 112 instead of 120). */
+static inline void v_e4m3_row64(const uint8_t *p, vf32 out[8]) {
     const __m256i fields = _mm256_set1_epi32((int)0x87F00000), bias = _mm256_set1_epi32(112 << 23);
-    for (int v = 0; v < nv; v++)
+    for (int v = 0; v < 8; v++)
         out[v] = _mm256_castsi256_ps(
             _mm256_or_si256(_mm256_and_si256(_mm256_srai_epi32(v_load_u8_top(p + 8 * v), 4), fields), bias));
 }
-static inline void v_row_to_columns(vf32 *v, int nv) { (void)v, (void)nv; }
-static inline void v_row_from_columns(vf32 *v, int nv) { (void)v, (void)nv; }
+static inline void v_row64_to_columns(vf32 v[8]) { (void)v; }
+static inline void v_row64_from_columns(vf32 v[8]) { (void)v; }
 
 /* Whether the 64 E4M3FN codes at p + r*ld are all normal for every r < rows: none is a NaN, zero or subnormal
  * code ((b + 1) & 0x7F > 8, as in v_load_e4m3_t). */

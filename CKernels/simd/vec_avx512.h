@@ -179,38 +179,38 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     return special;
 }
 
-/* The first nv (2 or 4, a constant) vectors of a strip row's E4M3FN codes of normal numbers at p (nv * 16 codes)
- * decoded exactly and scaled by 2^-8, in row order: out[2h + o] lane j = code 32h + 2j + o. Each 32 codes are
- * sign-extended into 16-bit lanes; a shift then puts a code's sign, exponent and mantissa into binary32's fields (by 4
- * for the odd code, in a 32-bit lane's high half, by 20 for the even one), and one ternary-logic instruction keeps
- * those fields and sets the exponent's bits 4-6: a rebias by 112 where E4M3's to binary32's is 120, hence 2^-8 (an OR
- * cannot add 120 to a 4-bit exponent). Two and a half instructions per 16 codes. */
-static inline void v_e4m3_row(const uint8_t *p, int nv, vf32 *out) {
+/* 64 E4M3FN codes of normal numbers (a strip row) decoded exactly and scaled by 2^-8, into 4 vectors in row order:
+ * out[2h + o] lane j = code 32h + 2j + o. Each 32 codes are sign-extended into 16-bit lanes; a shift then puts a
+ * code's sign, exponent and mantissa into binary32's fields (by 4 for the odd code, in a 32-bit lane's high half,
+ * by 20 for the even one), and one ternary-logic instruction keeps those fields and sets the exponent's bits 4-6:
+ * a rebias by 112 where E4M3's to binary32's is 120, hence 2^-8 (an OR cannot add 120 to a 4-bit exponent).
+ * Two and a half instructions per 16 codes. */
+static inline void v_e4m3_row64(const uint8_t *p, vf32 out[4]) {
     const __m512i fields = _mm512_set1_epi32((int)0x87F00000), bias = _mm512_set1_epi32(112 << 23);
-    for (int h = 0; h < nv / 2; h++) {
+    for (int h = 0; h < 2; h++) {
         const __m512i d = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(p + 32 * h)));
         out[2 * h] = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_slli_epi32(d, 20), fields, bias, 0xEA));
         out[2 * h + 1] = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_slli_epi32(d, 4), fields, bias, 0xEA));
     }
 }
 
-/* In place, each pair (v[h], v[h + 1]), h < nv even, as 32 lanes: the first takes lanes i0, the second lanes i1. */
-static inline void v_permute_pairs(vf32 *v, int nv, __m512i i0, __m512i i1) {
-    for (int h = 0; h < nv; h += 2) {
+/* In place, each pair (v[0], v[1]) and (v[2], v[3]) as 32 lanes: the first takes lanes i0, the second lanes i1. */
+static inline void v_permute_pairs(vf32 v[4], __m512i i0, __m512i i1) {
+    for (int h = 0; h < 4; h += 2) {
         const __m512 a = v[h], b = v[h + 1];
         v[h] = _mm512_permutex2var_ps(a, i0, b), v[h + 1] = _mm512_permutex2var_ps(a, i1, b);
     }
 }
 
-/* In place: nv vectors of a strip row from row order (v_e4m3_row) to column order (v[q] lane l = column 16q + l),
+/* In place: 4 vectors of a strip row from row order (v_e4m3_row64) to column order (v[q] lane l = column 16q + l),
  * and back. */
-static inline void v_row_to_columns(vf32 *v, int nv) {
+static inline void v_row64_to_columns(vf32 v[4]) {
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    v_permute_pairs(v, nv, lo, _mm512_add_epi32(lo, _mm512_set1_epi32(8)));
+    v_permute_pairs(v, lo, _mm512_add_epi32(lo, _mm512_set1_epi32(8)));
 }
-static inline void v_row_from_columns(vf32 *v, int nv) {
+static inline void v_row64_from_columns(vf32 v[4]) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    v_permute_pairs(v, nv, even, _mm512_add_epi32(even, _mm512_set1_epi32(1)));
+    v_permute_pairs(v, even, _mm512_add_epi32(even, _mm512_set1_epi32(1)));
 }
 
 /* Whether the 64 E4M3FN codes at p + r*ld are all normal for every r < rows: none is a NaN, zero or subnormal
