@@ -375,12 +375,65 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
                          sb, sb_ls, m, 1);
 }
 
+/* A pass of decode_kn_body: rows [l1, l2) of the 128-long block (or reduction) [l0, end), its chains carried in part
+ * and stored to dst (out in the block's last pass). */
+typedef struct {
+    const float *x;
+    size_t ldx;
+    float *out, *part, *dst;
+    const float *sa;
+    size_t sa_rs;
+    const float *sb;
+    size_t sb_ls, sb_js, l0, l1, l2, end;
+} kn_pass;
+
+/* The pass's chains of nv vectors of columns from c0 (n valid lanes when nv is 1) whose weights start at wc: normal:
+ * E4M3 codes known to be normal. */
+CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, size_t ldw, int c0, int n, bool normal,
+                         const int m, const int nv) {
+    const size_t size = ck_dtype_size(t);
+    vf32 acc[2][CK_DECODE_M];
+#pragma unroll
+    for (int v = 0; v < nv; v++)
+#pragma unroll
+        for (int r = 0; r < m; r++)
+            acc[v][r] = ps->l1 == ps->l0 ? v_setf(0.0f)
+                                         : v_as_f32(v_load_u32(ps->part + r * CK_DECODE_KN_W + c0 + v * CK_VW));
+    for (size_t l = ps->l1; l < ps->l2; l++) {
+        vf32 wv[2];
+#pragma unroll
+        for (int v = 0; v < nv; v++) {
+            const uint8_t *wp = (const uint8_t *)wc + (size_t)v * CK_VW * size;
+            if (normal) wv[v] = v_e4m3_normal_to_f32(v_load_u8_top(wp + l * ldw));
+            else if (n == CK_VW) wv[v] = load_f32_of(wp, t, l * ldw);
+            else wv[v] = load_f32_part(wp, t, l * ldw, 1, n); /* a ragged last strip */
+        }
+#pragma unroll
+        for (int r = 0; r < m; r++) {
+            const vf32 xr = v_setf(ps->x[r * ps->ldx + l]);
+#pragma unroll
+            for (int v = 0; v < nv; v++) acc[v][r] = v_fmaf(xr, wv[v], acc[v][r]);
+        }
+    }
+#pragma unroll
+    for (int v = 0; v < nv; v++) {
+        const int c = c0 + v * CK_VW;
+        if (ps->l2 == ps->end && ps->sb) {
+            const size_t b = ps->l0 / CK_SCALE_BLOCK;
+            fold_block(acc[v], ps->out + c, CK_DECODE_KN_W, ps->sa, ps->sa_rs, b,
+                       v_setf(ps->sb[b * ps->sb_ls + (size_t)(c / CK_SCALE_BLOCK) * ps->sb_js]), m);
+        }
+#pragma unroll
+        for (int r = 0; r < m; r++) v_store_u32(ps->dst + r * CK_DECODE_KN_W + c, v_as_u32(acc[v][r]));
+    }
+}
+
 /* m rows of x against `cols` (<= CK_DECODE_KN_W) columns of [K, N] weights in strips of CK_PACKED_COLUMNS columns
  * ss elements apart, W(c, l) = w[(c / CK_PACKED_COLUMNS)*ss + l*ldw + c % CK_PACKED_COLUMNS] (unpacked: ss =
  * CK_PACKED_COLUMNS, W(c, l) = w[l*ldw + c]), over the whole reduction (see ck_gemm_kernels.decode_kn). Each lane
- * is already one output column, so the weights go
- * from memory straight into the chains: a pass takes KN_ROWS rows, a strip of CK_VW columns at a time across
- * all of cols, and carries the chains to the next pass in part (a 128-long block's partial sums when scaled).
+ * is already one output column, so the weights go from memory straight into the chains: a pass takes KN_ROWS rows,
+ * two vectors of columns at a time (kn_chains; one at a ragged end) across all of cols, and carries the chains to the
+ * next pass in part (a 128-long block's partial sums when scaled).
  * Reading whole rows (up to 2048 columns) lets the hardware prefetchers stream them: in a C driver, calls of 128
  * columns (runs of 512 bytes, 8 KiB apart) streamed V3's FP32 experts at about 60 % of this speed. Each 64
  * bytes of a pass's columns also prefetch the same bytes of the next pass's rows, spread out over the pass
@@ -391,49 +444,46 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
  * take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
  * on V2-Lite's experts (one row of x, two threads, weights from DRAM, calls of 8 strips, medians of five calls in
  * turn with the [N, K] kernel), FP32 took 1.14 x that kernel's time with passes of 8 rows and 1.05 x with 4; E4M3
- * 1.01-1.20 x with 8 and 1.03-1.05 x with 16, but 1.27 x with 4; BF16 0.96-0.98 x with 8. */
+ * 1.01-1.20 x with 8 and 1.03-1.05 x with 16, but 1.27 x with 4; BF16 0.96-0.98 x with 8.
+ * Two vectors at a time rather than one put twice the chains in flight: one vector's m chains, 16 rows long in an E4M3
+ * pass, waited on the FMA latency. 64 of V2-Lite's experts with the same rows each, two threads, weights from DRAM,
+ * packed (medians of five calls, in turn with one vector at a time): on AVX2 BF16 took 0.68-0.84 x the time with 2
+ * to 4 rows (0.97 x with one, which the strips kernel takes), E4M3 0.53-0.96 x with 3, 4 and 6, FP32 0.80-0.93 x
+ * with 1, 2 and 4; on AVX-512 FP32 0.83-1.01 x with 1 to 8 rows, and 16 of V3's [K, N] experts took the same time or
+ * less within the noise. With these passes, 7 and 8 rows of BF16 and E4M3 strips on AVX-512 took 0.82-0.96 x the
+ * time of the strips kernel's taking each strip against 6 rows and then again against the rest (decoding it twice),
+ * and 0.87-1.03 x that of its taking each strip in halves of 32 columns against all the rows; on AVX2, E4M3 with two
+ * rows 0.90 x the halves' time (and in L2, one thread, 1.08 x their rate). */
 enum { KN_ROWS = 8, KN_STRIP_BYTES = 1024 };
 _Static_assert(KN_STRIP_BYTES % (CK_PACKED_COLUMNS * 4) == 0, "a pass over a strip is whole rows of every type");
+_Static_assert(CK_PACKED_COLUMNS % (2 * CK_VW) == 0, "a pair of vectors lies within one strip");
+
 CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, size_t ss, int cols,
                               const float *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, size_t sb_js, const int m) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
     const size_t kr = ldw == CK_PACKED_COLUMNS ? KN_STRIP_BYTES / (CK_PACKED_COLUMNS * size) : KN_ROWS; /* per pass */
-    float *part = out + CK_DECODE_M * CK_DECODE_KN_W; /* the scratch half of out */
-    for (size_t l0 = 0; l0 < kc; l0 += span) {
-        const size_t end = kc - l0 < span ? kc : l0 + span;
-        for (size_t l1 = l0; l1 < end; l1 += kr) {
-            const size_t l2 = end - l1 < kr ? end : l1 + kr;
-            float *dst = l2 < end ? part : out; /* the block's last pass stores the outputs */
+    kn_pass ps = {x, ldx, out, out + CK_DECODE_M * CK_DECODE_KN_W, NULL, sa, sa_rs, sb, sb_ls, sb_js, 0, 0, 0, 0};
+    for (ps.l0 = 0; ps.l0 < kc; ps.l0 += span) {
+        ps.end = kc - ps.l0 < span ? kc : ps.l0 + span;
+        for (ps.l1 = ps.l0; ps.l1 < ps.end; ps.l1 += kr) {
+            ps.l2 = ps.end - ps.l1 < kr ? ps.end : ps.l1 + kr;
+            ps.dst = ps.l2 < ps.end ? ps.part : out; /* the block's last pass stores the outputs */
             bool normal = false; /* E4M3: the pass's codes in this strip's 64 columns are all normal */
-            for (int c0 = 0; c0 < cols; c0 += CK_VW) {
+            for (int c0 = 0, nv; c0 < cols; c0 += nv * CK_VW) {
+                nv = c0 % (2 * CK_VW) == 0 && c0 + 2 * CK_VW <= cols ? 2 : 1; /* pairs: twice the chains in flight */
                 const int n = cols - c0 < CK_VW ? cols - c0 : CK_VW;
                 const size_t at = (size_t)c0 / CK_PACKED_COLUMNS * ss + (size_t)c0 % CK_PACKED_COLUMNS;
                 const void *wc = (const uint8_t *)w + at * size; /* W(c0, 0) */
-                if ((size_t)c0 * size % 64 == 0) /* these 64 bytes of the next pass's rows (possibly past the weights) */
-                    for (size_t l = l2; l < l2 + kr; l++)
-                        __builtin_prefetch((const void *)((uintptr_t)wc + l * ldw * size), 0, 3);
+                for (size_t b = 0; b < (size_t)nv * CK_VW * size; b += CK_VW * size)
+                    if (((size_t)c0 * size + b) % 64 == 0) /* these 64 bytes of the next pass's rows (possibly past
+                                                             the weights) */
+                        for (size_t l = ps.l2; l < ps.l2 + kr; l++)
+                            __builtin_prefetch((const void *)((uintptr_t)wc + b + l * ldw * size), 0, 3);
                 if (t == CK_DTYPE_E4M3FN && c0 % 64 == 0)
-                    normal = c0 + 64 <= cols && v_e4m3_normal64((const uint8_t *)wc + l1 * ldw, ldw, l2 - l1);
-                vf32 acc[CK_DECODE_M];
-#pragma unroll
-                for (int r = 0; r < m; r++)
-                    acc[r] = l1 == l0 ? v_setf(0.0f) : v_as_f32(v_load_u32(part + r * CK_DECODE_KN_W + c0));
-                for (size_t l = l1; l < l2; l++) {
-                    vf32 wv;
-                    if (normal) wv = v_e4m3_normal_to_f32(v_load_u8_top((const uint8_t *)wc + l * ldw));
-                    else if (n == CK_VW) wv = load_f32_of(wc, t, l * ldw);
-                    else wv = load_f32_part(wc, t, l * ldw, 1, n); /* a ragged last strip */
-#pragma unroll
-                    for (int r = 0; r < m; r++) acc[r] = v_fmaf(v_setf(x[r * ldx + l]), wv, acc[r]);
-                }
-                if (l2 == end && sb) {
-                    const size_t b = l0 / CK_SCALE_BLOCK;
-                    fold_block(acc, out + c0, CK_DECODE_KN_W, sa, sa_rs, b,
-                               v_setf(sb[b * sb_ls + (size_t)(c0 / CK_SCALE_BLOCK) * sb_js]), m);
-                }
-#pragma unroll
-                for (int r = 0; r < m; r++) v_store_u32(dst + r * CK_DECODE_KN_W + c0, v_as_u32(acc[r]));
+                    normal = c0 + 64 <= cols && v_e4m3_normal64((const uint8_t *)wc + ps.l1 * ldw, ldw, ps.l2 - ps.l1);
+                if (nv == 2) kn_chains(&ps, wc, t, ldw, c0, n, normal, m, 2);
+                else kn_chains(&ps, wc, t, ldw, c0, n, normal, m, 1);
             }
         }
     }
@@ -443,8 +493,8 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * strip's rows lie back to back, so a strip is read front to back as one stream, ns of them side by side, and every
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
  * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
- * decode_kn_body's passes (FP32, AVX2 past one row) or, past 6 rows on AVX-512, to decode_strips_rows. Each strip's
- * row STRIP_AHEAD rows on is prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a
+ * decode_kn_body's passes (FP32, and more rows than a strip's chains hold: past 6 on AVX-512, past one on AVX2; see
+ * there for the ways of taking those here that lost to the passes). Each strip's row STRIP_AHEAD rows on is prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a
  * time (v_e4m3_row64, on AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by
  * 2^-8 against x scaled by 2^8 (x_scaled: exact for x below 2^120 in magnitude, else, or for a NaN x, the chunk takes
  * the exact decode), into a row order of the columns that the chains keep until they are stored. Each STRIP_CHECK
@@ -464,12 +514,11 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * accumulators (two strips with two rows, one with three) no faster than 24, checks of 8 rows no faster than 16; a
  * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
 #if CK_VW == 16
-enum { STRIP_ACC = 24, STRIP_SPLIT = 1 };
+enum { STRIP_ACC = 24 };
 #else
-enum { STRIP_ACC = 8, STRIP_SPLIT = 0 };
+enum { STRIP_ACC = 8 };
 #endif
 enum { STRIP_V = CK_PACKED_COLUMNS / CK_VW, STRIP_NS = 4, STRIP_AHEAD = 32, STRIP_CHECK = 16 };
-enum { STRIP_ROWS = STRIP_ACC / STRIP_V }; /* the most rows a strip's chains hold */
 #define group_strips(t, m)                                                                                   \
     ((t) == CK_DTYPE_F32 || (m) * STRIP_V > STRIP_ACC ? 0                                                    \
      : STRIP_ACC / ((m) * STRIP_V) < STRIP_NS        ? STRIP_ACC / ((m) * STRIP_V)                           \
@@ -596,24 +645,6 @@ CK_INLINE void strip_group(size_t kc, const void *w, const ck_dtype t, size_t ss
     }
 }
 
-/* cols columns of packed strips against more rows than one strip's chains hold (m > STRIP_ROWS): each strip
- * against STRIP_ROWS rows at a time, so that it comes from memory once and then from L2. Where STRIP_SPLIT: on
- * AVX-512 (7 and 8 rows: 6 + 1 and 6 + 2) this took 0.75-0.89 x the time of decode_kn_body's passes on E4M3 and
- * 0.80-0.93 x on BF16 in 3 runs of 4 (V3's experts, two threads, weights from DRAM; one BF16 run 1.18 x), while
- * AVX2's one row at a time took 1.4-2 x the passes' time on E4M3. */
-CK_INLINE void decode_strips_rows(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
-                                  size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                                  size_t sb_js, const int m) {
-    for (size_t c0 = 0; c0 < (size_t)cols; c0 += CK_PACKED_COLUMNS) {
-        const int n = (int)((size_t)cols - c0 < CK_PACKED_COLUMNS ? (size_t)cols - c0 : CK_PACKED_COLUMNS);
-#pragma unroll
-        for (int r0 = 0; r0 < m; r0 += STRIP_ROWS)
-            strip_group(kc, w, t, ss, c0, n, x + (size_t)r0 * ldx, ldx, out + (size_t)r0 * CK_DECODE_KN_W,
-                        sa ? sa + (size_t)r0 * sa_rs : NULL, sa_rs, sb, sb_ls, sb_js,
-                        m - r0 < STRIP_ROWS ? m - r0 : STRIP_ROWS, 1);
-    }
-}
-
 /* cols columns of packed strips: groups of ns strips, then the rest a strip at a time. */
 CK_INLINE void decode_strips_body(size_t kc, const void *w, const ck_dtype t, size_t ss, int cols, const float *x,
                                   size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
@@ -657,8 +688,6 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
         if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                  \
             decode_strips_body(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R,               \
                                group_strips(T, R));                                                          \
-        else if (ldw == CK_PACKED_COLUMNS && STRIP_SPLIT && group_strips(T, STRIP_ROWS))                     \
-            decode_strips_rows(kc, w, T, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);              \
         else decode_kn_body(kc, w, T, ldw, ss, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, R);           \
         break;
 #define CALL(T) switch (rows) { CK_ROW_CASES(CASE, T) }
