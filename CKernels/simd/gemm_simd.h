@@ -440,8 +440,8 @@ CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, si
  * (prefetching whole rows at the start of a pass was slower than none), and E4M3 strips whose 64 columns hold
  * only normal codes in the pass decode in four integer instructions (now a byte shuffle and three): with one thread
  * the two took E4M3 from 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). Packed weights'
- * strips (rows of CK_PACKED_COLUMNS) that the strips kernels leave here (FP32, and BF16 and E4M3 past one row on AVX2)
- * take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
+ * strips (rows of CK_PACKED_COLUMNS) that the strips kernel leaves here (FP32, and BF16 and E4M3 past one row on AVX2
+ * and past 6 on AVX-512) take passes of KN_STRIP_BYTES of each strip instead (4 rows of FP32, 8 of BF16, 16 of E4M3):
  * on V2-Lite's experts (one row of x, two threads, weights from DRAM, calls of 8 strips, medians of five calls in
  * turn with the [N, K] kernel), FP32 took 1.14 x that kernel's time with passes of 8 rows and 1.05 x with 4; E4M3
  * 1.01-1.20 x with 8 and 1.03-1.05 x with 16, but 1.27 x with 4; BF16 0.96-0.98 x with 8.
@@ -449,7 +449,8 @@ CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, si
  * pass, waited on the FMA latency. 64 of V2-Lite's experts with the same rows each, two threads, weights from DRAM,
  * packed (medians of five calls, in turn with one vector at a time): on AVX2 BF16 took 0.68-0.84 x the time with 2
  * to 4 rows (0.97 x with one, which the strips kernel takes), E4M3 0.53-0.96 x with 3, 4 and 6, FP32 0.80-0.93 x
- * with 1, 2 and 4; on AVX-512 FP32 0.83-1.01 x with 1 to 8 rows, and 16 of V3's [K, N] experts took the same time or
+ * with 1, 2 and 4, all three 0.58-0.82 x with 5, and with 7 and 8 (whose pairs of chains overflow AVX2's 16
+ * registers) no slower within the noise; on AVX-512 FP32 0.83-1.01 x with 1 to 8 rows, and 16 of V3's [K, N] experts took the same time or
  * less within the noise. With these passes, 7 and 8 rows of BF16 and E4M3 strips on AVX-512 took 0.82-0.96 x the
  * time of the strips kernel's taking each strip against 6 rows and then again against the rest (decoding it twice),
  * and 0.87-1.03 x that of its taking each strip in halves of 32 columns against all the rows; on AVX2, E4M3 with two
@@ -494,14 +495,15 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * chain stays in a register for the whole reduction (or the 128-long block, when scaled): nothing but the weights
  * moves. ns = group_strips(t, m), as many strips as STRIP_ACC accumulators hold, up to STRIP_NS; 0 leaves the rows to
  * decode_kn_body's passes (FP32, and more rows than a strip's chains hold: past 6 on AVX-512, past one on AVX2; see
- * there for the ways of taking those here that lost to the passes). Each strip's row STRIP_AHEAD rows on is prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a
- * time (v_e4m3_row64, on AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by
- * 2^-8 against x scaled by 2^8 (x_scaled: exact for x below 2^120 in magnitude, else, or for a NaN x, the chunk takes
- * the exact decode), into a row order of the columns that the chains keep until they are stored. Each STRIP_CHECK
- * rows are checked for NaN, zero and subnormal codes first; a chunk holding one goes row by row, and its rows holding
- * one take the exact decode, permuted to match. (The benchmark's bell-shaped weights, quantized in 128 x 128
- * blocks, hold a zero or subnormal code in 8e-5 of their weights: 28 % of four strips' 16-row chunks hold one, 2 %
- * of their rows.) A ragged last strip is read lane by lane.
+ * there for the ways of taking those here that lost to the passes). Each strip's row STRIP_AHEAD rows on is
+ * prefetched into L1 as a row is read. E4M3 groups of whole strips decode a strip row at a time (v_e4m3_row64, on
+ * AVX-512 two and a half instructions per 16 codes): exact for normal codes only, scaled by 2^-8 against x scaled by
+ * 2^8 (x_scaled: exact for x below 2^120 in magnitude, else, or for a NaN x, the chunk takes the exact decode), into
+ * a row order of the columns that the chains keep until they are stored. Each STRIP_CHECK rows are checked for NaN,
+ * zero and subnormal codes first; a chunk holding one goes row by row, and its rows holding one take the exact
+ * decode, permuted to match. (The benchmark's bell-shaped weights, quantized in 128 x 128 blocks, hold a zero or
+ * subnormal code in 8e-5 of their weights: 28 % of four strips' 16-row chunks hold one, 2 % of their rows.) A ragged
+ * last strip is read lane by lane.
  * Measured (C drivers, medians of seven calls or more, runs in turn): on 64 of V2-Lite's experts with the same rows
  * each, two threads, weights from DRAM, E4M3 took 0.47-0.57 x the passes' time with one row, 0.67-0.71 x with two,
  * 0.44-0.78 x with three and 0.64-0.88 x with six; BF16 0.71-0.93 x, 0.81-0.93 x, 0.74-0.84 x and 0.63-0.88 x; FP32

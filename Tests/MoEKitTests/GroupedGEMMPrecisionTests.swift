@@ -347,12 +347,12 @@ import TestSupport
     /// Activations of 2^120 or more in magnitude against packed FP8 weights: the strips decode normal codes scaled
     /// by 2^-8 against x scaled by 2^8, which is exact only below 2^120, so the chunks holding these must take the
     /// unscaled decode and keep the canonical bits (finite products stay finite). The largest float below 2^120, a
-    /// subnormal and -0 sit in a chunk of normal codes only, where they scale; an 8-row expert reads each strip
-    /// against 6 rows and then 2 on AVX-512, with a huge value in its last row.
+    /// subnormal and -0 sit in a chunk of normal codes only, where they scale; the 6-row expert has a huge value in
+    /// its last row, and the 8-row one (past the strips kernel's rows: the passes, x unscaled) one in its last row too.
     @Test func hugeActivationsKeepTheCanonicalBits() throws {
-        // 1, 3, 6 and 8 rows: one, two and one packed strips side by side, then 6 + 2 rows; n = 140 leaves a ragged
-        // third strip. Rows 4 ..< 10 are expert 2's, 10 ..< 18 expert 3's; l in 16 ..< 32 is all normal in strips 0
-        // and 1 (inNormalTile), l in 32 ..< 48 in strip 0.
+        // 1, 3, 6 and 8 rows: one, two and one packed strips side by side (AVX-512), then the passes; n = 140
+        // leaves a ragged third strip. Rows 4 ..< 10 are expert 2's, 10 ..< 18 expert 3's; l in 16 ..< 32 is all
+        // normal in strips 0 and 1 (inNormalTile), l in 32 ..< 48 in strip 0.
         var p = Problem(sizes: [1, 3, 6, 8], k: 300, n: 140, x: .f32, w: .e4m3, seed: 12)
         let special: [(r: Int, l: Int, x: Float)] = [
             (0, 5, 0x1p120), (1, 140, -0x1p124), (3, 17, -0x1.8p120), (7, 64, 0x1p125), (9, 250, -0x1p121),
