@@ -375,12 +375,11 @@ CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t
                          sb, sb_ls, m, 1);
 }
 
-/* A pass of decode_kn_body: rows [l1, l2) of the 128-long block (or reduction) [l0, end), its chains carried in part
- * and stored to dst (out in the block's last pass). */
+/* A pass of decode_kn_body: rows [l1, l2) of the 128-long block (or reduction) [l0, end). */
 typedef struct {
     const float *x;
     size_t ldx;
-    float *out, *part, *dst;
+    float *out;
     const float *sa;
     size_t sa_rs;
     const float *sb;
@@ -392,13 +391,15 @@ typedef struct {
 CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, size_t ldw, int c0, int n, bool normal,
                          const int m, const int nv) {
     const size_t size = ck_dtype_size(t);
+    float *part = ps->out + CK_DECODE_M * CK_DECODE_KN_W; /* the scratch half of out: the chains between passes */
+    float *dst = ps->l2 < ps->end ? part : ps->out;       /* the block's last pass stores the outputs */
     vf32 acc[2][CK_DECODE_M];
 #pragma unroll
     for (int v = 0; v < nv; v++)
 #pragma unroll
         for (int r = 0; r < m; r++)
             acc[v][r] = ps->l1 == ps->l0 ? v_setf(0.0f)
-                                         : v_as_f32(v_load_u32(ps->part + r * CK_DECODE_KN_W + c0 + v * CK_VW));
+                                         : v_as_f32(v_load_u32(part + r * CK_DECODE_KN_W + c0 + v * CK_VW));
     for (size_t l = ps->l1; l < ps->l2; l++) {
         vf32 wv[2];
 #pragma unroll
@@ -424,7 +425,7 @@ CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, si
                        v_setf(ps->sb[b * ps->sb_ls + (size_t)(c / CK_SCALE_BLOCK) * ps->sb_js]), m);
         }
 #pragma unroll
-        for (int r = 0; r < m; r++) v_store_u32(ps->dst + r * CK_DECODE_KN_W + c, v_as_u32(acc[v][r]));
+        for (int r = 0; r < m; r++) v_store_u32(dst + r * CK_DECODE_KN_W + c, v_as_u32(acc[v][r]));
     }
 }
 
@@ -450,11 +451,11 @@ CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, si
  * packed (medians of five calls, in turn with one vector at a time): on AVX2 BF16 took 0.68-0.84 x the time with 2
  * to 4 rows (0.97 x with one, which the strips kernel takes), E4M3 0.53-0.96 x with 3, 4 and 6, FP32 0.80-0.93 x
  * with 1, 2 and 4, all three 0.58-0.82 x with 5, and with 7 and 8 (whose pairs of chains overflow AVX2's 16
- * registers) no slower within the noise; on AVX-512 FP32 0.83-1.01 x with 1 to 8 rows, and 16 of V3's [K, N] experts took the same time or
- * less within the noise. With these passes, 7 and 8 rows of BF16 and E4M3 strips on AVX-512 took 0.82-0.96 x the
- * time of the strips kernel's taking each strip against 6 rows and then again against the rest (decoding it twice),
- * and 0.87-1.03 x that of its taking each strip in halves of 32 columns against all the rows; on AVX2, E4M3 with two
- * rows 0.90 x the halves' time (and in L2, one thread, 1.08 x their rate). */
+ * registers) no slower within the noise; on AVX-512 FP32 0.83-1.01 x with 1 to 8 rows, and 16 of V3's [K, N] experts
+ * took the same time or less within the noise. With these passes, 7 and 8 rows of BF16 and E4M3 strips on AVX-512 took
+ * 0.82-0.96 x the time of the strips kernel's taking each strip against 6 rows and then again against the rest
+ * (decoding it twice), and 0.87-1.03 x that of its taking each strip in halves of 32 columns against all the rows; on
+ * AVX2, E4M3 with two rows 0.90 x the halves' time (and in L2, one thread, 1.08 x their rate). */
 enum { KN_ROWS = 8, KN_STRIP_BYTES = 1024 };
 _Static_assert(KN_STRIP_BYTES % (CK_PACKED_COLUMNS * 4) == 0, "a pass over a strip is whole rows of every type");
 _Static_assert(CK_PACKED_COLUMNS % (2 * CK_VW) == 0, "a pair of vectors lies within one strip");
@@ -464,12 +465,11 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
                               size_t sb_ls, size_t sb_js, const int m) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
     const size_t kr = ldw == CK_PACKED_COLUMNS ? KN_STRIP_BYTES / (CK_PACKED_COLUMNS * size) : KN_ROWS; /* per pass */
-    kn_pass ps = {x, ldx, out, out + CK_DECODE_M * CK_DECODE_KN_W, NULL, sa, sa_rs, sb, sb_ls, sb_js, 0, 0, 0, 0};
+    kn_pass ps = {x, ldx, out, sa, sa_rs, sb, sb_ls, sb_js, 0, 0, 0, 0};
     for (ps.l0 = 0; ps.l0 < kc; ps.l0 += span) {
         ps.end = kc - ps.l0 < span ? kc : ps.l0 + span;
         for (ps.l1 = ps.l0; ps.l1 < ps.end; ps.l1 += kr) {
             ps.l2 = ps.end - ps.l1 < kr ? ps.end : ps.l1 + kr;
-            ps.dst = ps.l2 < ps.end ? ps.part : out; /* the block's last pass stores the outputs */
             bool normal = false; /* E4M3: the pass's codes in this strip's 64 columns are all normal */
             for (int c0 = 0, nv; c0 < cols; c0 += nv * CK_VW) {
                 nv = c0 % (2 * CK_VW) == 0 && c0 + 2 * CK_VW <= cols ? 2 : 1; /* pairs: twice the chains in flight */
