@@ -25,13 +25,13 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
         }
     }
     cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .wgrad, precision: .fp8))
-    for precision in [Precision.bf16, .fp8, .w8] {
+    for precision in [Precision.bf16, .bf16dot, .fp8, .w8] {
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .forward, precision: precision))
     }
-    for precision in [Precision.bf16, .w8] { // decode proper: ~1.5 tokens per expert
+    for precision in [Precision.bf16, .bf16dot, .w8] { // decode proper: ~1.5 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
     }
-    for precision in [Precision.bf16, .fp8, .w8] { // a small prefill: ~24 tokens per expert
+    for precision in [Precision.bf16, .bf16dot, .fp8, .w8] { // a small prefill: ~24 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forward, precision: precision))
     }
     cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .contiguous))
@@ -61,13 +61,15 @@ enum Precision: String {
     case f32
     /// bf16 x bf16 -> bf16
     case bf16
+    /// the same with BF16 dot products (`ck_set_bf16_dot_products`: vdpbf16ps where the ISA has it)
+    case bf16dot
     /// e4m3 (1x128 scales) x e4m3 (128x128 scales) -> bf16
     case fp8
     /// bf16 x e4m3 (128x128 scales) -> bf16: weight-only FP8
     case w8
 
     var x: ck_dtype { self == .f32 ? CK_DTYPE_F32 : self == .fp8 ? CK_DTYPE_E4M3FN : CK_DTYPE_BF16 }
-    var w: ck_dtype { self == .f32 ? CK_DTYPE_F32 : self == .bf16 ? CK_DTYPE_BF16 : CK_DTYPE_E4M3FN }
+    var w: ck_dtype { self == .f32 ? CK_DTYPE_F32 : self == .bf16 || self == .bf16dot ? CK_DTYPE_BF16 : CK_DTYPE_E4M3FN }
     var y: ck_dtype { self == .f32 ? CK_DTYPE_F32 : CK_DTYPE_BF16 }
     static func size(_ t: ck_dtype) -> Int { t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1 }
 }
@@ -205,6 +207,8 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                     let w = UnsafeRawPointer(weightSets[next].raw)
                     next = (next + 1) % weightSets.count
                     let (xt, wt, yt) = (precision.x, precision.w, precision.y)
+                    ck_set_bf16_dot_products(precision == .bf16dot) // this thread's calls only
+                    defer { ck_set_bf16_dot_products(false) }
                     let status = sizes.withUnsafeBufferPointer { g in
                         switch op {
                         case .forward: // y [rows, n] = x [rows, k] . w[g]^T, w [E, n, k]

@@ -2,7 +2,7 @@
  * CPU detection and ISA dispatch. The detected level needs the CPU feature bits (cpuid, cross-checked with
  * __builtin_cpu_supports) *and* the OS saving the registers (XCR0 via xgetbv), so no unsupported
  * instruction can run. The cap (MOEKIT_MAX_ISA, ck_set_max_isa) lowers the active level for tests. Also the
- * streaming-store threshold, which defaults to the L3 cache's size.
+ * streaming-store threshold, which defaults to the L3 cache's size, and the per-thread BF16 dot-product switch.
  */
 #include "internal.h"
 
@@ -164,4 +164,17 @@ size_t ck_stream_threshold(void) {
 
 void ck_set_stream_threshold(size_t bytes) {
     atomic_store(&stream_threshold, bytes < SIZE_MAX ? bytes : SIZE_MAX - 1);
+}
+
+/* ck_set_bf16_dot_products: the calling thread's choice. */
+static _Thread_local bool bf16_dot_products;
+
+void ck_set_bf16_dot_products(bool on) { bf16_dot_products = on; }
+bool ck_bf16_dot_products(void) { return bf16_dot_products; }
+
+const ck_dot_kernels *ck_dot_dispatch(void) {
+#if defined(__x86_64__)
+    if (bf16_dot_products && ck_active_isa() >= CK_ISA_AVX512BF16) return &ck_dot_avx512bf16;
+#endif
+    return NULL;
 }

@@ -72,6 +72,8 @@ typedef struct {
     size_t rsc, csc;
     size_t rows, cols, red;
     bool decode;                  /* an m-grouped expert with few rows (red > 0): the decode kernels (see m_problem) */
+    const ck_dot_kernels *dot;    /* BF16 x and weights under ck_set_bf16_dot_products: these tiles, for every row
+                                     count (never the decode kernels); NULL: the FMA kernels */
     size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 
@@ -197,6 +199,19 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
     return rows ? (view){buf, mr * ld, ld, 1} : (view){buf, mr * kc, 1, mr};
 }
 
+/* A's block [i0, i0 + mb) x [l0, l0 + kc) of BF16 rows (A's rows contiguous) as the dot tiles' pairs: row i at
+ * buf + i*ld, ceil(kc / 2) pairs, an odd kc's last pair with +0 as its high half. Copied for the reason a_view copies
+ * f32: rows of x a multiple of 4 KiB apart would crowd a few L1 sets. */
+static const uint32_t *a_pairs(const operand *o, size_t i0, size_t mb, size_t l0, size_t kc, size_t ld, uint32_t *buf) {
+    const uint16_t *x = element(o->data, i0 * o->rs + l0, o->type);
+    for (size_t i = 0; i < mb; i++) {
+        const uint16_t *row = x + i * o->rs;
+        memcpy(buf + i * ld, row, kc / 2 * sizeof(uint32_t));
+        if (kc % 2) buf[i * ld + kc / 2] = row[kc - 1];
+    }
+    return buf;
+}
+
 /* memcpy with streaming stores (past the caches) for the whole 64-byte lines in the middle, where the platform
  * has them: a line written only in part would leave the write-combining buffer as partial writes. gemm_task
  * fences them. */
@@ -315,7 +330,7 @@ static void keep_x(const gemm_job *job, const problem *p, scratch *s) {
  * of seven to nine calls), took 0.91-0.99 x the time with 17 to 40 rows of FP32 weights, 0.92 x with BF16, 0.97 x
  * with E4M3. */
 static bool whole_a(const problem *p) {
-    return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
+    return !p->decode && !p->dot && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
 }
 
 /* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
@@ -329,39 +344,48 @@ static bool whole_a(const problem *p) {
 static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb) {
     const ck_gemm_kernels *k = job->k;
+    const ck_dot_kernels *dot = p->dot;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
     /* packed FP32 weights are the tiles' panels as they stand; other packed weights are packed a strip at a time */
-    const bool direct = p->b.ss && p->b.type == CK_DTYPE_F32;
+    const bool direct = !dot && p->b.ss && p->b.type == CK_DTYPE_F32;
     const size_t ldb = direct ? CK_PACKED_COLUMNS : nr, piece = p->b.ss ? CK_PACKED_COLUMNS : nb;
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
-        const size_t kp = span_at(p->red, p0), next = p0 + kp;
-        for (size_t j = 0; !direct && j < nb; j += piece)
-            k->pack(element(p->b.data, offset(&p->b, p0, j0 + j), p->b.type), p->b.type, p->b.rs, p->b.cs, kp,
-                    (int)(nb - j < piece ? nb - j : piece), s->pb + j * kp, p0 == 0);
+        const size_t kp = span_at(p->red, p0), next = p0 + kp, pairs = ck_div_up(kp, 2);
+        for (size_t j = 0; !direct && j < nb; j += piece) {
+            const void *src = element(p->b.data, offset(&p->b, p0, j0 + j), p->b.type);
+            const int cols = (int)(nb - j < piece ? nb - j : piece);
+            if (dot) dot->pack(src, p->b.rs, p->b.cs, kp, cols, (uint32_t *)s->pb + j * pairs);
+            else k->pack(src, p->b.type, p->b.rs, p->b.cs, kp, cols, s->pb + j * kp, p0 == 0);
+        }
         ck_prefetch pf = {0};
         if (next < p->red) pf = span_lines(&p->b, next, span_at(p->red, next), j0, nb);
         const size_t lines = pf.n;
         size_t calls = ck_div_up(kp, KC) * strips * tiles; /* the tile calls left in this span */
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
-            const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC;
+            const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC, kcp = ck_div_up(kc, 2), lda = padded_ld(kcp);
             const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
+                           : dot ? (view){NULL, 0, 0, 0}
                                  : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
+            const uint32_t *ap = dot ? a_pairs(&p->a, i0, mb, l0, kc, lda, (uint32_t *)s->a) : NULL;
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = direct ? (const float *)p->b.data + offset(&p->b, l0, j0 + st * nr)
                                          : s->pb + st * kp * nr + (l0 - p0) * nr;
+                const uint32_t *pairs_b = (const uint32_t *)s->pb + (st * pairs + (l0 - p0) / 2) * nr;
                 float sa[MAX_MR], sb[MAX_NR];
                 if (p->sb) col_scales(p, l0, j0 + st * nr, nb - st * nr < nr ? nb - st * nr : nr, nr, sb);
                 for (size_t t = 0; t < tiles; t++) {
                     const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
                     if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
-                    const size_t share = ck_div_up(lines - pf.at, calls--);
-                    pf.n = share < kc ? share : kc;
-                    k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, s->acc + (t * strips + st) * mr * nr, (int)rows,
-                            p->sb ? sa : NULL, sb, l0 == 0, pf.n ? &pf : NULL);
+                    const size_t share = ck_div_up(lines - pf.at, calls--), steps = dot ? kcp : kc;
+                    pf.n = share < steps ? share : steps;
+                    float *out = s->acc + (t * strips + st) * mr * nr;
+                    if (dot) dot->tile(kcp, ap + i * lda, lda, pairs_b, out, (int)rows, l0 == 0, pf.n ? &pf : NULL);
+                    else k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb,
+                                 l0 == 0, pf.n ? &pf : NULL);
                     pf.at += pf.n;
                 }
             }
@@ -545,6 +569,7 @@ typedef struct {
     void *y;
     ck_dtype yt;
     size_t ldy;
+    const ck_dot_kernels *dot; /* ck_dot_dispatch() */
 } m_call;
 
 /* Checks what the m-grouped entry points share: types, layout, beta, the experts' weights and their scales, and
@@ -583,6 +608,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;
     const void *w = element(c->w, g * c->w_stride, c->wt);
+    const ck_dot_kernels *dot = c->xt == CK_DTYPE_BF16 && c->wt == CK_DTYPE_BF16 ? c->dot : NULL;
     return (problem){.a = {element(c->x, row * c->ldx, c->xt), c->xt, c->ldx, 1, 0},
                      .b = packed ? (operand){w, c->wt, P, 1, P * k} : (operand){w, c->wt, nk ? 1 : n, nk ? k : 1, 0},
                      .sa = c->xs ? c->xs + row * ck_div_up(k, KC) : NULL,
@@ -597,7 +623,8 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .rows = rows,
                      .cols = n,
                      .red = k,
-                     .decode = k > 0 && (rows <= CK_DECODE_M || (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
+                     .dot = dot,
+                     .decode = !dot && k > 0 && (rows <= CK_DECODE_M || (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
                                                                  x_floats(rows, k) <= X_FLOATS))};
 }
 
@@ -610,7 +637,8 @@ ck_status ck_gemm_m_grouped(const void *x, ck_dtype x_type, const float *x_scale
                             const int64_t *group_sizes, size_t groups, const void *w, ck_dtype w_type,
                             const float *w_scales, ck_weight_layout layout, size_t n, size_t w_stride, float beta,
                             void *y, ck_dtype y_type, size_t ldy) {
-    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
+    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy,
+                      ck_dot_dispatch()};
     ck_status s;
     if ((s = check_m_grouped(&c, m, groups, beta)) || (s = check_groups(group_sizes, groups, m, "group_sizes", true)))
         return s;
@@ -629,7 +657,8 @@ ck_status ck_gemm_m_grouped_masked(const void *x, ck_dtype x_type, const float *
     ck_status s;
     size_t rows;
     if (__builtin_mul_overflow(groups, max_m, &rows)) return ck_fail(CK_ERR_SIZE_OVERFLOW, "max_m", "groups x max_m overflows");
-    const m_call c = {x, x_type, x_scales, k, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, n};
+    const m_call c = {x, x_type, x_scales, k, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, n,
+                      ck_dot_dispatch()};
     if ((s = check_m_grouped(&c, rows, groups, beta))) return s;
     if (groups > 0 && valid_m == NULL) return ck_fail(CK_ERR_NULL_POINTER, "valid_m", "valid_m is NULL");
     for (size_t g = 0; g < groups; g++)
@@ -646,7 +675,8 @@ ck_status ck_gemm_m_grouped_contiguous(const void *x, ck_dtype x_type, const flo
                                        size_t ldx, const int32_t *m_indices, size_t groups, const void *w,
                                        ck_dtype w_type, const float *w_scales, ck_weight_layout layout, size_t n,
                                        size_t w_stride, float beta, void *y, ck_dtype y_type, size_t ldy) {
-    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy};
+    const m_call c = {x, x_type, x_scales, ldx, w, w_type, w_scales, layout, w_stride, n, k, y, y_type, ldy,
+                      ck_dot_dispatch()};
     ck_status s;
     if ((s = check_m_grouped(&c, m, groups, beta))) return s;
     if (m > 0 && m_indices == NULL) return ck_fail(CK_ERR_NULL_POINTER, "m_indices", "m_indices is NULL");

@@ -132,6 +132,22 @@ typedef struct ck_prefetch {
     const char *row;
     size_t stride, per_row, at, n;
 } ck_prefetch;
+/* A tile's walk over its lines to prefetch: one line per step l while l < n. */
+typedef struct {
+    size_t n, q, per_row, stride;
+    uintptr_t run; /* an integer: the lines may lie past the operand */
+} ck_prefetch_walk;
+static inline __attribute__((always_inline)) ck_prefetch_walk ck_prefetch_start(const ck_prefetch *pf) {
+    if (!pf) return (ck_prefetch_walk){0, 0, 1, 0, 0};
+    return (ck_prefetch_walk){pf->n, pf->at % pf->per_row, pf->per_row, pf->stride,
+                              (uintptr_t)pf->row + pf->at / pf->per_row * pf->stride};
+}
+static inline __attribute__((always_inline)) void ck_prefetch_step(ck_prefetch_walk *w, size_t l) {
+    if (l < w->n) {
+        __builtin_prefetch((const void *)(w->run + w->q * 64), 0, 2);
+        if (++w->q == w->per_row) w->q = 0, w->run += w->stride;
+    }
+}
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out, int rows,
@@ -140,6 +156,25 @@ typedef struct ck_gemm_kernels {
     int decode_nk_w, decode_kn_w;
     ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;
+
+/* ---- BF16 dot-product tiles (x86_avx512/gemm_dot_avx512bf16.c), for ck_set_bf16_dot_products ----
+ * A uint32_t holds a pair of BF16 values, the even reduction index in its low half. The tiles have the shape of
+ * the AVX-512 table's (mr 6, nr 64), which the driver's blocks take from the active gemm table.
+ * tile: rows (<= 6) x 64 outputs out[r*64 + c] over kp pairs, A(r, p) = a[r*rsa + p], B(p, c) = pb[p*64 + c]: for
+ *   each pair p in order, out = vdpbf16ps(out, A(r, p), B(p, c)), which is (DAZ: subnormal inputs read as 0, FTZ:
+ *   a subnormal result becomes 0 of its sign) out = ftz(fma(daz(A.hi), daz(B.hi), daz(out))), then the same with
+ *   the low halves; from out (first == 0) or +0. pf as for ck_gemm_kernels.tile.
+ * pack: B(l, c) = src[l*ls + c*cs] (BF16), l < kc, c < cols, as ceil(cols/64) panels of ceil(kc/2) pairs: panel
+ *   s at dst + s*ceil(kc/2)*64 holds dst[p*64 + c'] = B(2p, s*64 + c') | B(2p + 1, s*64 + c') << 16, 0 past kc
+ *   and cols. */
+typedef struct ck_dot_kernels {
+    void (*tile)(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, int first,
+                 const ck_prefetch *pf);
+    void (*pack)(const uint16_t *src, size_t ls, size_t cs, size_t kc, int cols, uint32_t *dst);
+} ck_dot_kernels;
+extern const ck_dot_kernels ck_dot_avx512bf16;
+/* The dot-product tiles when the calling thread asked for them and the active ISA has them, else NULL. */
+const ck_dot_kernels *ck_dot_dispatch(void);
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.
  * X(level, formats table, gemm table, probe table) */

@@ -12,6 +12,7 @@
 #ifndef CK_RUNTIME_H
 #define CK_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,15 @@ const char *ck_executor_name(void);
 size_t ck_stream_threshold(void);
 /* SIZE_MAX (or SIZE_MAX - 1): never stream; 0: stream every output written with beta = 0. */
 void ck_set_stream_threshold(size_t bytes);
+
+/* ---- BF16 dot products (opt-in, per thread) --------------------------------------------------------------
+ * Off by default. While on for the calling thread, its m-grouped GEMMs with BF16 x and BF16 weights (no scales;
+ * any layout, masked and contiguous calls included) run every expert on AVX512_BF16's vdpbf16ps when the active
+ * ISA is avx512bf16, in the order that instruction defines instead of the canonical one (ck_gemm.h, "dot-product
+ * order"): bitwise identical for every thread count and batch, but not to the other ISAs. At lower levels the
+ * setting changes nothing. The calling thread's setting applies to the whole call, whichever threads run it. */
+void ck_set_bf16_dot_products(bool on);
+bool ck_bf16_dot_products(void);
 
 #ifdef __cplusplus
 }

@@ -32,15 +32,9 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
     const float *row[CK_GEMM_MR]; /* A's rows, so that each broadcast is one addressing mode off l */
 #pragma unroll
     for (int r = 0; r < mr; r++) row[r] = a + r * rsa;
-    /* the prefetches' cursor, line q of the run at `run` (an integer: the lines may lie past the operand) */
-    const size_t n = pf ? pf->n : 0, per_row = pf ? pf->per_row : 1, stride = pf ? pf->stride : 0;
-    size_t q = pf ? pf->at % per_row : 0;
-    uintptr_t run = pf ? (uintptr_t)pf->row + pf->at / per_row * stride : 0;
+    ck_prefetch_walk walk = ck_prefetch_start(pf);
     for (size_t l = 0, at = 0; l < kc; l++, at += csa) {
-        if (l < n) {
-            __builtin_prefetch((const void *)(run + q * 64), 0, 2);
-            if (++q == per_row) q = 0, run += stride;
-        }
+        ck_prefetch_step(&walk, l);
         vf32 bv[CK_GEMM_V];
 #pragma unroll
         for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * ldb + v * CK_VW));

@@ -28,7 +28,8 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
     var c: ck_isa { ck_isa(UInt32(rawValue)) }
 }
 
-/// Process-wide settings of the kernels: instruction set, threads and streaming stores.
+/// Process-wide settings of the kernels: instruction set, threads and streaming stores; and the per-thread opt-in to
+/// BF16 dot products.
 ///
 /// The detected ISA requires both the CPU's feature bits and the operating system's support for the
 /// registers. The active ISA is the lower of the detected one and the cap, which starts at
@@ -36,7 +37,8 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
 /// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. Each variable is read once, when
 /// its setting is first needed (not at all if it was set through the API before); a value MoEKit cannot use is
 /// then ignored, with one line on standard error saying so. Results never depend on
-/// any of these settings: every ISA, thread count and streaming threshold produces the same bits.
+/// the process-wide settings: every ISA, thread count and streaming threshold produces the same bits. Only
+/// ``withBF16DotProducts(_:)``, at ``ISA/avx512bf16``, trades that for speed.
 public enum Runtime {
     /// The highest level this CPU and OS support.
     public static var detectedISA: ISA { ISA(ck_detected_isa()) }
@@ -82,4 +84,27 @@ public enum Runtime {
     }
     /// The CPU's brand string.
     public static var cpuName: String { String(cString: ck_cpu_name()) }
+
+    /// Whether grouped GEMMs called from this thread run BF16 × BF16 products as dot products (see
+    /// ``withBF16DotProducts(_:)``). Off unless the thread is inside that call.
+    public static var bf16DotProducts: Bool { ck_bf16_dot_products() }
+
+    /// Runs `body` with BF16 dot products on for the calling thread, then restores the setting.
+    ///
+    /// While it is on, the m-grouped GEMMs this thread calls (`mGrouped`, `mGroupedMasked`, the contiguous layout)
+    /// with `BFloat16` activations and `BFloat16` weights run on AVX512_BF16's `vdpbf16ps` when the active ISA is
+    /// ``ISA/avx512bf16``: two products per lane per instruction, about twice the FMA units' rate where the CPU runs
+    /// it at full width. The price is the order: each output is summed pair by pair in the instruction's order
+    /// (`ck_gemm.h`, "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero,
+    /// instead of the canonical chain of fused multiply-adds. The results are still bitwise identical for every
+    /// thread count and batch, and within the same error bound for normal inputs, but they are not the other ISAs'
+    /// bits. Every row count takes the packed tiles, so decode-sized calls lose the decode kernels' streaming.
+    /// Below ``ISA/avx512bf16``, and for every other operand type, the setting changes nothing.
+    /// The setting belongs to the calling thread: other threads' calls keep the canonical order.
+    public static func withBF16DotProducts<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        let saved = ck_bf16_dot_products()
+        ck_set_bf16_dot_products(true)
+        defer { ck_set_bf16_dot_products(saved) }
+        return try body()
+    }
 }

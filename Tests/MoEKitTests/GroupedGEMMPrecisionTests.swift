@@ -64,8 +64,9 @@ import TestSupport
             return t
         }
 
-        /// The canonical sum of output (r, j) of expert g, and Σ|terms| in float64 for the bound.
-        func sum(_ r: Int, _ g: Int, _ j: Int) -> (Float, exact: Double, abs: Double) {
+        /// The canonical sum of output (r, j) of expert g (with `dot`, BF16 x BF16 in the dot-product order), and
+        /// Σ|terms| in float64 for the bound.
+        func sum(_ r: Int, _ g: Int, _ j: Int, dot: Bool = false) -> (Float, exact: Double, abs: Double) {
             let pairs = (0..<k).map { (x[r * k + $0], w[wNK(g, j, $0)]) }
             var exact = 0.0, absSum = 0.0
             for (l, (a, b)) in pairs.enumerated() {
@@ -77,6 +78,7 @@ import TestSupport
                 exact += term
                 absSum += abs(term)
             }
+            if dot && xt == .bf16 && wt == .bf16 { return (GemmReference.dotPairs(pairs), exact, absSum) }
             guard wt == .e4m3 else { return (GemmReference.chain(pairs), exact, absSum) }
             let a = (0..<kb).map { xt == .e4m3 ? xScales[r * kb + $0] : 1 }
             let b = (0..<kb).map { wScales[(g * nb + j / 128) * kb + $0] }
@@ -85,13 +87,14 @@ import TestSupport
     }
 
     /// The expected output bits (as Float values of the output type) and float64 bounds.
-    static func expected(_ p: Problem, beta: Float, old: [Float], bf16Out: Bool) -> (bits: [UInt32], exact: [Double], bound: [Double]) {
+    static func expected(_ p: Problem, beta: Float, old: [Float], bf16Out: Bool,
+                         dot: Bool = false) -> (bits: [UInt32], exact: [Double], bound: [Double]) {
         var bits = [UInt32](), exact = [Double](), bound = [Double]()
         var row = 0
         for (g, m) in p.sizes.enumerated() {
             for r in row..<row + m {
                 for j in 0..<p.n {
-                    let (s, e, a) = p.sum(r, g, j)
+                    let (s, e, a) = p.sum(r, g, j, dot: dot)
                     let out = GemmReference.store(s, beta: beta, old: old[r * p.n + j])
                     bits.append(bf16Out ? UInt32(BFloat16Reference.round(out)) : out.bitPattern)
                     let carried = beta == 0 ? 0 : Double(beta) * Double(old[r * p.n + j])
@@ -682,7 +685,7 @@ private func e4m3Code(normal: Bool, using rng: inout SplitMix64) -> UInt8 {
 private func inNormalTile(_ row: Int, _ column: Int) -> Bool { (row / 64 + column / 16) % 3 != 0 }
 
 /// Outputs to accumulate onto: NaN for beta 0 (they must never be read), else BF16-exact values in [-1, 1].
-private func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
+func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
     var rng = SplitMix64(seed: seed)
     return (0..<count).map { _ -> Float in
         beta == 0 ? .nan : Float(BFloat16Reference.value(BFloat16Reference.round(Float.random(in: -1...1, using: &rng))))
@@ -691,7 +694,7 @@ private func priorOutputs(_ count: Int, beta: Float, seed: UInt64) -> [Float] {
 
 /// Expects `got` (Float or, with `bf16Out`, BFloat16 bit patterns) to be the expected bits, and each element
 /// within its float64 bound.
-private func expectMatches(_ got: [UInt32], _ want: (bits: [UInt32], exact: [Double], bound: [Double]), bf16Out: Bool,
+func expectMatches(_ got: [UInt32], _ want: (bits: [UInt32], exact: [Double], bound: [Double]), bf16Out: Bool,
                            _ what: String) {
     expectSameBits(got, want.bits, what)
     let values = got.map { bf16Out ? BFloat16Reference.value(UInt16($0)) : Double(Float(bitPattern: $0)) }

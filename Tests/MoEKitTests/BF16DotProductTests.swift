@@ -1,0 +1,121 @@
+// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 the m-grouped BF16 x BF16 GEMMs give the bits of
+// the instruction's order, written independently in GemmReference.dotPairs, within the float64 bound, for every
+// layout, sizes around the tiles' edges, odd K (a last pair with one half), beta, BF16 and FP32 outputs and row
+// strides; below avx512bf16 the setting changes nothing (the canonical bits). Subnormal inputs and sums flush as the
+// instruction defines; the bits do not depend on threads or on the other rows of the call; the setting belongs to the
+// calling thread.
+import CKernels
+import Dispatch
+import MoEKit
+import Testing
+import TestSupport
+
+@Suite struct BF16DotProductTests {
+    typealias Reference = GroupedGEMMPrecisionTests
+
+    static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
+        ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
+        ([2, 1], 2, 65), ([12, 70], 1030, 40), ([23], 260, 20), ([400], 257, 66), (Reference.raggedNK, 150, 70),
+    ]
+
+    /// Runs `p` under `Runtime.withBF16DotProducts` at every ISA, and checks each against the dot-product order at
+    /// avx512bf16 and the canonical one below.
+    static func check(_ p: Reference.Problem, _ layout: WeightLayout, beta: Float, bf16Out: Bool, gaps: (x: Int, y: Int),
+                      bounded: Bool, _ what: String) throws {
+        let old = priorOutputs(p.rows * p.n, beta: beta, seed: 6)
+        let dot = Reference.expected(p, beta: beta, old: old, bf16Out: bf16Out, dot: true)
+        let canonical = Reference.expected(p, beta: beta, old: old, bf16Out: bf16Out)
+        for (isa, got) in try forEachISA({ _ in
+            try Runtime.withBF16DotProducts {
+                try Reference.run(p, layout, beta: beta, old: old, bf16Out: bf16Out, gaps: gaps)
+            }
+        }) {
+            let want = isa == .avx512bf16 ? dot : canonical
+            if bounded { expectMatches(got, want, bf16Out: bf16Out, "\(isa) \(what)") }
+            else { expectSameBits(got, want.bits, "\(isa) \(what)") }
+        }
+    }
+
+    @Test(arguments: WeightLayout.allCases)
+    func giveTheInstructionsOrderAtAVX512BF16(layout: WeightLayout) throws {
+        for (s, shape) in Self.shapes.enumerated() {
+            let p = Reference.Problem(sizes: shape.sizes, k: shape.k, n: shape.n, x: .bf16, w: .bf16, seed: UInt64(100 + s))
+            for (beta, bf16Out) in [(Float(0), true), (0, false), (0.5, true)] {
+                try Self.check(p, layout, beta: beta, bf16Out: bf16Out, gaps: s == 0 ? (3, 5) : (0, 0), bounded: true,
+                               "\(layout) \(shape) beta \(beta) bf16 out \(bf16Out)")
+            }
+        }
+    }
+
+    /// The test above could not tell the two orders apart if they agreed: they do not.
+    @Test func theOrdersDiffer() {
+        let p = Reference.Problem(sizes: [3, 0, 130], k: 300, n: 130, x: .bf16, w: .bf16, seed: 100)
+        let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+        let dot = Reference.expected(p, beta: 0, old: old, bf16Out: false, dot: true).bits
+        let canonical = Reference.expected(p, beta: 0, old: old, bf16Out: false).bits
+        let differ = zip(dot, canonical).count { $0 != $1 }
+        #expect(differ > dot.count / 10, "\(differ) of \(dot.count) outputs differ")
+    }
+
+    /// BF16 subnormals in x and w, and tiny normal values whose products and partial sums fall below 2^-126: at
+    /// avx512bf16 the inputs read as zero and the sums flush, as GemmReference.dotPairs defines (bits only: flushing
+    /// breaks the relative bound).
+    @Test func subnormalsFlushAsTheInstructionDefines() throws {
+        var p = Reference.Problem(sizes: [2, 9], k: 131, n: 70, x: .bf16, w: .bf16, seed: 7)
+        var rng = SplitMix64(seed: 8)
+        func tiny(_: Float) -> Float {
+            let sign: UInt16 = Bool.random(using: &rng) ? 0x8000 : 0
+            let bits = Int.random(in: 0..<4, using: &rng) == 0
+                ? UInt16.random(in: 1...0x7F, using: &rng) // a subnormal
+                : UInt16(Int.random(in: 57...70, using: &rng)) << 7 | UInt16.random(in: 0...0x7F, using: &rng) // 2^-70 ... 2^-57
+            return Float(BFloat16Reference.value(sign | bits))
+        }
+        p.x = p.x.map(tiny)
+        p.w = p.w.map(tiny)
+        let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+        let dot = Reference.expected(p, beta: 0, old: old, bf16Out: false, dot: true).bits
+        #expect(dot != Reference.expected(p, beta: 0, old: old, bf16Out: false).bits, "flushing changes some outputs")
+        for layout in WeightLayout.allCases {
+            try Self.check(p, layout, beta: 0, bf16Out: false, gaps: (0, 0), bounded: false, "subnormals \(layout)")
+        }
+    }
+
+    /// Each output row has the same bits on one thread and on two, and computed alone.
+    @Test func sameBitsForEveryThreadCountAndBatch() throws {
+        let p = Reference.Problem(sizes: [1, 17, 400, 5], k: 515, n: 200, x: .bf16, w: .bf16, seed: 9)
+        let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+        func run(_ q: Reference.Problem, threads: Int) throws -> [UInt32] {
+            try withThreads(threads) {
+                try Runtime.withBF16DotProducts {
+                    try Reference.run(q, .nk, beta: 0, old: Array(old[..<(q.rows * q.n)]), bf16Out: false)
+                }
+            }
+        }
+        let one = try run(p, threads: 1), two = try run(p, threads: 2)
+        expectSameBits(two, one, "two threads against one")
+        var row = 0
+        for (g, m) in p.sizes.enumerated() {
+            for r in [row, row + m - 1] where m > 0 {
+                var alone = p
+                alone.sizes = [1]
+                alone.x = Array(p.x[r * p.k..<(r + 1) * p.k])
+                alone.w = Array(p.w[g * p.n * p.k..<(g + 1) * p.n * p.k])
+                expectSameBits(try run(alone, threads: 2), Array(one[r * p.n..<(r + 1) * p.n]),
+                               "row \(r) of expert \(g) alone")
+            }
+            row += m
+        }
+    }
+
+    @Test func theSettingBelongsToTheCallingThread() {
+        #expect(!Runtime.bf16DotProducts)
+        let (inside, elsewhere) = Runtime.withBF16DotProducts { () -> (Bool, Bool) in
+            let other = DispatchGroup()
+            nonisolated(unsafe) var seen = true
+            DispatchQueue.global().async(group: other) { seen = Runtime.bf16DotProducts }
+            other.wait()
+            return (Runtime.bf16DotProducts, seen)
+        }
+        #expect(inside && !elsewhere && !Runtime.bf16DotProducts)
+    }
+}
