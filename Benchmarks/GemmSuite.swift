@@ -25,14 +25,21 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
         }
     }
     cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .wgrad, precision: .fp8))
-    for precision in [Precision.bf16, .bf16dot, .fp8, .w8] {
+    for precision in [Precision.bf16, .fp8, .w8] {
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 4096, routing: .uniform, op: .forward, precision: precision))
     }
-    for precision in [Precision.bf16, .bf16dot, .w8] { // decode proper: ~1.5 tokens per expert
+    for precision in [Precision.bf16, .w8] { // decode proper: ~1.5 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
     }
-    for precision in [Precision.bf16, .bf16dot, .fp8, .w8] { // a small prefill: ~24 tokens per expert
+    for precision in [Precision.bf16, .fp8, .w8] { // a small prefill: ~24 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forward, precision: precision))
+    }
+    // the same with BF16 dot products (Runtime.withBF16DotProducts: vdpbf16ps at avx512bf16, the canonical order below)
+    for tokens in [16, 256, 4096] {
+        for precision in [Precision.bf16, .fp8, .w8] where tokens > 16 || precision != .fp8 {
+            cases.append(gemmCase(v2lite, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forward,
+                                  precision: precision, dot: true))
+        }
     }
     cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .contiguous))
     for precision in [Precision.bf16, .w8] {
@@ -61,15 +68,13 @@ enum Precision: String {
     case f32
     /// bf16 x bf16 -> bf16
     case bf16
-    /// the same with BF16 dot products (`ck_set_bf16_dot_products`: vdpbf16ps where the ISA has it)
-    case bf16dot
     /// e4m3 (1x128 scales) x e4m3 (128x128 scales) -> bf16
     case fp8
     /// bf16 x e4m3 (128x128 scales) -> bf16: weight-only FP8
     case w8
 
     var x: ck_dtype { self == .f32 ? CK_DTYPE_F32 : self == .fp8 ? CK_DTYPE_E4M3FN : CK_DTYPE_BF16 }
-    var w: ck_dtype { self == .f32 ? CK_DTYPE_F32 : self == .bf16 || self == .bf16dot ? CK_DTYPE_BF16 : CK_DTYPE_E4M3FN }
+    var w: ck_dtype { self == .f32 ? CK_DTYPE_F32 : self == .bf16 ? CK_DTYPE_BF16 : CK_DTYPE_E4M3FN }
     var y: ck_dtype { self == .f32 ? CK_DTYPE_F32 : CK_DTYPE_BF16 }
     static func size(_ t: ck_dtype) -> Int { t == CK_DTYPE_F32 ? 4 : t == CK_DTYPE_BF16 ? 2 : 1 }
 }
@@ -131,8 +136,9 @@ private func contiguousIndices(_ sizes: [Int64]) -> [Int32] {
 
 import Glibc
 
+/// A case; `dot`: its calls run under BF16 dot products (`ck_set_bf16_dot_products`), tagged `dot` (`bf16dot`).
 private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Routing, op: GemmOp,
-                      precision: Precision = .f32) -> BenchCase {
+                      precision: Precision = .f32, dot: Bool = false) -> BenchCase {
     let sizes = routing.groupSizes(tokens: tokens, experts: shape.experts)
     let rows = Int(sizes.reduce(0, +)), touched = sizes.filter { $0 > 0 }.count
     let (e, k, n) = (shape.experts, shape.k, shape.n)
@@ -147,10 +153,10 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
     let decode = tokens <= 16
     let weightBytes = e * k * n * ws, copies = tokens <= 256 ? rotationSets(bytes: weightBytes, llc: llc) : 1
     let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
-    let tag = precision == .f32 ? "" : "_" + precision.rawValue
+    let dtype = precision.rawValue + (dot ? "dot" : ""), tag = precision == .f32 ? "" : "_" + dtype
     return BenchCase(
         suite: "grouped_gemm", name: "\(shape.name)_\(op.rawValue)\(tag)_T\(tokens)_\(routing.rawValue)",
-        dtype: precision.rawValue,
+        dtype: dtype,
         shape: [("experts", e), ("tokens", tokens), ("topk", 6), ("k", k), ("n", n)],
         work: Work(elements: op == .wgrad ? e * k * n : op == .dgrad ? rows * k : rows * n, bytes: bytes, flops: flops),
         bound: decode ? .dramRead : precision == .f32 ? .compute : .computeBF16,
@@ -207,7 +213,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                     let w = UnsafeRawPointer(weightSets[next].raw)
                     next = (next + 1) % weightSets.count
                     let (xt, wt, yt) = (precision.x, precision.w, precision.y)
-                    ck_set_bf16_dot_products(precision == .bf16dot) // this thread's calls only
+                    ck_set_bf16_dot_products(dot) // this thread's calls only
                     defer { ck_set_bf16_dot_products(false) }
                     let status = sizes.withUnsafeBufferPointer { g in
                         switch op {

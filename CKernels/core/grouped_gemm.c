@@ -72,8 +72,8 @@ typedef struct {
     size_t rsc, csc;
     size_t rows, cols, red;
     bool decode;                  /* an m-grouped expert with few rows (red > 0): the decode kernels (see m_problem) */
-    const ck_dot_kernels *dot;    /* BF16 x and weights under ck_set_bf16_dot_products: these tiles, for every row
-                                     count (never the decode kernels); NULL: the FMA kernels */
+    const ck_dot_kernels *dot;    /* BF16 / E4M3 x and weights under ck_set_bf16_dot_products: these tiles, for
+                                     every row count (never the decode kernels); NULL: the FMA kernels */
     size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 
@@ -197,19 +197,6 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
             }
     }
     return rows ? (view){buf, mr * ld, ld, 1} : (view){buf, mr * kc, 1, mr};
-}
-
-/* A's block [i0, i0 + mb) x [l0, l0 + kc) of BF16 rows (A's rows contiguous) as the dot tiles' pairs: row i at
- * buf + i*ld, ceil(kc / 2) pairs, an odd kc's last pair with +0 as its high half. Copied for the reason a_view copies
- * f32: rows of x a multiple of 4 KiB apart would crowd a few L1 sets. */
-static const uint32_t *a_pairs(const operand *o, size_t i0, size_t mb, size_t l0, size_t kc, size_t ld, uint32_t *buf) {
-    const uint16_t *x = element(o->data, i0 * o->rs + l0, o->type);
-    for (size_t i = 0; i < mb; i++) {
-        const uint16_t *row = x + i * o->rs;
-        memcpy(buf + i * ld, row, kc / 2 * sizeof(uint32_t));
-        if (kc % 2) buf[i * ld + kc / 2] = row[kc - 1];
-    }
-    return buf;
 }
 
 /* memcpy with streaming stores (past the caches) for the whole 64-byte lines in the middle, where the platform
@@ -358,7 +345,7 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
         for (size_t j = 0; !direct && j < nb; j += piece) {
             const void *src = element(p->b.data, offset(&p->b, p0, j0 + j), p->b.type);
             const int cols = (int)(nb - j < piece ? nb - j : piece);
-            if (dot) dot->pack(src, p->b.rs, p->b.cs, kp, cols, (uint32_t *)s->pb + j * pairs);
+            if (dot) dot->pack(src, p->b.type, p->b.rs, p->b.cs, kp, cols, (uint32_t *)s->pb + j * pairs);
             else k->pack(src, p->b.type, p->b.rs, p->b.cs, kp, cols, s->pb + j * kp, p0 == 0);
         }
         ck_prefetch pf = {0};
@@ -370,7 +357,9 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
                            : dot ? (view){NULL, 0, 0, 0}
                                  : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
-            const uint32_t *ap = dot ? a_pairs(&p->a, i0, mb, l0, kc, lda, (uint32_t *)s->a) : NULL;
+            /* the dot tiles' rows of A: copied as a_view copies f32, rows of x 4 KiB apart would crowd L1's sets */
+            uint32_t *ap = dot ? (uint32_t *)s->a : NULL;
+            if (dot) dot->rows(element(p->a.data, i0 * p->a.rs + l0, p->a.type), p->a.type, p->a.rs, mb, kc, ap, lda);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = direct ? (const float *)p->b.data + offset(&p->b, l0, j0 + st * nr)
                                          : s->pb + st * kp * nr + (l0 - p0) * nr;
@@ -383,7 +372,9 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                     const size_t share = ck_div_up(lines - pf.at, calls--), steps = dot ? kcp : kc;
                     pf.n = share < steps ? share : steps;
                     float *out = s->acc + (t * strips + st) * mr * nr;
-                    if (dot) dot->tile(kcp, ap + i * lda, lda, pairs_b, out, (int)rows, l0 == 0, pf.n ? &pf : NULL);
+                    if (dot)
+                        dot->tile(kcp, ap + i * lda, lda, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
+                                  pf.n ? &pf : NULL);
                     else k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb,
                                  l0 == 0, pf.n ? &pf : NULL);
                     pf.at += pf.n;
@@ -608,7 +599,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;
     const void *w = element(c->w, g * c->w_stride, c->wt);
-    const ck_dot_kernels *dot = c->xt == CK_DTYPE_BF16 && c->wt == CK_DTYPE_BF16 ? c->dot : NULL;
+    const ck_dot_kernels *dot = c->xt != CK_DTYPE_F32 && c->wt != CK_DTYPE_F32 ? c->dot : NULL; /* BF16, E4M3 */
     return (problem){.a = {element(c->x, row * c->ldx, c->xt), c->xt, c->ldx, 1, 0},
                      .b = packed ? (operand){w, c->wt, P, 1, P * k} : (operand){w, c->wt, nk ? 1 : n, nk ? k : 1, 0},
                      .sa = c->xs ? c->xs + row * ck_div_up(k, KC) : NULL,

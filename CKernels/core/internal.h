@@ -158,19 +158,24 @@ typedef struct ck_gemm_kernels {
 } ck_gemm_kernels;
 
 /* ---- BF16 dot-product tiles (x86_avx512/gemm_dot_avx512bf16.c), for ck_set_bf16_dot_products ----
- * A uint32_t holds a pair of BF16 values, the even reduction index in its low half. The tiles have the shape of
- * the AVX-512 table's (mr 6, nr 64), which the driver's blocks take from the active gemm table.
+ * A uint32_t holds a pair of BF16 values, the even reduction index in its low half; E4M3 elements become BF16
+ * exactly. The tiles have the shape of the AVX-512 table's (mr 6, nr 64), which the driver's blocks take from the
+ * active gemm table.
  * tile: rows (<= 6) x 64 outputs out[r*64 + c] over kp pairs, A(r, p) = a[r*rsa + p], B(p, c) = pb[p*64 + c]: for
- *   each pair p in order, out = vdpbf16ps(out, A(r, p), B(p, c)), which is (DAZ: subnormal inputs read as 0, FTZ:
- *   a subnormal result becomes 0 of its sign) out = ftz(fma(daz(A.hi), daz(B.hi), daz(out))), then the same with
- *   the low halves; from out (first == 0) or +0. pf as for ck_gemm_kernels.tile.
- * pack: B(l, c) = src[l*ls + c*cs] (BF16), l < kc, c < cols, as ceil(cols/64) panels of ceil(kc/2) pairs: panel
- *   s at dst + s*ceil(kc/2)*64 holds dst[p*64 + c'] = B(2p, s*64 + c') | B(2p + 1, s*64 + c') << 16, 0 past kc
- *   and cols. */
+ *   each pair p in order, s = vdpbf16ps(s, A(r, p), B(p, c)), which is (DAZ: subnormal inputs read as 0, FTZ: a
+ *   subnormal result becomes 0 of its sign) s = ftz(fma(daz(A.hi), daz(B.hi), daz(s))), then the same with the low
+ *   halves. sa == NULL: s runs from out (first == 0) or +0 and is stored; sa != NULL: s from +0, then
+ *   out = fma(s * sa[r], sb[c], first ? +0 : out), as ck_gemm_kernels.tile. pf as for that tile.
+ * pack: B(l, c) = src[l*ls + c*cs] (BF16 or E4M3), l < kc, c < cols, as ceil(cols/64) panels of ceil(kc/2) pairs:
+ *   panel s at dst + s*ceil(kc/2)*64 holds dst[p*64 + c'] = B(2p, s*64 + c') | B(2p + 1, s*64 + c') << 16, 0 past
+ *   kc and cols.
+ * rows: rows of A(i, l) = src[i*ld + l] (BF16 or E4M3), l < kc, as pairs: dst[i*ldd + p] = A(i, 2p) |
+ *   A(i, 2p + 1) << 16, 0 past kc. */
 typedef struct ck_dot_kernels {
-    void (*tile)(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, int first,
-                 const ck_prefetch *pf);
-    void (*pack)(const uint16_t *src, size_t ls, size_t cs, size_t kc, int cols, uint32_t *dst);
+    void (*tile)(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, const float *sa,
+                 const float *sb, int first, const ck_prefetch *pf);
+    void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, uint32_t *dst);
+    void (*rows)(const void *src, ck_dtype t, size_t ld, size_t rows, size_t kc, uint32_t *dst, size_t ldd);
 } ck_dot_kernels;
 extern const ck_dot_kernels ck_dot_avx512bf16;
 /* The dot-product tiles when the calling thread asked for them and the active ISA has them, else NULL. */

@@ -49,12 +49,14 @@
  * ISA, thread count and batch: a token's row has the same bits whatever other tokens share its expert or the
  * call.
  *
- * Dot-product order (opt-in: ck_set_bf16_dot_products, m-grouped calls with BF16 x and BF16 weights, active ISA
- * avx512bf16): the sum is AVX512_BF16's vdpbf16ps chain over pairs of the reduction, (0, 1), (2, 3), ... in order,
- * from +0: per pair, acc = ftz(fma(daz(x[2i+1]), daz(w[2i+1]), daz(acc))), then acc = ftz(fma(daz(x[2i]),
+ * Dot-product order (opt-in: ck_set_bf16_dot_products; m-grouped calls whose x and weights are BF16 or E4M3, at
+ * the active ISA avx512bf16): the chain over a reduction (the whole of K, or with FP8 weights each 128-wide block,
+ * whose partial sums then fold in as above) is AVX512_BF16's vdpbf16ps chain over pairs, (0, 1), (2, 3), ... in
+ * order, from +0: per pair, acc = ftz(fma(daz(x[2i+1]), daz(w[2i+1]), daz(acc))), then acc = ftz(fma(daz(x[2i]),
  * daz(w[2i]), acc)), where daz reads a subnormal input as a zero of its sign and ftz flushes a subnormal result
- * likewise; an odd K's last pair has +0 for x[K] and w[K]. beta, NaN and the output's rounding as above. Bitwise
- * identical for every thread count and batch (every row count takes the same tiles), not to the canonical order.
+ * likewise (E4M3 values are all normal BF16 ones); an odd length's last pair has +0 for its second half. beta,
+ * NaN and the output's rounding as above. Bitwise identical for every thread count and batch (every row count
+ * takes the same tiles), not to the canonical order.
  */
 #ifndef CK_GEMM_H
 #define CK_GEMM_H

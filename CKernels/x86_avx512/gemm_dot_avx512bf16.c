@@ -1,12 +1,14 @@
 /*
- * BF16 dot-product tiles for AVX512_BF16 (ck_dot_kernels, core/internal.h), which m-grouped BF16 x BF16 GEMMs take
- * when the calling thread turned on ck_set_bf16_dot_products: 6 x 64 tiles like the FMA ones, but each step takes a
- * pair of the reduction, so one vdpbf16ps does the work of two FMAs. B is packed as pairs (two BF16 values in a
- * 32-bit lane, the even index low) and A's pairs are broadcast as they lie in a row of x. Contract and order: the
+ * BF16 dot-product tiles for AVX512_BF16 (ck_dot_kernels, core/internal.h), which m-grouped GEMMs on BF16 and E4M3
+ * operands take when the calling thread turned on ck_set_bf16_dot_products: 6 x 64 tiles like the FMA ones, but each
+ * step takes a pair of the reduction, so one vdpbf16ps does the work of two FMAs. Both operands are laid out as pairs
+ * (two BF16 values in a 32-bit word, the even index low): B packed in panels, A's rows copied per chunk. E4M3 codes
+ * become BF16 on the way, exactly (every finite E4M3 value is a normal BF16 one). Contract and order: the
  * instruction's, spelled out in core/internal.h (not the canonical FMA chain, so not the other ISAs' bits).
  */
 #if defined(__x86_64__)
 #include "../core/internal.h"
+#include "../core/formats_element.h"
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"))), apply_to = function)
 #include "../simd/vec_avx512.h"
 
@@ -15,13 +17,14 @@ enum { MR = 6, V = 4, NR = V * CK_VW };
 
 DOT_INLINE __m512bh as_pairs(__m512i v) { return (__m512bh)v; }
 
-DOT_INLINE void dot_body(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int first,
-                         const ck_prefetch *pf, const int mr) {
+DOT_INLINE void dot_body(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, const float *sa,
+                         const float *sb, int first, const ck_prefetch *pf, const int mr) {
     __m512 acc[MR][V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
-        for (int v = 0; v < V; v++) acc[r][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + r * NR + v * CK_VW);
+        for (int v = 0; v < V; v++)
+            acc[r][v] = first || sa ? _mm512_setzero_ps() : _mm512_loadu_ps(out + r * NR + v * CK_VW);
     ck_prefetch_walk walk = ck_prefetch_start(pf);
     for (size_t p = 0; p < kp; p++) {
         ck_prefetch_step(&walk, p);
@@ -35,75 +38,139 @@ DOT_INLINE void dot_body(size_t kp, const uint32_t *a, size_t rsa, const uint32_
             for (int v = 0; v < V; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, b[v]);
         }
     }
+    if (sa) /* the block's partial sums, scaled: out = fma(p * sa[r], sb[c], out) */
+#pragma unroll
+        for (int r = 0; r < mr; r++)
+#pragma unroll
+            for (int v = 0; v < V; v++) {
+                const __m512 old = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + r * NR + v * CK_VW);
+                acc[r][v] = _mm512_fmadd_ps(_mm512_mul_ps(acc[r][v], _mm512_set1_ps(sa[r])),
+                                            _mm512_loadu_ps(sb + v * CK_VW), old);
+            }
 #pragma unroll
     for (int r = 0; r < mr; r++)
 #pragma unroll
         for (int v = 0; v < V; v++) _mm512_storeu_ps(out + r * NR + v * CK_VW, acc[r][v]);
 }
 
-static void dot_tile(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, int first,
-                     const ck_prefetch *pf) {
+static void dot_tile(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows,
+                     const float *sa, const float *sb, int first, const ck_prefetch *pf) {
     switch (rows) {
-    case 1: dot_body(kp, a, rsa, pb, out, first, pf, 1); break;
-    case 2: dot_body(kp, a, rsa, pb, out, first, pf, 2); break;
-    case 3: dot_body(kp, a, rsa, pb, out, first, pf, 3); break;
-    case 4: dot_body(kp, a, rsa, pb, out, first, pf, 4); break;
-    case 5: dot_body(kp, a, rsa, pb, out, first, pf, 5); break;
-    default: dot_body(kp, a, rsa, pb, out, first, pf, MR); break;
+    case 1: dot_body(kp, a, rsa, pb, out, sa, sb, first, pf, 1); break;
+    case 2: dot_body(kp, a, rsa, pb, out, sa, sb, first, pf, 2); break;
+    case 3: dot_body(kp, a, rsa, pb, out, sa, sb, first, pf, 3); break;
+    case 4: dot_body(kp, a, rsa, pb, out, sa, sb, first, pf, 4); break;
+    case 5: dot_body(kp, a, rsa, pb, out, sa, sb, first, pf, 5); break;
+    default: dot_body(kp, a, rsa, pb, out, sa, sb, first, pf, MR); break;
     }
 }
 
-/* Pair p of column c: B(2p, c) low, B(2p + 1, c) high (0 past kc). */
-DOT_INLINE uint32_t pair_at(const uint16_t *src, size_t ls, size_t cs, size_t kc, size_t p, size_t c) {
+/* The BF16 bits of E4M3FN magnitudes 0 ..< 128 (the sign is bit 7 of the code, bit 15 of the word), four registers
+ * of 32 words for vpermt2w. */
+typedef struct {
+    __m512i t[4];
+} e4m3_table;
+
+DOT_INLINE e4m3_table e4m3_words_table(void) {
+    uint16_t w[128];
+    for (int c = 0; c < 128; c++) w[c] = (uint16_t)(ck_fp8_to_bits((uint8_t)c, &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16);
+    return (e4m3_table){{_mm512_loadu_si512(w), _mm512_loadu_si512(w + 32), _mm512_loadu_si512(w + 64),
+                         _mm512_loadu_si512(w + 96)}};
+}
+
+/* Element i of a BF16 or E4M3 array as BF16 bits. */
+DOT_INLINE uint32_t word_at(const void *src, ck_dtype t, size_t i) {
+    if (t == CK_DTYPE_BF16) return ((const uint16_t *)src)[i];
+    return ck_fp8_to_bits(((const uint8_t *)src)[i], &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16;
+}
+
+/* 32 consecutive elements from element i as BF16 words (E4M3: looked up by magnitude, the sign put back). */
+DOT_INLINE __m512i words_at(const void *src, ck_dtype t, size_t i, const e4m3_table *e) {
+    if (t == CK_DTYPE_BF16) return _mm512_loadu_si512((const uint16_t *)src + i);
+    const __m512i c = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)((const uint8_t *)src + i)));
+    const __m512i m = _mm512_and_si512(c, _mm512_set1_epi16(0x7F));
+    const __m512i lo = _mm512_permutex2var_epi16(e->t[0], m, e->t[1]), hi = _mm512_permutex2var_epi16(e->t[2], m, e->t[3]);
+    const __m512i mag = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(m, _mm512_set1_epi16(0x40)), lo, hi);
+    return _mm512_or_si512(mag, _mm512_slli_epi16(_mm512_and_si512(c, _mm512_set1_epi16(0x80)), 8));
+}
+
+/* Pair p of B's column c: B(2p, c) low, B(2p + 1, c) high (0 past kc). */
+DOT_INLINE uint32_t pair_at(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, size_t p, size_t c) {
     const size_t l = 2 * p;
-    return src[l * ls + c * cs] | (l + 1 < kc ? (uint32_t)src[(l + 1) * ls + c * cs] << 16 : 0u);
+    return word_at(src, t, l * ls + c * cs) | (l + 1 < kc ? word_at(src, t, (l + 1) * ls + c * cs) << 16 : 0u);
 }
 
 /* The pack (see ck_dot_kernels): B's columns contiguous (cs == 1: [K, N] weights and packed strips) interleave two
- * rows of B 32 columns at a time; B's rows contiguous (ls == 1: [N, K] weights) hold each pair as a 32-bit word
- * already, so 16 columns x 16 pairs are a 16 x 16 transpose of words; ragged strips and the odd tail go pair by
+ * rows of B 32 columns at a time; B's rows contiguous (ls == 1: [N, K] weights) hold each pair as two adjacent
+ * words, so 16 columns x 16 pairs are a 16 x 16 transpose of words; ragged strips and the odd tail go pair by
  * pair. */
-static void dot_pack(const uint16_t *src, size_t ls, size_t cs, size_t kc, int cols, uint32_t *dst) {
+DOT_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols,
+                          uint32_t *dst) {
     const size_t kp = (kc + 1) / 2, whole = kc / 2; /* pairs, and pairs with both halves in B */
     const int full = cs == 1 || ls == 1 ? cols / NR : 0;
+    const e4m3_table e = e4m3_words_table();
     /* vpermt2w indices: word i of the result is word i / 2 (+ 16 for the second half) of x (i even) or y (i odd) */
     uint16_t lo_idx[32], hi_idx[32];
     for (int i = 0; i < 32; i++) lo_idx[i] = (uint16_t)(i / 2 | (i & 1) << 5), hi_idx[i] = (uint16_t)(lo_idx[i] + 16);
     const __m512i lo = _mm512_loadu_si512(lo_idx), hi = _mm512_loadu_si512(hi_idx);
     for (int st = 0; st < full; st++) {
         uint32_t *d = dst + (size_t)st * kp * NR;
-        const uint16_t *s = src + (size_t)st * NR * cs;
+        const size_t c0 = (size_t)st * NR * cs; /* the strip's first element */
         size_t p = 0;
         if (cs == 1)
-            for (; p < kp; p++) {
+            for (; p < kp; p++)
                 for (int h = 0; h < NR; h += 32) {
-                    const __m512i x = _mm512_loadu_si512(s + 2 * p * ls + h);
-                    const __m512i y = p < whole ? _mm512_loadu_si512(s + (2 * p + 1) * ls + h) : _mm512_setzero_si512();
+                    const __m512i x = words_at(src, t, c0 + 2 * p * ls + (size_t)h, &e);
+                    const __m512i y = p < whole ? words_at(src, t, c0 + (2 * p + 1) * ls + (size_t)h, &e)
+                                                : _mm512_setzero_si512();
                     _mm512_storeu_si512(d + p * NR + h, _mm512_permutex2var_epi16(x, lo, y));
                     _mm512_storeu_si512(d + p * NR + h + 16, _mm512_permutex2var_epi16(x, hi, y));
                 }
-            }
         else {
             for (; p + CK_VW <= whole; p += CK_VW)
                 for (int v = 0; v < V; v++) {
                     vf32 r[CK_VW]; /* r[c] = pairs p ..< p + 16 of column v*16 + c, then r[j] = pair p + j */
-                    for (int c = 0; c < CK_VW; c++) r[c] = _mm512_loadu_ps(s + (size_t)(v * CK_VW + c) * cs + 2 * p);
+                    for (int c = 0; c < CK_VW; c++)
+                        r[c] = _mm512_castsi512_ps(words_at(src, t, c0 + (size_t)(v * CK_VW + c) * cs + 2 * p, &e));
                     v_transpose(r);
                     for (int j = 0; j < CK_VW; j++) _mm512_storeu_ps(d + (p + (size_t)j) * NR + v * CK_VW, r[j]);
                 }
             for (; p < kp; p++)
-                for (int c = 0; c < NR; c++) d[p * NR + c] = pair_at(s, ls, cs, kc, p, (size_t)c);
+                for (int c = 0; c < NR; c++) d[p * NR + c] = pair_at(src, t, ls, cs, kc, p, (size_t)st * NR + c);
         }
     }
     for (int st = full; st * NR < cols; st++)
         for (size_t p = 0; p < kp; p++)
             for (int c = 0; c < NR; c++) {
                 const int col = st * NR + c;
-                dst[((size_t)st * kp + p) * NR + c] = col < cols ? pair_at(src, ls, cs, kc, p, (size_t)col) : 0u;
+                dst[((size_t)st * kp + p) * NR + c] = col < cols ? pair_at(src, t, ls, cs, kc, p, (size_t)col) : 0u;
             }
 }
 
-const ck_dot_kernels ck_dot_avx512bf16 = {.tile = dot_tile, .pack = dot_pack};
+static void dot_pack(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, uint32_t *dst) {
+    if (t == CK_DTYPE_BF16) pack_body(src, CK_DTYPE_BF16, ls, cs, kc, cols, dst);
+    else pack_body(src, CK_DTYPE_E4M3FN, ls, cs, kc, cols, dst);
+}
+
+/* Rows of A as pairs (see ck_dot_kernels): whole runs of 32 elements as words, the rest (and an odd kc's last
+ * pair, +0 high) one pair at a time. */
+DOT_INLINE void rows_body(const void *src, const ck_dtype t, size_t ld, size_t rows, size_t kc, uint32_t *dst,
+                          size_t ldd) {
+    const e4m3_table e = e4m3_words_table();
+    for (size_t i = 0; i < rows; i++) {
+        size_t l = 0;
+        for (; l + 32 <= kc; l += 32) _mm512_storeu_si512(dst + i * ldd + l / 2, words_at(src, t, i * ld + l, &e));
+        for (; l < kc; l += 2)
+            dst[i * ldd + l / 2] = word_at(src, t, i * ld + l) | (l + 1 < kc ? word_at(src, t, i * ld + l + 1) << 16 : 0u);
+    }
+}
+
+static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t kc, uint32_t *dst, size_t ldd) {
+    if (t == CK_DTYPE_BF16) rows_body(src, CK_DTYPE_BF16, ld, rows, kc, dst, ldd);
+    else rows_body(src, CK_DTYPE_E4M3FN, ld, rows, kc, dst, ldd);
+}
+
+const ck_dot_kernels ck_dot_avx512bf16 = {.tile = dot_tile, .pack = dot_pack, .rows = dot_rows};
 
 #pragma clang attribute pop
 #endif

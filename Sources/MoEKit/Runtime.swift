@@ -92,14 +92,15 @@ public enum Runtime {
     /// Runs `body` with BF16 dot products on for the calling thread, then restores the setting.
     ///
     /// While it is on, the m-grouped GEMMs this thread calls (`mGrouped`, `mGroupedMasked`, the contiguous layout)
-    /// with `BFloat16` activations and `BFloat16` weights run on AVX512_BF16's `vdpbf16ps` when the active ISA is
-    /// ``ISA/avx512bf16``: two products per lane per instruction, about twice the FMA units' rate where the CPU runs
-    /// it at full width. The price is the order: each output is summed pair by pair in the instruction's order
-    /// (`ck_gemm.h`, "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero,
-    /// instead of the canonical chain of fused multiply-adds. The results are still bitwise identical for every
+    /// whose activations and weights are `BFloat16` or E4M3 codes (BF16 × BF16, weight-only FP8 and FP8 × FP8) run on
+    /// AVX512_BF16's `vdpbf16ps` when the active ISA is ``ISA/avx512bf16``: two products per lane per instruction,
+    /// about twice the FMA units' rate where the CPU runs it at full width. The price is the order: each output (each
+    /// 128-wide block's partial sum, with FP8 weights) is summed pair by pair in the instruction's order (`ck_gemm.h`,
+    /// "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero, instead of the
+    /// canonical chain of fused multiply-adds. The results are still bitwise identical for every
     /// thread count and batch, and within the same error bound for normal inputs, but they are not the other ISAs'
     /// bits. Every row count takes the packed tiles, so decode-sized calls lose the decode kernels' streaming.
-    /// Below ``ISA/avx512bf16``, and for every other operand type, the setting changes nothing.
+    /// Below ``ISA/avx512bf16``, and for `Float` operands, the setting changes nothing.
     /// The setting belongs to the calling thread: other threads' calls keep the canonical order.
     public static func withBF16DotProducts<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let saved = ck_bf16_dot_products()

@@ -1,7 +1,8 @@
-// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 the m-grouped BF16 x BF16 GEMMs give the bits of
-// the instruction's order, written independently in GemmReference.dotPairs, within the float64 bound, for every
-// layout, sizes around the tiles' edges, odd K (a last pair with one half), beta, BF16 and FP32 outputs and row
-// strides; below avx512bf16 the setting changes nothing (the canonical bits). Subnormal inputs and sums flush as the
+// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 the m-grouped GEMMs on BF16 x BF16, BF16 x E4M3
+// (weight-only FP8) and E4M3 x E4M3 operands give the bits of the instruction's order, written independently in
+// GemmReference.dotPairs (per 128-wide scale block with FP8 weights), within the float64 bound, for every layout,
+// sizes around the tiles' edges, odd K (a last pair with one half), beta, BF16 and FP32 outputs and row strides;
+// below avx512bf16 the setting changes nothing (the canonical bits), nor does it for FP32 operands. Subnormal inputs and sums flush as the
 // instruction defines; the bits do not depend on threads or on the other rows of the call; the setting belongs to the
 // calling thread.
 import CKernels
@@ -36,20 +37,26 @@ import TestSupport
         }
     }
 
+    static let combos: [(Reference.Element, Reference.Element)] = [(.bf16, .bf16), (.bf16, .e4m3), (.e4m3, .e4m3), (.f32, .bf16)]
+
     @Test(arguments: WeightLayout.allCases)
     func giveTheInstructionsOrderAtAVX512BF16(layout: WeightLayout) throws {
-        for (s, shape) in Self.shapes.enumerated() {
-            let p = Reference.Problem(sizes: shape.sizes, k: shape.k, n: shape.n, x: .bf16, w: .bf16, seed: UInt64(100 + s))
-            for (beta, bf16Out) in [(Float(0), true), (0, false), (0.5, true)] {
-                try Self.check(p, layout, beta: beta, bf16Out: bf16Out, gaps: s == 0 ? (3, 5) : (0, 0), bounded: true,
-                               "\(layout) \(shape) beta \(beta) bf16 out \(bf16Out)")
+        for (c, (xt, wt)) in Self.combos.enumerated() {
+            for (s, shape) in Self.shapes.enumerated() where xt != .f32 || s < 3 {
+                let p = Reference.Problem(sizes: shape.sizes, k: shape.k, n: shape.n, x: xt, w: wt,
+                                          seed: UInt64(100 + 16 * c + s))
+                for (beta, bf16Out) in [(Float(0), true), (0, false), (0.5, true)] {
+                    try Self.check(p, layout, beta: beta, bf16Out: bf16Out, gaps: s == 0 ? (3, 5) : (0, 0), bounded: true,
+                                   "x \(xt) w \(wt) \(layout) \(shape) beta \(beta) bf16 out \(bf16Out)")
+                }
             }
         }
     }
 
-    /// The test above could not tell the two orders apart if they agreed: they do not.
-    @Test func theOrdersDiffer() {
-        let p = Reference.Problem(sizes: [3, 0, 130], k: 300, n: 130, x: .bf16, w: .bf16, seed: 100)
+    /// The test above could not tell the orders apart if they agreed: they do not.
+    @Test(arguments: [(Reference.Element.bf16, Reference.Element.bf16), (.bf16, .e4m3), (.e4m3, .e4m3)])
+    func theOrdersDiffer(x: Reference.Element, w: Reference.Element) {
+        let p = Reference.Problem(sizes: [3, 0, 130], k: 300, n: 130, x: x, w: w, seed: 100)
         let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
         let dot = Reference.expected(p, beta: 0, old: old, bf16Out: false, dot: true).bits
         let canonical = Reference.expected(p, beta: 0, old: old, bf16Out: false).bits

@@ -64,8 +64,8 @@ import TestSupport
             return t
         }
 
-        /// The canonical sum of output (r, j) of expert g (with `dot`, BF16 x BF16 in the dot-product order), and
-        /// Σ|terms| in float64 for the bound.
+        /// The canonical sum of output (r, j) of expert g (with `dot`, BF16 and E4M3 operands in the dot-product
+        /// order), and Σ|terms| in float64 for the bound.
         func sum(_ r: Int, _ g: Int, _ j: Int, dot: Bool = false) -> (Float, exact: Double, abs: Double) {
             let pairs = (0..<k).map { (x[r * k + $0], w[wNK(g, j, $0)]) }
             var exact = 0.0, absSum = 0.0
@@ -78,11 +78,14 @@ import TestSupport
                 exact += term
                 absSum += abs(term)
             }
-            if dot && xt == .bf16 && wt == .bf16 { return (GemmReference.dotPairs(pairs), exact, absSum) }
-            guard wt == .e4m3 else { return (GemmReference.chain(pairs), exact, absSum) }
+            let dot = dot && xt != .f32 && wt != .f32
+            func partial(_ block: [(Float, Float)]) -> Float {
+                dot ? GemmReference.dotPairs(block) : GemmReference.chain(block)
+            }
+            guard wt == .e4m3 else { return (partial(pairs), exact, absSum) }
             let a = (0..<kb).map { xt == .e4m3 ? xScales[r * kb + $0] : 1 }
             let b = (0..<kb).map { wScales[(g * nb + j / 128) * kb + $0] }
-            return (GemmReference.blockScaled(pairs, aScales: a, bScales: b), exact, absSum)
+            return (GemmReference.blockScaled(pairs, aScales: a, bScales: b, partial: partial), exact, absSum)
         }
     }
 

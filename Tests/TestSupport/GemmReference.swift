@@ -8,12 +8,13 @@ public enum GemmReference {
         pairs.reduce(Float(0)) { $0.addingProduct($1.0, $1.1) }
     }
 
-    /// The block-scaled order of FP8 weights: per 128-wide block b, p = the chain over the block from +0, then
-    /// acc = fma(p · aScales[b], bScales[b], acc) from +0.
-    public static func blockScaled(_ pairs: [(Float, Float)], aScales: [Float], bScales: [Float]) -> Float {
+    /// The block-scaled order of FP8 weights: per 128-wide block b, p = the chain over the block from +0 (or
+    /// `partial`'s sum), then acc = fma(p · aScales[b], bScales[b], acc) from +0.
+    public static func blockScaled(_ pairs: [(Float, Float)], aScales: [Float], bScales: [Float],
+                                   partial: ([(Float, Float)]) -> Float = { chain($0) }) -> Float {
         var acc: Float = 0
         for b in 0..<(pairs.count + 127) / 128 {
-            let p = chain(pairs[b * 128..<min(pairs.count, b * 128 + 128)])
+            let p = partial(Array(pairs[b * 128..<min(pairs.count, b * 128 + 128)]))
             acc = acc.addingProduct(p * aScales[b], bScales[b])
         }
         return acc
