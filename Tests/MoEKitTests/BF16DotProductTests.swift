@@ -114,6 +114,55 @@ import TestSupport
         }
     }
 
+    /// The masked layout (rows past validRows untouched, NaN in x there never read) and the contiguous one (padding
+    /// rows +0, an expert in two runs) give each row the bits the grouped call gives it, under dot products too.
+    @Test func maskedAndContiguousLayoutsGiveTheGroupedBits() throws {
+        let p = Reference.Problem(sizes: [3, 0, 20, 1], k: 259, n: 70, x: .bf16, w: .bf16, seed: 11)
+        let (k, n, maxRows) = (p.k, p.n, 24)
+        let x = p.x.map { BFloat16($0) }, w = p.w.map { BFloat16($0) }
+        try Runtime.withBF16DotProducts { () throws(MoEKitError) in
+            var grouped = [Float](repeating: .nan, count: p.rows * n)
+            var view = grouped.mutableSpan
+            try GroupedGEMM.mGrouped(x.span, rows: p.rows, k: k, groupSizes: p.sizes.span, weights: w.span,
+                                     layout: .nk, n: n, into: &view)
+            // masked: each expert's rows at the start of its maxRows, NaN after them in x and +inf in y
+            var xm = [BFloat16](repeating: BFloat16(Float.nan), count: p.sizes.count * maxRows * k)
+            var ym = [Float](repeating: .infinity, count: p.sizes.count * maxRows * n)
+            var row = 0
+            for (g, m) in p.sizes.enumerated() {
+                for r in 0..<m { for l in 0..<k { xm[(g * maxRows + r) * k + l] = x[(row + r) * k + l] } }
+                row += m
+            }
+            var masked = ym.mutableSpan
+            try GroupedGEMM.mGroupedMasked(xm.span, maxRows: maxRows, k: k, validRows: p.sizes.span, weights: w.span,
+                                           layout: .nk, n: n, into: &masked)
+            _ = consume masked
+            row = 0
+            for (g, m) in p.sizes.enumerated() {
+                for r in 0..<maxRows {
+                    let got = Array(ym[(g * maxRows + r) * n..<(g * maxRows + r + 1) * n])
+                    let want = r < m ? Array(grouped[(row + r) * n..<(row + r + 1) * n]) : Array(repeating: .infinity, count: n)
+                    expectSameBits(got, want, "masked expert \(g) row \(r)")
+                }
+                row += m
+            }
+            // contiguous: expert 2's rows in two runs around a padding row and expert 0's rows
+            let experts: [Int32] = Array(repeating: 2, count: 12) + [-1] + Array(repeating: 0, count: 3) + Array(repeating: 2, count: 8) + [3]
+            let order = Array(3..<15) + [-1] + Array(0..<3) + Array(15..<23) + [23] // the grouped row of each
+            var xc = [BFloat16](repeating: BFloat16(Float.nan), count: experts.count * k)
+            for (i, r) in order.enumerated() where r >= 0 { for l in 0..<k { xc[i * k + l] = x[r * k + l] } }
+            var yc = [Float](repeating: .nan, count: experts.count * n)
+            var contiguous = yc.mutableSpan
+            try GroupedGEMM.mGrouped(xc.span, rows: experts.count, k: k, rowExperts: experts.span, experts: p.sizes.count,
+                                     weights: w.span, layout: .nk, n: n, into: &contiguous)
+            _ = consume contiguous
+            for (i, r) in order.enumerated() {
+                let want = r < 0 ? [Float](repeating: 0, count: n) : Array(grouped[r * n..<(r + 1) * n])
+                expectSameBits(Array(yc[i * n..<(i + 1) * n]), want, "contiguous row \(i)")
+            }
+        }
+    }
+
     @Test func theSettingBelongsToTheCallingThread() {
         #expect(!Runtime.bf16DotProducts)
         let (inside, elsewhere) = Runtime.withBF16DotProducts { () -> (Bool, Bool) in
