@@ -72,8 +72,8 @@ typedef struct {
     size_t rsc, csc;
     size_t rows, cols, red;
     bool decode;                  /* an m-grouped expert with few rows (red > 0): the decode kernels (see m_problem) */
-    const ck_dot_kernels *dot;    /* BF16 / E4M3 x and weights under ck_set_bf16_dot_products: these tiles, for
-                                     every row count (never the decode kernels); NULL: the FMA kernels */
+    const ck_dot_kernels *dot;    /* BF16 / E4M3 x and weights under ck_set_bf16_dot_products: these kernels (see
+                                     m_problem); NULL: the FMA kernels */
     size_t nb;                    /* columns per task (run_problems sets it) */
 } problem;
 
@@ -85,7 +85,7 @@ _Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_FEW <= NB && NB_KN % KC ==
 
 /* A decode problem for decode_kn: weight columns contiguous, B(l, j) = b[l*rs + j] ([K, N] weights, and [N, 1]
  * ones, which are the same matrix), and at most CK_DECODE_M rows (an [N, 1] expert of more takes decode_nk). */
-static bool decode_kn(const problem *p) { return p->decode && p->b.cs == 1 && p->rows <= CK_DECODE_M; }
+static bool decode_kn(const problem *p) { return p->decode && !p->dot && p->b.cs == 1 && p->rows <= CK_DECODE_M; }
 
 /* Columns per task of the decode problems with [K, N] weights: whole rows up to NB_KN, which the hardware
  * prefetchers stream (see decode_kn_body), unless that would leave threads idle; then whole scale blocks, shared
@@ -290,6 +290,11 @@ static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); 
  * padded_ld(red) apart. */
 static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
     const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
+    if (p->dot && p->decode) { /* the dot decode kernel's pairs */
+        const size_t pairs_ld = padded_ld(ck_div_up(red, 2));
+        p->dot->rows(p->a.data, p->a.type, p->a.rs, rows, red, (uint32_t *)buf, pairs_ld);
+        return pairs_ld;
+    }
     if (!p->decode || decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, padded_ld(red), 1, buf).rs;
     float *line = buf + rows * padded_ld(red);
     for (size_t r = 0; r < rows; r++) {
@@ -391,14 +396,18 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
 static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const bool kn = decode_kn(p);
-    const size_t w = (size_t)(kn ? k->decode_kn_w : k->decode_nk_w); /* the kernel's width: out's row stride */
+    /* the kernel's width: out's row stride */
+    const size_t w = p->dot ? CK_DOT_DECODE_W : (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
     const size_t per_call = p->b.ss && w > KN_STRIPS * CK_PACKED_COLUMNS ? KN_STRIPS * CK_PACKED_COLUMNS : w;
     keep_x(job, p, s);
     for (size_t g = j0; g < j0 + nb; g += per_call) {
         const int cols = (int)(j0 + nb - g < per_call ? j0 + nb - g : per_call);
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
-        (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
+        if (p->dot)
+            p->dot->decode(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type, p->b.cs, cols,
+                           (const uint32_t *)s->a, s->x_ld, (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls);
+        else (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
                                            kn ? p->b.rs : p->b.cs, strip_stride(&p->b), cols, s->a, s->x_ld,
                                            (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls, p->sb_js);
         for (size_t r = 0; r < p->rows; r++) /* 64-byte pieces of rows: never streamed */
@@ -594,7 +603,8 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * the same rows of y. Experts with few rows run the decode kernels, which stream the weights once with no
  * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
- * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. */
+ * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. Under BF16 dot
+ * products only [N, K] weights have a decode kernel (ck_dot_kernels.decode); other layouts' few rows take the tiles. */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;
@@ -615,8 +625,9 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .cols = n,
                      .red = k,
                      .dot = dot,
-                     .decode = !dot && k > 0 && (rows <= CK_DECODE_M || (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
-                                                                 x_floats(rows, k) <= X_FLOATS))};
+                     .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) || (c->layout == CK_WEIGHTS_NK &&
+                                                                           rows <= CK_DECODE_NK_M &&
+                                                                           x_floats(rows, k) <= X_FLOATS))};
 }
 
 /* Rows [row, row + rows) of y as padding: each an empty sum, written as write_block writes those. */

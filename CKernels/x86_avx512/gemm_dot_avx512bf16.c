@@ -170,7 +170,73 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
     else rows_body(src, CK_DTYPE_E4M3FN, ld, rows, kc, dst, ldd);
 }
 
-const ck_dot_kernels ck_dot_avx512bf16 = {.tile = dot_tile, .pack = dot_pack, .rows = dot_rows};
+/* The decode kernel (see ck_dot_kernels) for m rows, a constant: the chains of CK_VW columns stay in registers for
+ * the whole reduction (each 128-wide block's, when scaled), and each 16 x 16 block of weight words (16 weight rows
+ * x 16 pairs, read straight from memory) is transposed in registers and serves every row, as decode_nk does for
+ * FMAs. Each weight row's line 16 blocks ahead is prefetched when a block starts a line (E4M3: every other
+ * block). */
+DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
+                            size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                            const int m) {
+    const e4m3_table e = e4m3_words_table();
+    const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        const size_t end = kc - l0 < span ? kc : l0 + span;
+        __m512 acc[CK_DECODE_NK_M];
+#pragma unroll
+        for (int r = 0; r < m; r++) acc[r] = _mm512_setzero_ps();
+        size_t l = l0;
+        if (cols == CK_VW)
+            for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
+                if (l * size % 64 == 0) /* an integer: the line may lie past the weights */
+                    for (int c = 0; c < CK_VW; c++)
+                        __builtin_prefetch((const void *)((uintptr_t)w + ((size_t)c * ldw + l + 32 * CK_VW) * size), 0, 3);
+                vf32 col[CK_VW]; /* col[c] = pairs of weight row c, then col[j] = pair l/2 + j of every row */
+                for (int c = 0; c < CK_VW; c++) col[c] = _mm512_castsi512_ps(words_at(w, t, (size_t)c * ldw + l, &e));
+                v_transpose(col);
+#pragma unroll
+                for (int j = 0; j < CK_VW; j++)
+#pragma unroll
+                    for (int r = 0; r < m; r++)
+                        acc[r] = _mm512_dpbf16_ps(acc[r], as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2 + j])),
+                                                  as_pairs(_mm512_castps_si512(col[j])));
+            }
+        for (; l < end; l += 2) { /* ragged columns and the tail: a pair at a time */
+            uint32_t pair[CK_VW];
+            for (int c = 0; c < CK_VW; c++) pair[c] = c < cols ? pair_at(w, t, 1, ldw, end, l / 2, (size_t)c) : 0u;
+            const __m512bh wv = as_pairs(_mm512_loadu_si512(pair));
+#pragma unroll
+            for (int r = 0; r < m; r++) acc[r] = _mm512_dpbf16_ps(acc[r], as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2])), wv);
+        }
+        const size_t b = l0 / CK_SCALE_BLOCK;
+#pragma unroll
+        for (int r = 0; r < m; r++) {
+            if (sb) {
+                const __m512 old = b ? _mm512_loadu_ps(out + r * CK_DOT_DECODE_W) : _mm512_setzero_ps();
+                acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(acc[r], _mm512_set1_ps(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)),
+                                         _mm512_set1_ps(sb[b * sb_ls]), old);
+            }
+            _mm512_storeu_ps(out + r * CK_DOT_DECODE_W, acc[r]);
+        }
+    }
+}
+
+_Static_assert(CK_DECODE_NK_M == 12 && CK_DOT_DECODE_W == CK_VW, "one case per row count; a call is one vector wide");
+static void dot_decode(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
+                       int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {
+#define CASE(T, R) case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
+#define ROWS(T)                                                                                               \
+    switch (rows) {                                                                                           \
+        CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8) CASE(T, 9)    \
+        CASE(T, 10) CASE(T, 11) CASE(T, 12)                                                                   \
+    }
+    if (t == CK_DTYPE_BF16) ROWS(CK_DTYPE_BF16)
+    else ROWS(CK_DTYPE_E4M3FN)
+#undef ROWS
+#undef CASE
+}
+
+const ck_dot_kernels ck_dot_avx512bf16 = {.tile = dot_tile, .pack = dot_pack, .rows = dot_rows, .decode = dot_decode};
 
 #pragma clang attribute pop
 #endif
