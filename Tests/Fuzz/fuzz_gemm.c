@@ -3,7 +3,8 @@
  * sizes, strides, beta, scales and NULL pointers taken from the fuzzer's bytes, valid or not. Buffers are exactly
  * as long as the arguments claim. fz_check (fuzz_support.h) runs each call at every ISA and checks: the same
  * status everywhere; nothing written when rejected; otherwise the scalar run's bytes at every ISA wherever an
- * output is owed, and the rest untouched. Sizes stay small enough (at most about 2M multiply-adds) for
+ * output is owed, and the rest untouched; under BF16 dot products (where the CPU has them), the same bytes on one
+ * thread and on two. Sizes stay small enough (at most about 2M multiply-adds) for
  * thousands of calls a second, but reach past the tile, decode and scale-block edges.
  */
 #include "fuzz_support.h"
@@ -78,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const unsigned null_role = (flags & 7) == 7 ? 1 + fz_byte(&in) % 6 : 0; /* that role's pointer is NULL */
 
     if (a.op == K_GROUPED && a.wt == CK_DTYPE_E4M3FN) a.wt = CK_DTYPE_BF16; /* dy's type: E4M3 only through _fp8 */
-    fz_call c = {.fill_differs = a.beta == 0.0f};
+    fz_call c = {.fill_differs = a.beta == 0.0f, .dot_runs = true};
     for (int r = 0; r < BUFFERS; r++) a.slot[r] = -1;
     const size_t ysize = fz_dtype_size(a.yt);
     size_t x_count, xs_count = 0, w_count, ws_count = 0, y_count;

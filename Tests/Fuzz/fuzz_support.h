@@ -10,7 +10,9 @@
  * must leave every output byte as it was. An accepted one must give the scalar run's bytes wherever the call
  * owes an output and leave the rest (gaps between rows, rows it must not touch) as it was. With fill_differs
  * set (the call never reads its outputs), each run prefills its outputs with a NaN pattern of its own, so an
- * output owed but not written shows up as a difference.
+ * output owed but not written shows up as a difference. With dot_runs, where the CPU has AVX512_BF16, two more runs
+ * take BF16 dot products (ck_set_bf16_dot_products), whose bits are not the scalar run's: they must agree with each
+ * other.
  */
 #ifndef MOEKIT_FUZZ_SUPPORT_H
 #define MOEKIT_FUZZ_SUPPORT_H
@@ -136,6 +138,7 @@ typedef struct {
     fz_buffer b[FZ_MAX_BUFFERS];
     int count;
     bool fill_differs; /* outputs are never read: each run prefills them with its own NaN pattern */
+    bool dot_runs;     /* a GEMM call: also run under BF16 dot products (fz_check) */
 } fz_call;
 
 /* Adds a buffer of `count` elements of `size` bytes, zeroed; returns its index. The caller fills what it wants
@@ -191,42 +194,71 @@ static inline void fz_expect_detected(void) {
  * comment at the top says. Threads alternate between 1 and 2 from run to run. */
 typedef ck_status (*fz_runner)(void *const *ptrs, const void *ctx);
 
+/* One run at ISA cap `isa` on `threads` threads, with BF16 dot products on or off, on fresh copies of the inputs
+ * and of the outputs' prefill (with fill_differs, the owed bytes filled with `pattern`, a NaN of the run's own).
+ * Fails if a byte the call may not touch changed; returns the status, and in mem[i] each buffer afterwards. */
+static inline ck_status fz_run(const fz_call *c, fz_runner run, const void *ctx, int isa, int threads, bool dot,
+                               uint32_t pattern, uint8_t **mem) {
+    void *ptrs[FZ_MAX_BUFFERS];
+    uint8_t *start[FZ_MAX_BUFFERS]; /* a copy of what the call gets */
+    for (int i = 0; i < c->count; i++) {
+        const fz_buffer *b = &c->b[i];
+        start[i] = malloc(b->bytes + 1);
+        memcpy(start[i], b->init, b->bytes);
+        if (b->output && c->fill_differs)
+            for (size_t q = 0; q < b->bytes; q++)
+                if (b->owed[q]) start[i][q] = ((const uint8_t *)&pattern)[q % 4];
+        mem[i] = malloc(b->bytes ? b->bytes : 1);
+        memcpy(mem[i], start[i], b->bytes);
+        ptrs[i] = b->null || (b->bytes == 0 && isa % 2) ? NULL : mem[i];
+    }
+    ck_set_max_isa((ck_isa)isa);
+    ck_set_num_threads(threads);
+    ck_set_bf16_dot_products(dot);
+    const ck_status s = run(ptrs, ctx);
+    ck_set_bf16_dot_products(false);
+    for (int i = 0; i < c->count; i++) {
+        const fz_buffer *b = &c->b[i];
+        for (size_t q = 0; q < b->bytes; q++)
+            if (!(b->output && b->owed[q] && s == CK_OK) && mem[i][q] != start[i][q])
+                fz_fail(b->output ? "a byte the call does not owe changed" : "an input changed", (ck_isa)isa, s, i, q);
+        free(start[i]);
+    }
+    return s;
+}
+
+/* The check; then, where the CPU has AVX512_BF16, the call under BF16 dot products (ck_set_bf16_dot_products) on
+ * one thread and on two, each with its own prefill: the scalar run's status, and the same bytes in both wherever
+ * an output is owed (their order is not the scalar one, so that is what can be compared). */
 static inline void fz_check(fz_call *c, fz_runner run, const void *ctx) {
     fz_expect_detected();
     ck_status first = CK_OK;
     for (int isa = CK_ISA_SCALAR; isa < CK_ISA_COUNT; isa++) {
-        void *ptrs[FZ_MAX_BUFFERS];
-        uint8_t *mem[FZ_MAX_BUFFERS], *start[FZ_MAX_BUFFERS]; /* what the call gets, and a copy of it */
-        const uint32_t pattern = 0x7FA00000u + (uint32_t)isa * 0x1111u; /* a NaN of this run's own */
-        for (int i = 0; i < c->count; i++) {
-            fz_buffer *b = &c->b[i];
-            start[i] = malloc(b->bytes + 1);
-            memcpy(start[i], b->init, b->bytes);
-            if (b->output && c->fill_differs)
-                for (size_t q = 0; q < b->bytes; q++)
-                    if (b->owed[q]) start[i][q] = ((const uint8_t *)&pattern)[q % 4];
-            mem[i] = malloc(b->bytes ? b->bytes : 1);
-            memcpy(mem[i], start[i], b->bytes);
-            ptrs[i] = b->null || (b->bytes == 0 && isa % 2) ? NULL : mem[i];
-        }
-        ck_set_max_isa((ck_isa)isa);
-        ck_set_num_threads(1 + isa % 2);
-        const ck_status s = run(ptrs, ctx);
+        uint8_t *mem[FZ_MAX_BUFFERS];
+        const ck_status s = fz_run(c, run, ctx, isa, 1 + isa % 2, false, 0x7FA00000u + (uint32_t)isa * 0x1111u, mem);
         if (isa == CK_ISA_SCALAR) first = s;
         else if (s != first) fz_fail("status differs from the scalar run's", (ck_isa)isa, s, -1, 0);
         for (int i = 0; i < c->count; i++) {
             fz_buffer *b = &c->b[i];
-            for (size_t q = 0; q < b->bytes; q++) {
-                if (!(b->output && b->owed[q] && s == CK_OK)) {
-                    if (mem[i][q] != start[i][q])
-                        fz_fail(b->output ? "a byte the call does not owe changed" : "an input changed", (ck_isa)isa, s,
-                                i, q);
-                } else if (isa != CK_ISA_SCALAR && mem[i][q] != b->first[q])
-                    fz_fail("output differs from the scalar run's", (ck_isa)isa, s, i, q);
-            }
-            free(start[i]);
+            for (size_t q = 0; isa != CK_ISA_SCALAR && b->output && s == CK_OK && q < b->bytes; q++)
+                if (b->owed[q] && mem[i][q] != b->first[q]) fz_fail("output differs from the scalar run's", (ck_isa)isa, s, i, q);
             if (isa == CK_ISA_SCALAR && b->output && s == CK_OK) b->first = mem[i];
             else free(mem[i]);
+        }
+    }
+    if (c->dot_runs && ck_detected_isa() >= CK_ISA_AVX512BF16) {
+        uint8_t *one[FZ_MAX_BUFFERS], *two[FZ_MAX_BUFFERS];
+        const ck_isa top = CK_ISA_AVX512BF16;
+        const ck_status s1 = fz_run(c, run, ctx, top, 1, true, 0x7FA0DDDDu, one);
+        const ck_status s2 = fz_run(c, run, ctx, top, 2, true, 0x7FA0EEEEu, two);
+        if (s1 != first || s2 != first) fz_fail("BF16 dot products: status differs from the scalar run's", top, s1, -1, 0);
+        for (int i = 0; i < c->count; i++) {
+            const fz_buffer *b = &c->b[i];
+            for (size_t q = 0; b->output && s1 == CK_OK && q < b->bytes; q++)
+                if (b->owed[q] && one[i][q] != two[i][q])
+                    fz_fail("BF16 dot products: one thread and two (or an owed byte not written)", top, s1, i, q);
+            free(one[i]);
+            free(two[i]);
         }
     }
     fz_release(c);
