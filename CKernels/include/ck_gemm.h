@@ -55,8 +55,8 @@
  * order, from +0: per pair, acc = ftz(fma(daz(x[2i+1]), daz(w[2i+1]), daz(acc))), then acc = ftz(fma(daz(x[2i]),
  * daz(w[2i]), acc)), where daz reads a subnormal input as a zero of its sign and ftz flushes a subnormal result
  * likewise (E4M3 values are all normal BF16 ones); an odd length's last pair has +0 for its second half. beta,
- * NaN and the output's rounding as above. Bitwise identical for every thread count and batch (every row count
- * takes the same tiles), not to the canonical order.
+ * NaN and the output's rounding as above. Bitwise identical for every thread count and batch (the tiles and the
+ * dot decode kernel sum in the same order), not to the canonical order.
  */
 #ifndef CK_GEMM_H
 #define CK_GEMM_H

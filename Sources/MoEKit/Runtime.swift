@@ -85,7 +85,7 @@ public enum Runtime {
     /// The CPU's brand string.
     public static var cpuName: String { String(cString: ck_cpu_name()) }
 
-    /// Whether grouped GEMMs called from this thread run BF16 × BF16 products as dot products (see
+    /// Whether grouped GEMMs called from this thread on `BFloat16` and E4M3 operands run as BF16 dot products (see
     /// ``withBF16DotProducts(_:)``). Off unless the thread is inside that call.
     public static var bf16DotProducts: Bool { ck_bf16_dot_products() }
 
@@ -99,9 +99,13 @@ public enum Runtime {
     /// "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero, instead of the
     /// canonical chain of fused multiply-adds. The results are still bitwise identical for every
     /// thread count and batch, and within the same error bound for normal inputs, but they are not the other ISAs'
-    /// bits. Every row count takes the packed tiles, so decode-sized calls lose the decode kernels' streaming.
+    /// bits. Decode-sized experts with `.nk` weights run a decode kernel in the same order; with `.kn` and `.packed`
+    /// weights they take the packed tiles, slower than the canonical decode kernels.
     /// Below ``ISA/avx512bf16``, and for `Float` operands, the setting changes nothing.
     /// The setting belongs to the calling thread: other threads' calls keep the canonical order.
+    ///
+    /// - Parameter body: runs on the calling thread with the setting on.
+    /// - Returns: what `body` returns.
     public static func withBF16DotProducts<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let saved = ck_bf16_dot_products()
         ck_set_bf16_dot_products(true)
