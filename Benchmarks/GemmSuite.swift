@@ -58,6 +58,10 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
     for precision in [Precision.bf16, .fp8, .w8] {
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked, precision: precision))
     }
+    for precision in [Precision.bf16, .w8] { // packed decode under BF16 dot products
+        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardPacked, precision: precision,
+                              dot: true))
+    }
     cases.append(gemmCase(v3, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked))
     return cases
 }

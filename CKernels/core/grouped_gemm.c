@@ -396,8 +396,11 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
 static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, size_t j0, size_t nb) {
     const ck_gemm_kernels *k = job->k;
     const bool kn = decode_kn(p);
+    /* the dot kernels: [N, K] weights' (rows contiguous, and any [K, 1]), or the others' */
+    const bool dot_kn = p->dot && p->b.rs != 1;
     /* the kernel's width: out's row stride */
-    const size_t w = p->dot ? CK_DOT_DECODE_W : (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
+    const size_t w = p->dot ? (dot_kn ? CK_DOT_DECODE_KN_W : CK_DOT_DECODE_W)
+                            : (size_t)(kn ? k->decode_kn_w : k->decode_nk_w);
     const size_t per_call = p->b.ss && w > KN_STRIPS * CK_PACKED_COLUMNS ? KN_STRIPS * CK_PACKED_COLUMNS : w;
     keep_x(job, p, s);
     for (size_t g = j0; g < j0 + nb; g += per_call) {
@@ -405,8 +408,10 @@ static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, 
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
         if (p->dot)
-            p->dot->decode(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type, p->b.cs, cols,
-                           (const uint32_t *)s->a, s->x_ld, (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls);
+            (dot_kn ? p->dot->decode_kn : p->dot->decode)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type),
+                                                          p->b.type, dot_kn ? p->b.rs : p->b.cs, cols,
+                                                          (const uint32_t *)s->a, s->x_ld, (int)p->rows, s->acc, p->sa,
+                                                          p->sa_rs, sb, p->sb_ls);
         else (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
                                            kn ? p->b.rs : p->b.cs, strip_stride(&p->b), cols, s->a, s->x_ld,
                                            (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls, p->sb_js);
@@ -604,7 +609,8 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
  * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. Under BF16 dot
- * products only [N, K] weights have a decode kernel (ck_dot_kernels.decode); other layouts' few rows take the tiles. */
+ * products the dot decode kernels take up to CK_DECODE_NK_M rows of [N, K] weights (ck_dot_kernels.decode) and up
+ * to CK_DOT_DECODE_KN_M of the other layouts (decode_kn). */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;
@@ -625,9 +631,9 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .cols = n,
                      .red = k,
                      .dot = dot,
-                     .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) || (c->layout == CK_WEIGHTS_NK &&
-                                                                           rows <= CK_DECODE_NK_M &&
-                                                                           x_floats(rows, k) <= X_FLOATS))};
+                     .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) || (dot && rows <= CK_DOT_DECODE_KN_M) ||
+                                         (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
+                                          x_floats(rows, k) <= X_FLOATS))};
 }
 
 /* Rows [row, row + rows) of y as padding: each an empty sum, written as write_block writes those. */

@@ -175,8 +175,12 @@ typedef struct ck_gemm_kernels {
  *   against cols (<= CK_DOT_DECODE_W) rows of [N, K] weights W(c, l) = w[c*ldw + l] (BF16 or E4M3) over the whole
  *   reduction (kc > 0), into out[r*CK_DOT_DECODE_W + c]: sb == NULL: one chain; sb != NULL: per 128-wide block b, the chain from +0 folded
  *   as out = fma(s * sa(r, b), sb[b*sb_ls], b ? out : +0), sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL). Weights
- *   past cols are never read. */
+ *   past cols are never read.
+ * decode_kn: the same for rows (<= CK_DOT_DECODE_KN_M) rows against cols (<= CK_DOT_DECODE_KN_W) columns of [K, N]
+ *   weights or a packed strip, W(c, l) = w[l*ldw + c], into out[r*CK_DOT_DECODE_KN_W + c]. */
 #define CK_DOT_DECODE_W 16
+#define CK_DOT_DECODE_KN_W 64
+#define CK_DOT_DECODE_KN_M 6
 typedef struct ck_dot_kernels {
     void (*tile)(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, const float *sa,
                  const float *sb, int first, const ck_prefetch *pf);
@@ -184,6 +188,8 @@ typedef struct ck_dot_kernels {
     void (*rows)(const void *src, ck_dtype t, size_t ld, size_t rows, size_t kc, uint32_t *dst, size_t ldd);
     void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx, int rows,
                    float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
+    void (*decode_kn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
+                      int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
 } ck_dot_kernels;
 extern const ck_dot_kernels ck_dot_avx512bf16;
 /* The dot-product tiles when the calling thread asked for them and the active ISA has them, else NULL. */

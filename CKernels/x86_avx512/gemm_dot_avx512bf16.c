@@ -13,7 +13,7 @@
 #include "../simd/vec_avx512.h"
 
 #define DOT_INLINE static inline __attribute__((always_inline))
-enum { MR = 6, V = 4, NR = V * CK_VW };
+enum { MR = 6, V = 4, NR = V * CK_VW, PF_ROWS = 32 };
 
 DOT_INLINE __m512bh as_pairs(__m512i v) { return (__m512bh)v; }
 
@@ -84,14 +84,37 @@ DOT_INLINE uint32_t word_at(const void *src, ck_dtype t, size_t i) {
     return ck_fp8_to_bits(((const uint8_t *)src)[i], &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16;
 }
 
-/* 32 consecutive elements from element i as BF16 words (E4M3: looked up by magnitude, the sign put back). */
-DOT_INLINE __m512i words_at(const void *src, ck_dtype t, size_t i, const e4m3_table *e) {
-    if (t == CK_DTYPE_BF16) return _mm512_loadu_si512((const uint16_t *)src + i);
-    const __m512i c = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)((const uint8_t *)src + i)));
+/* 32 E4M3 codes (one in each 16-bit word) as BF16 words: looked up by magnitude, the sign put back. */
+DOT_INLINE __m512i e4m3_words(__m512i c, const e4m3_table *e) {
     const __m512i m = _mm512_and_si512(c, _mm512_set1_epi16(0x7F));
     const __m512i lo = _mm512_permutex2var_epi16(e->t[0], m, e->t[1]), hi = _mm512_permutex2var_epi16(e->t[2], m, e->t[3]);
     const __m512i mag = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(m, _mm512_set1_epi16(0x40)), lo, hi);
     return _mm512_or_si512(mag, _mm512_slli_epi16(_mm512_and_si512(c, _mm512_set1_epi16(0x80)), 8));
+}
+
+/* 32 consecutive elements from element i as BF16 words. */
+DOT_INLINE __m512i words_at(const void *src, ck_dtype t, size_t i, const e4m3_table *e) {
+    if (t == CK_DTYPE_BF16) return _mm512_loadu_si512((const uint16_t *)src + i);
+    return e4m3_words(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)((const uint8_t *)src + i))), e);
+}
+
+/* The same for the first n (may be <= 0 or >= 32) of them, +0 after: nothing past them is read. */
+DOT_INLINE __m512i words_part(const void *src, ck_dtype t, size_t i, int n, const e4m3_table *e) {
+    const __mmask32 k = n >= 32 ? 0xFFFFFFFFu : n <= 0 ? 0u : (1u << n) - 1;
+    if (t == CK_DTYPE_BF16) return _mm512_maskz_loadu_epi16(k, (const uint16_t *)src + i);
+    return e4m3_words(_mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(k, (const uint8_t *)src + i)), e);
+}
+
+/* vpermt2w indices that interleave two vectors of 32 words x and y into pairs: lo (x[i], y[i]) for i < 16, hi for
+ * i >= 16. */
+typedef struct {
+    __m512i lo, hi;
+} interleave;
+
+DOT_INLINE interleave interleave_indices(void) {
+    uint16_t lo[32], hi[32]; /* word i of the result: word i / 2 (+ 16 for hi) of x (i even) or y (i odd) */
+    for (int i = 0; i < 32; i++) lo[i] = (uint16_t)(i / 2 | (i & 1) << 5), hi[i] = (uint16_t)(lo[i] + 16);
+    return (interleave){_mm512_loadu_si512(lo), _mm512_loadu_si512(hi)};
 }
 
 /* Pair p of B's column c: B(2p, c) low, B(2p + 1, c) high (0 past kc). */
@@ -109,10 +132,7 @@ DOT_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t c
     const size_t kp = (kc + 1) / 2, whole = kc / 2; /* pairs, and pairs with both halves in B */
     const int full = cs == 1 || ls == 1 ? cols / NR : 0;
     const e4m3_table e = e4m3_words_table();
-    /* vpermt2w indices: word i of the result is word i / 2 (+ 16 for the second half) of x (i even) or y (i odd) */
-    uint16_t lo_idx[32], hi_idx[32];
-    for (int i = 0; i < 32; i++) lo_idx[i] = (uint16_t)(i / 2 | (i & 1) << 5), hi_idx[i] = (uint16_t)(lo_idx[i] + 16);
-    const __m512i lo = _mm512_loadu_si512(lo_idx), hi = _mm512_loadu_si512(hi_idx);
+    const interleave ix = interleave_indices();
     for (int st = 0; st < full; st++) {
         uint32_t *d = dst + (size_t)st * kp * NR;
         const size_t c0 = (size_t)st * NR * cs; /* the strip's first element */
@@ -123,8 +143,8 @@ DOT_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t c
                     const __m512i x = words_at(src, t, c0 + 2 * p * ls + (size_t)h, &e);
                     const __m512i y = p < whole ? words_at(src, t, c0 + (2 * p + 1) * ls + (size_t)h, &e)
                                                 : _mm512_setzero_si512();
-                    _mm512_storeu_si512(d + p * NR + h, _mm512_permutex2var_epi16(x, lo, y));
-                    _mm512_storeu_si512(d + p * NR + h + 16, _mm512_permutex2var_epi16(x, hi, y));
+                    _mm512_storeu_si512(d + p * NR + h, _mm512_permutex2var_epi16(x, ix.lo, y));
+                    _mm512_storeu_si512(d + p * NR + h + 16, _mm512_permutex2var_epi16(x, ix.hi, y));
                 }
         else {
             for (; p + CK_VW <= whole; p += CK_VW)
@@ -206,7 +226,8 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
             for (int c = 0; c < CK_VW; c++) pair[c] = c < cols ? pair_at(w, t, 1, ldw, end, l / 2, (size_t)c) : 0u;
             const __m512bh wv = as_pairs(_mm512_loadu_si512(pair));
 #pragma unroll
-            for (int r = 0; r < m; r++) acc[r] = _mm512_dpbf16_ps(acc[r], as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2])), wv);
+            for (int r = 0; r < m; r++)
+                acc[r] = _mm512_dpbf16_ps(acc[r], as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2])), wv);
         }
         const size_t b = l0 / CK_SCALE_BLOCK;
 #pragma unroll
@@ -219,6 +240,69 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
             _mm512_storeu_ps(out + r * CK_DOT_DECODE_W, acc[r]);
         }
     }
+}
+
+/* The [K, N] decode kernel (see ck_dot_kernels) for m (<= MR) rows, a constant: the pack's interleave of two weight
+ * rows (masked past cols: nothing there is read) feeds the tile's chains directly, 64 columns in four vectors, so
+ * each weight is read once, in the order it lies (a packed strip is one run). The lines of the rows PF_ROWS ahead are
+ * prefetched: without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
+DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
+                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                               const int m) {
+    const e4m3_table e = e4m3_words_table();
+    const interleave ix = interleave_indices();
+    const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        const size_t end = kc - l0 < span ? kc : l0 + span;
+        __m512 acc[MR][V];
+#pragma unroll
+        for (int r = 0; r < m; r++)
+#pragma unroll
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+        for (size_t l = l0; l < end; l += 2) {
+            /* rows l + PF_ROWS and the next, as integers: they may lie past the weights */
+            for (size_t q = 0, row = NR * size; q < 2 * row; q += 64)
+                __builtin_prefetch((const void *)((uintptr_t)w + (l + PF_ROWS + q / row) * ldw * size + q % row), 0, 3);
+            __m512bh b[V];
+#pragma unroll
+            for (int h = 0; h < NR; h += 32) {
+                const __m512i even = words_part(w, t, l * ldw + (size_t)h, cols - h, &e);
+                const __m512i odd = l + 1 < end ? words_part(w, t, (l + 1) * ldw + (size_t)h, cols - h, &e)
+                                                : _mm512_setzero_si512();
+                b[h / CK_VW] = as_pairs(_mm512_permutex2var_epi16(even, ix.lo, odd));
+                b[h / CK_VW + 1] = as_pairs(_mm512_permutex2var_epi16(even, ix.hi, odd));
+            }
+#pragma unroll
+            for (int r = 0; r < m; r++) {
+                const __m512bh ar = as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2]));
+#pragma unroll
+                for (int v = 0; v < V; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, b[v]);
+            }
+        }
+        const size_t bk = l0 / CK_SCALE_BLOCK;
+#pragma unroll
+        for (int r = 0; r < m; r++)
+#pragma unroll
+            for (int v = 0; v < V; v++) {
+                float *o = out + r * CK_DOT_DECODE_KN_W + v * CK_VW;
+                if (sb)
+                    acc[r][v] = _mm512_fmadd_ps(
+                        _mm512_mul_ps(acc[r][v], _mm512_set1_ps(sa ? sa[(size_t)r * sa_rs + bk] : 1.0f)),
+                        _mm512_set1_ps(sb[bk * sb_ls]), bk ? _mm512_loadu_ps(o) : _mm512_setzero_ps());
+                _mm512_storeu_ps(o, acc[r][v]);
+            }
+    }
+}
+
+_Static_assert(CK_DOT_DECODE_KN_M == MR && CK_DOT_DECODE_KN_W == NR, "the [K, N] kernel's rows and columns");
+static void dot_decode_kn(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
+                          int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {
+#define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
+#define ROWS(T) switch (rows) { CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) }
+    if (t == CK_DTYPE_BF16) ROWS(CK_DTYPE_BF16)
+    else ROWS(CK_DTYPE_E4M3FN)
+#undef ROWS
+#undef CASE
 }
 
 _Static_assert(CK_DECODE_NK_M == 12 && CK_DOT_DECODE_W == CK_VW, "one case per row count; a call is one vector wide");
@@ -236,7 +320,8 @@ static void dot_decode(size_t kc, const void *w, ck_dtype t, size_t ldw, int col
 #undef CASE
 }
 
-const ck_dot_kernels ck_dot_avx512bf16 = {.tile = dot_tile, .pack = dot_pack, .rows = dot_rows, .decode = dot_decode};
+const ck_dot_kernels ck_dot_avx512bf16 = {
+    .tile = dot_tile, .pack = dot_pack, .rows = dot_rows, .decode = dot_decode, .decode_kn = dot_decode_kn};
 
 #pragma clang attribute pop
 #endif

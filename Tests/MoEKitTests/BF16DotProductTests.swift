@@ -87,19 +87,21 @@ import TestSupport
         }
     }
 
-    /// Each output row has the same bits on one thread and on two, and computed alone.
-    @Test func sameBitsForEveryThreadCountAndBatch() throws {
+    /// Each output row has the same bits on one thread and on two, and computed alone (a decode kernel's row against
+    /// the tiles' rows).
+    @Test(arguments: WeightLayout.allCases)
+    func sameBitsForEveryThreadCountAndBatch(layout: WeightLayout) throws {
         let p = Reference.Problem(sizes: [1, 17, 400, 5], k: 515, n: 200, x: .bf16, w: .bf16, seed: 9)
         let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
         func run(_ q: Reference.Problem, threads: Int) throws -> [UInt32] {
             try withThreads(threads) {
                 try Runtime.withBF16DotProducts {
-                    try Reference.run(q, .nk, beta: 0, old: Array(old[..<(q.rows * q.n)]), bf16Out: false)
+                    try Reference.run(q, layout, beta: 0, old: Array(old[..<(q.rows * q.n)]), bf16Out: false)
                 }
             }
         }
         let one = try run(p, threads: 1), two = try run(p, threads: 2)
-        expectSameBits(two, one, "two threads against one")
+        expectSameBits(two, one, "\(layout): two threads against one")
         var row = 0
         for (g, m) in p.sizes.enumerated() {
             for r in [row, row + m - 1] where m > 0 {
@@ -108,7 +110,7 @@ import TestSupport
                 alone.x = Array(p.x[r * p.k..<(r + 1) * p.k])
                 alone.w = Array(p.w[g * p.n * p.k..<(g + 1) * p.n * p.k])
                 expectSameBits(try run(alone, threads: 2), Array(one[r * p.n..<(r + 1) * p.n]),
-                               "row \(r) of expert \(g) alone")
+                               "\(layout): row \(r) of expert \(g) alone")
             }
             row += m
         }
