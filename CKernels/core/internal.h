@@ -157,7 +157,7 @@ typedef struct ck_gemm_kernels {
     ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;
 
-/* ---- BF16 dot-product tiles (x86_avx512/gemm_dot_avx512bf16.c), for ck_set_bf16_dot_products ----
+/* ---- BF16 dot-product kernels (x86_avx512/gemm_dot_avx512bf16.c), for ck_set_bf16_dot_products ----
  * A uint32_t holds a pair of BF16 values, the even reduction index in its low half; E4M3 elements become BF16
  * exactly. The tiles have the shape of the AVX-512 table's (mr 6, nr 64), which the driver's blocks take from the
  * active gemm table.
@@ -192,7 +192,7 @@ typedef struct ck_dot_kernels {
                       int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
 } ck_dot_kernels;
 extern const ck_dot_kernels ck_dot_avx512bf16;
-/* The dot-product tiles when the calling thread asked for them and the active ISA has them, else NULL. */
+/* The dot-product kernels when the calling thread asked for them and the active ISA has them, else NULL. */
 const ck_dot_kernels *ck_dot_dispatch(void);
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.

@@ -1,10 +1,11 @@
 /*
- * BF16 dot-product tiles for AVX512_BF16 (ck_dot_kernels, core/internal.h), which m-grouped GEMMs on BF16 and E4M3
+ * BF16 dot-product kernels for AVX512_BF16 (ck_dot_kernels, core/internal.h), which m-grouped GEMMs on BF16 and E4M3
  * operands take when the calling thread turned on ck_set_bf16_dot_products: 6 x 64 tiles like the FMA ones, but each
- * step takes a pair of the reduction, so one vdpbf16ps does the work of two FMAs. Both operands are laid out as pairs
- * (two BF16 values in a 32-bit word, the even index low): B packed in panels, A's rows copied per chunk. E4M3 codes
- * become BF16 on the way, exactly (every finite E4M3 value is a normal BF16 one). Contract and order: the
- * instruction's, spelled out in core/internal.h (not the canonical FMA chain, so not the other ISAs' bits).
+ * step takes a pair of the reduction, so one vdpbf16ps does the work of two FMAs; and decode kernels in the same
+ * order that stream decode-sized experts' weights once. Both operands are laid out as pairs (two BF16 values in a
+ * 32-bit word, the even index low): B packed in panels (or interleaved on the fly by the decode kernels), A's rows
+ * copied. E4M3 codes become BF16 on the way, exactly (every finite E4M3 value is a normal BF16 one). Contract and
+ * order: the instruction's, spelled out in core/internal.h (not the canonical FMA chain, so not the other ISAs' bits).
  */
 #if defined(__x86_64__)
 #include "../core/internal.h"
