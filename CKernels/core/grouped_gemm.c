@@ -8,7 +8,9 @@
  * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
  * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
  * kernel over the weights in place instead. Nothing about the blocking or the path changes an output's
- * order, so the bits do not depend on M, threads or ISA. */
+ * order, so the bits do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the
+ * m-grouped problems on BF16 and E4M3 operands run the dot kernels instead (ck_dot_kernels: pairs instead of f32,
+ * the instruction's order): then the bits do not depend on M or threads. */
 #include "internal.h"
 #include "formats_element.h"
 #include "../include/ck_gemm.h"
@@ -84,7 +86,8 @@ _Static_assert(NB % KC == 0 && NB_FEW % KC == 0 && NB_FEW <= NB && NB_KN % KC ==
                "within a strip");
 
 /* A decode problem for decode_kn: weight columns contiguous, B(l, j) = b[l*rs + j] ([K, N] weights, and [N, 1]
- * ones, which are the same matrix), and at most CK_DECODE_M rows (an [N, 1] expert of more takes decode_nk). */
+ * ones, which are the same matrix), and at most CK_DECODE_M rows (an [N, 1] expert of more takes decode_nk); not a
+ * dot problem's (run_decode_block picks its dot kernel). */
 static bool decode_kn(const problem *p) { return p->decode && !p->dot && p->b.cs == 1 && p->rows <= CK_DECODE_M; }
 
 /* Columns per task of the decode problems with [K, N] weights: whole rows up to NB_KN, which the hardware
@@ -287,7 +290,7 @@ static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); 
  * padded_ld(red)), laid out as its kernels read it (ck_gemm_kernels.decode_nk, decode_kn, tile); returns the ldx to
  * pass. decode_nk's x is blocked, so that the kernel finds every row's value at a constant offset: each row is
  * decoded into the last line of buf (FP32 read in place) and cut into blocks of CK_DECODE_XB; the others' rows lie
- * padded_ld(red) apart. */
+ * padded_ld(red) apart. A dot problem's rows are pairs (ck_dot_kernels.rows). */
 static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
     const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
     if (p->dot && p->decode) { /* the dot decode kernel's pairs */
@@ -327,7 +330,8 @@ static bool whole_a(const problem *p) {
 
 /* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
  * tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
- * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did).
+ * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did;
+ * the dot pack leaves the first span to the hardware prefetchers).
  * A tile prefetches at most a line per step; lines past that (a quarter of an FP32 span with 13 to 18 rows) are left to
  * the pack, as two per step, or the pack's own prefetches for such spans, measured slower. 64 of V2-Lite's experts on
  * two threads, in turn with the kernels that packed few-row experts 1024 of the reduction at a time with the pack's
@@ -447,6 +451,9 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x, and a
      * line to decode its rows in; a whole_a problem's x) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
+    /* the dot kernels fill tiles of their own shape: if the ISA cap came down since the call began (another thread),
+     * this table's tiles differ and the FMA kernels take the problems (whose decode limits cover the dot ones) */
+    for (size_t g = 0; g < groups && (k->mr != CK_DOT_MR || k->nr != CK_DOT_NR); g++) problems[g].dot = NULL;
     size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating; rows x cols cannot
                         overflow: the checks bounded the output's extent */
     for (size_t g = 0; g < groups; g++) {
@@ -609,8 +616,9 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
  * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. Under BF16 dot
- * products the dot decode kernels take up to CK_DECODE_NK_M rows of [N, K] weights (ck_dot_kernels.decode) and up
- * to CK_DOT_DECODE_KN_M of the other layouts (decode_kn). */
+ * products the dot decode kernels take up to CK_DOT_DECODE_KN_M rows of any layout, and up to CK_DECODE_NK_M of
+ * [N, K] weights under the same X_FLOATS limit (run_decode_block picks ck_dot_kernels.decode for weights whose rows
+ * are contiguous, [N, K] and [K, 1], and decode_kn for the others). */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;

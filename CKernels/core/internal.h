@@ -96,7 +96,8 @@ typedef struct ck_formats_kernels {
  *               from +0 (first != 0), so a long reduction can be cut into chunks without changing a bit;
  *   sa != NULL: p = that chain from +0, then out = fma(p * sa[r], sb[c], first ? +0 : out) (a scaled block:
  *               sa per row of A, sb per column of B; sb holds nr values, whatever cols);
- *   pf (may be NULL): lines to prefetch into L2 meanwhile, one per step of l for the first pf->n (<= kc) steps.
+ *   pf (may be NULL): lines to prefetch into L2 meanwhile, one per step of l for the first pf->n (<= kc) steps (the
+ *   dot tiles below: one per pair).
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols);
  *   `prefetch`: the kernel prefetches src ahead of its reads (otherwise the caller did).
@@ -159,8 +160,8 @@ typedef struct ck_gemm_kernels {
 
 /* ---- BF16 dot-product kernels (x86_avx512/gemm_dot_avx512bf16.c), for ck_set_bf16_dot_products ----
  * A uint32_t holds a pair of BF16 values, the even reduction index in its low half; E4M3 elements become BF16
- * exactly. The tiles have the shape of the AVX-512 table's (mr 6, nr 64), which the driver's blocks take from the
- * active gemm table.
+ * exactly. The tiles have the shape of the AVX-512 table's (CK_DOT_MR x CK_DOT_NR): the driver lays its blocks out by
+ * the active gemm table and takes these kernels only when that table has the same shape.
  * tile: rows (<= 6) x 64 outputs out[r*64 + c] over kp pairs, A(r, p) = a[r*rsa + p], B(p, c) = pb[p*64 + c]: for
  *   each pair p in order, s = vdpbf16ps(s, A(r, p), B(p, c)), which is (DAZ: subnormal inputs read as 0, FTZ: a
  *   subnormal result becomes 0 of its sign) s = ftz(fma(daz(A.hi), daz(B.hi), daz(s))), then the same with the low
@@ -178,6 +179,8 @@ typedef struct ck_gemm_kernels {
  *   past cols are never read.
  * decode_kn: the same for rows (<= CK_DOT_DECODE_KN_M) rows against cols (<= CK_DOT_DECODE_KN_W) columns of [K, N]
  *   weights or a packed strip, W(c, l) = w[l*ldw + c], into out[r*CK_DOT_DECODE_KN_W + c]. */
+#define CK_DOT_MR 6
+#define CK_DOT_NR 64
 #define CK_DOT_DECODE_W 16
 #define CK_DOT_DECODE_KN_W 64
 #define CK_DOT_DECODE_KN_M 6

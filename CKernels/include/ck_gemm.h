@@ -56,7 +56,7 @@
  * daz(w[2i]), acc)), where daz reads a subnormal input as a zero of its sign and ftz flushes a subnormal result
  * likewise (E4M3 values are all normal BF16 ones); an odd length's last pair has +0 for its second half. beta,
  * NaN and the output's rounding as above. Bitwise identical for every thread count and batch (the tiles and the
- * dot decode kernel sum in the same order), not to the canonical order.
+ * dot decode kernels sum in the same order), not to the canonical order.
  */
 #ifndef CK_GEMM_H
 #define CK_GEMM_H

@@ -14,9 +14,15 @@
 #include "../simd/vec_avx512.h"
 
 #define DOT_INLINE static inline __attribute__((always_inline))
-enum { MR = 6, V = 4, NR = V * CK_VW, PF_ROWS = 32 };
+enum { MR = CK_DOT_MR, V = 4, NR = V * CK_VW, PF_ROWS = 32 };
+_Static_assert(NR == CK_DOT_NR, "the tiles' shape");
 
 DOT_INLINE __m512bh as_pairs(__m512i v) { return (__m512bh)v; }
+
+/* A scaled block's partial sums s folded into old: fma(s * sa, sb, old), as the FMA kernels fold them. */
+DOT_INLINE __m512 fold(__m512 s, float sa, __m512 sb, __m512 old) {
+    return _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(sa)), sb, old);
+}
 
 DOT_INLINE void dot_body(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, const float *sa,
                          const float *sb, int first, const ck_prefetch *pf, const int mr) {
@@ -45,8 +51,7 @@ DOT_INLINE void dot_body(size_t kp, const uint32_t *a, size_t rsa, const uint32_
 #pragma unroll
             for (int v = 0; v < V; v++) {
                 const __m512 old = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + r * NR + v * CK_VW);
-                acc[r][v] = _mm512_fmadd_ps(_mm512_mul_ps(acc[r][v], _mm512_set1_ps(sa[r])),
-                                            _mm512_loadu_ps(sb + v * CK_VW), old);
+                acc[r][v] = fold(acc[r][v], sa[r], _mm512_loadu_ps(sb + v * CK_VW), old);
             }
 #pragma unroll
     for (int r = 0; r < mr; r++)
@@ -99,9 +104,10 @@ DOT_INLINE __m512i words_at(const void *src, ck_dtype t, size_t i, const e4m3_ta
     return e4m3_words(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)((const uint8_t *)src + i))), e);
 }
 
-/* The same for the first n (may be <= 0 or >= 32) of them, +0 after: nothing past them is read. */
+/* The same for the first n (may be <= 0 or >= 32) of them, +0 after: nothing past them is read (or addressed). */
 DOT_INLINE __m512i words_part(const void *src, ck_dtype t, size_t i, int n, const e4m3_table *e) {
-    const __mmask32 k = n >= 32 ? 0xFFFFFFFFu : n <= 0 ? 0u : (1u << n) - 1;
+    if (n <= 0) return _mm512_setzero_si512();
+    const __mmask32 k = n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1;
     if (t == CK_DTYPE_BF16) return _mm512_maskz_loadu_epi16(k, (const uint16_t *)src + i);
     return e4m3_words(_mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(k, (const uint8_t *)src + i)), e);
 }
@@ -116,6 +122,15 @@ DOT_INLINE interleave interleave_indices(void) {
     uint16_t lo[32], hi[32]; /* word i of the result: word i / 2 (+ 16 for hi) of x (i even) or y (i odd) */
     for (int i = 0; i < 32; i++) lo[i] = (uint16_t)(i / 2 | (i & 1) << 5), hi[i] = (uint16_t)(lo[i] + 16);
     return (interleave){_mm512_loadu_si512(lo), _mm512_loadu_si512(hi)};
+}
+
+/* 32 columns (n of them valid, +0 after) of two rows of B as 16 + 16 pairs: the row at element `even` and, if `odd`,
+ * the next, ls elements on (else +0). */
+DOT_INLINE void row_pairs(const void *src, ck_dtype t, size_t even, size_t ls, bool odd, int n, const e4m3_table *e,
+                          const interleave *ix, __m512i out[2]) {
+    const __m512i x = words_part(src, t, even, n, e), y = odd ? words_part(src, t, even + ls, n, e) : _mm512_setzero_si512();
+    out[0] = _mm512_permutex2var_epi16(x, ix->lo, y);
+    out[1] = _mm512_permutex2var_epi16(x, ix->hi, y);
 }
 
 /* Pair p of B's column c: B(2p, c) low, B(2p + 1, c) high (0 past kc). */
@@ -141,11 +156,10 @@ DOT_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t c
         if (cs == 1)
             for (; p < kp; p++)
                 for (int h = 0; h < NR; h += 32) {
-                    const __m512i x = words_at(src, t, c0 + 2 * p * ls + (size_t)h, &e);
-                    const __m512i y = p < whole ? words_at(src, t, c0 + (2 * p + 1) * ls + (size_t)h, &e)
-                                                : _mm512_setzero_si512();
-                    _mm512_storeu_si512(d + p * NR + h, _mm512_permutex2var_epi16(x, ix.lo, y));
-                    _mm512_storeu_si512(d + p * NR + h + 16, _mm512_permutex2var_epi16(x, ix.hi, y));
+                    __m512i two[2];
+                    row_pairs(src, t, c0 + 2 * p * ls + (size_t)h, ls, p < whole, 32, &e, &ix, two);
+                    _mm512_storeu_si512(d + p * NR + h, two[0]);
+                    _mm512_storeu_si512(d + p * NR + h + 16, two[1]);
                 }
         else {
             for (; p + CK_VW <= whole; p += CK_VW)
@@ -235,8 +249,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
         for (int r = 0; r < m; r++) {
             if (sb) {
                 const __m512 old = b ? _mm512_loadu_ps(out + r * CK_DOT_DECODE_W) : _mm512_setzero_ps();
-                acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(acc[r], _mm512_set1_ps(sa ? sa[(size_t)r * sa_rs + b] : 1.0f)),
-                                         _mm512_set1_ps(sb[b * sb_ls]), old);
+                acc[r] = fold(acc[r], sa ? sa[(size_t)r * sa_rs + b] : 1.0f, _mm512_set1_ps(sb[b * sb_ls]), old);
             }
             _mm512_storeu_ps(out + r * CK_DOT_DECODE_W, acc[r]);
         }
@@ -267,11 +280,10 @@ DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_
             __m512bh b[V];
 #pragma unroll
             for (int h = 0; h < NR; h += 32) {
-                const __m512i even = words_part(w, t, l * ldw + (size_t)h, cols - h, &e);
-                const __m512i odd = l + 1 < end ? words_part(w, t, (l + 1) * ldw + (size_t)h, cols - h, &e)
-                                                : _mm512_setzero_si512();
-                b[h / CK_VW] = as_pairs(_mm512_permutex2var_epi16(even, ix.lo, odd));
-                b[h / CK_VW + 1] = as_pairs(_mm512_permutex2var_epi16(even, ix.hi, odd));
+                __m512i two[2];
+                row_pairs(w, t, l * ldw + (size_t)h, ldw, l + 1 < end, cols - h, &e, &ix, two);
+                b[h / CK_VW] = as_pairs(two[0]);
+                b[h / CK_VW + 1] = as_pairs(two[1]);
             }
 #pragma unroll
             for (int r = 0; r < m; r++) {
@@ -287,9 +299,8 @@ DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_
             for (int v = 0; v < V; v++) {
                 float *o = out + r * CK_DOT_DECODE_KN_W + v * CK_VW;
                 if (sb)
-                    acc[r][v] = _mm512_fmadd_ps(
-                        _mm512_mul_ps(acc[r][v], _mm512_set1_ps(sa ? sa[(size_t)r * sa_rs + bk] : 1.0f)),
-                        _mm512_set1_ps(sb[bk * sb_ls]), bk ? _mm512_loadu_ps(o) : _mm512_setzero_ps());
+                    acc[r][v] = fold(acc[r][v], sa ? sa[(size_t)r * sa_rs + bk] : 1.0f, _mm512_set1_ps(sb[bk * sb_ls]),
+                                     bk ? _mm512_loadu_ps(o) : _mm512_setzero_ps());
                 _mm512_storeu_ps(o, acc[r][v]);
             }
     }
