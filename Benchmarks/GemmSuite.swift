@@ -42,8 +42,11 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
         }
     }
     cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .contiguous))
-    for precision in [Precision.bf16, .w8] {
-        cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision))
+    for dot in [false, true] {
+        for precision in [Precision.bf16, .w8] {
+            cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forward, precision: precision,
+                                  dot: dot))
+        }
     }
     cases.append(gemmCase(v3, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardKN))
     // weights packed once at load time (CK_WEIGHTS_PACKED)
@@ -58,9 +61,11 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
     for precision in [Precision.bf16, .fp8, .w8] {
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked, precision: precision))
     }
-    for precision in [Precision.bf16, .w8] { // packed decode under BF16 dot products
-        cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardPacked, precision: precision,
-                              dot: true))
+    for shape in [v2lite, v3] { // packed decode under BF16 dot products
+        for precision in [Precision.bf16, .w8] {
+            cases.append(gemmCase(shape, llc: llcBytes, tokens: 16, routing: .uniform, op: .forwardPacked,
+                                  precision: precision, dot: true))
+        }
     }
     cases.append(gemmCase(v3, llc: llcBytes, tokens: 256, routing: .uniform, op: .forwardPacked))
     return cases

@@ -616,8 +616,8 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * packing: up to CK_DECODE_M rows, and up to CK_DECODE_NK_M with [N, K] weights, whose transposed blocks then
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
  * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. Under BF16 dot
- * products the dot decode kernels take up to CK_DOT_DECODE_KN_M rows of any layout, and up to CK_DECODE_NK_M of
- * [N, K] weights under the same X_FLOATS limit (run_decode_block picks ck_dot_kernels.decode for weights whose rows
+ * products the dot decode kernels take up to CK_DOT_DECODE_KN_M rows of [K, N] and packed weights, CK_DOT_MR of
+ * [N, K] ones, and up to CK_DECODE_NK_M of those under the same X_FLOATS limit (run_decode_block picks ck_dot_kernels.decode for weights whose rows
  * are contiguous, [N, K] and [K, 1], and decode_kn for the others). */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
@@ -639,7 +639,8 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .cols = n,
                      .red = k,
                      .dot = dot,
-                     .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) || (dot && rows <= CK_DOT_DECODE_KN_M) ||
+                     .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) ||
+                                         (dot && rows <= (c->layout == CK_WEIGHTS_NK ? CK_DOT_MR : CK_DOT_DECODE_KN_M)) ||
                                          (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
                                           x_floats(rows, k) <= X_FLOATS))};
 }

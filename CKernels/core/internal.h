@@ -183,7 +183,7 @@ typedef struct ck_gemm_kernels {
 #define CK_DOT_NR 64
 #define CK_DOT_DECODE_W 16
 #define CK_DOT_DECODE_KN_W 64
-#define CK_DOT_DECODE_KN_M 6
+#define CK_DOT_DECODE_KN_M 12
 typedef struct ck_dot_kernels {
     void (*tile)(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, const float *sa,
                  const float *sb, int first, const ck_prefetch *pf);

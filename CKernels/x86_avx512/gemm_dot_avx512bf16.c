@@ -14,7 +14,7 @@
 #include "../simd/vec_avx512.h"
 
 #define DOT_INLINE static inline __attribute__((always_inline))
-enum { MR = CK_DOT_MR, V = 4, NR = V * CK_VW, PF_ROWS = 32 };
+enum { MR = CK_DOT_MR, V = 4, NR = V * CK_VW, PF_BYTES = 4096 };
 _Static_assert(NR == CK_DOT_NR, "the tiles' shape");
 
 DOT_INLINE __m512bh as_pairs(__m512i v) { return (__m512bh)v; }
@@ -71,17 +71,17 @@ static void dot_tile(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *p
     }
 }
 
-/* The BF16 bits of E4M3FN magnitudes 0 ..< 128 (the sign is bit 7 of the code, bit 15 of the word), four registers
- * of 32 words for vpermt2w. */
+/* The BF16 bits of the E4M3FN codes that are not normal numbers: magnitudes 0 ..< 8 (zero, subnormals) in words
+ * 0 ..< 8 and the NaN, 0x7F, in word 31 (the sign is bit 7 of a code, bit 15 of its word), for vpermw. */
 typedef struct {
-    __m512i t[4];
+    __m512i t;
 } e4m3_table;
 
 DOT_INLINE e4m3_table e4m3_words_table(void) {
-    uint16_t w[128];
-    for (int c = 0; c < 128; c++) w[c] = (uint16_t)(ck_fp8_to_bits((uint8_t)c, &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16);
-    return (e4m3_table){{_mm512_loadu_si512(w), _mm512_loadu_si512(w + 32), _mm512_loadu_si512(w + 64),
-                         _mm512_loadu_si512(w + 96)}};
+    uint16_t w[32] = {0};
+    for (int c = 0; c < 8; c++) w[c] = (uint16_t)(ck_fp8_to_bits((uint8_t)c, &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16);
+    w[31] = (uint16_t)(ck_fp8_to_bits(0x7F, &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16);
+    return (e4m3_table){_mm512_loadu_si512(w)};
 }
 
 /* Element i of a BF16 or E4M3 array as BF16 bits. */
@@ -90,18 +90,24 @@ DOT_INLINE uint32_t word_at(const void *src, ck_dtype t, size_t i) {
     return ck_fp8_to_bits(((const uint8_t *)src)[i], &ck_fp8_specs[CK_FP8_E4M3FN]) >> 16;
 }
 
-/* 32 E4M3 codes (one in each 16-bit word) as BF16 words: looked up by magnitude, the sign put back. */
+/* 32 E4M3 codes, sign-extended into 16-bit words, as BF16 words. A normal code's sign, exponent and mantissa are
+ * shifted into BF16's fields and its exponent rebiased by adding 120 (three instructions); the codes that are not
+ * normal ((c + 1) & 0x7F <= 8: zero, subnormal, NaN), rare in weights, are looked up, their sign put back. */
 DOT_INLINE __m512i e4m3_words(__m512i c, const e4m3_table *e) {
-    const __m512i m = _mm512_and_si512(c, _mm512_set1_epi16(0x7F));
-    const __m512i lo = _mm512_permutex2var_epi16(e->t[0], m, e->t[1]), hi = _mm512_permutex2var_epi16(e->t[2], m, e->t[3]);
-    const __m512i mag = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(m, _mm512_set1_epi16(0x40)), lo, hi);
-    return _mm512_or_si512(mag, _mm512_slli_epi16(_mm512_and_si512(c, _mm512_set1_epi16(0x80)), 8));
+    const __m512i normal = _mm512_add_epi16(_mm512_and_si512(_mm512_slli_epi16(c, 4), _mm512_set1_epi16((short)0x87F0)),
+                                            _mm512_set1_epi16(120 << 7));
+    const __mmask32 other = _mm512_cmple_epu16_mask(
+        _mm512_and_si512(_mm512_add_epi16(c, _mm512_set1_epi16(1)), _mm512_set1_epi16(0x7F)), _mm512_set1_epi16(8));
+    if (__builtin_expect(other == 0, 1)) return normal;
+    const __m512i looked = _mm512_permutexvar_epi16(c, e->t); /* by the code's low five bits */
+    return _mm512_mask_mov_epi16(normal, other,
+                                 _mm512_or_si512(looked, _mm512_and_si512(c, _mm512_set1_epi16((short)0x8000))));
 }
 
 /* 32 consecutive elements from element i as BF16 words. */
 DOT_INLINE __m512i words_at(const void *src, ck_dtype t, size_t i, const e4m3_table *e) {
     if (t == CK_DTYPE_BF16) return _mm512_loadu_si512((const uint16_t *)src + i);
-    return e4m3_words(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)((const uint8_t *)src + i))), e);
+    return e4m3_words(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)((const uint8_t *)src + i))), e);
 }
 
 /* The same for the first n (may be <= 0 or >= 32) of them, +0 after: nothing past them is read (or addressed). */
@@ -109,7 +115,7 @@ DOT_INLINE __m512i words_part(const void *src, ck_dtype t, size_t i, int n, cons
     if (n <= 0) return _mm512_setzero_si512();
     const __mmask32 k = n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1;
     if (t == CK_DTYPE_BF16) return _mm512_maskz_loadu_epi16(k, (const uint16_t *)src + i);
-    return e4m3_words(_mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(k, (const uint8_t *)src + i)), e);
+    return e4m3_words(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(k, (const uint8_t *)src + i)), e);
 }
 
 /* vpermt2w indices that interleave two vectors of 32 words x and y into pairs: lo (x[i], y[i]) for i < 16, hi for
@@ -128,7 +134,8 @@ DOT_INLINE interleave interleave_indices(void) {
  * the next, ls elements on (else +0). */
 DOT_INLINE void row_pairs(const void *src, ck_dtype t, size_t even, size_t ls, bool odd, int n, const e4m3_table *e,
                           const interleave *ix, __m512i out[2]) {
-    const __m512i x = words_part(src, t, even, n, e), y = odd ? words_part(src, t, even + ls, n, e) : _mm512_setzero_si512();
+    const __m512i x = words_part(src, t, even, n, e);
+    const __m512i y = odd ? words_part(src, t, even + ls, n, e) : _mm512_setzero_si512();
     out[0] = _mm512_permutex2var_epi16(x, ix->lo, y);
     out[1] = _mm512_permutex2var_epi16(x, ix->hi, y);
 }
@@ -256,61 +263,91 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
     }
 }
 
-/* The [K, N] decode kernel (see ck_dot_kernels) for m (<= MR) rows, a constant: the pack's interleave of two weight
- * rows (masked past cols: nothing there is read) feeds the tile's chains directly, 64 columns in four vectors, so
- * each weight is read once, in the order it lies (a packed strip is one run). The lines of the rows PF_ROWS ahead are
- * prefetched: without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
-DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
-                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                               const int m) {
-    const e4m3_table e = e4m3_words_table();
-    const interleave ix = interleave_indices();
-    const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
-    for (size_t l0 = 0; l0 < kc; l0 += span) {
-        const size_t end = kc - l0 < span ? kc : l0 + span;
-        __m512 acc[MR][V];
+/* One step of the [K, N] decode kernel: weight rows l and, if odd, l + 1 (else +0), the first cols (constant in the
+ * main loop) of the pass's vk * 16 columns, as pairs in unpack order: vpunpck{l,h}wd interleave two rows' words
+ * within 128-bit lanes, so b[2h + e] lane j dword d holds column 32h + 8j + 4e + d (cheaper than row_pairs'
+ * vpermt2w, and with no index registers, which the 24 chains leave none for); decode_kn_body puts the chains back
+ * in column order. With prefetch, the lines PF_BYTES of the strip ahead are prefetched (as many bytes for BF16 as
+ * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
+DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size_t l, bool odd, int cols, bool prefetch,
+                               const uint32_t *x, size_t ldx, const e4m3_table *e, __m512 acc[2 * MR][V], const int m,
+                               const int vk) {
+    const size_t size = ck_dtype_size(t), row = NR * size, ahead = PF_BYTES / row;
+    if (prefetch)
+        for (size_t q = 0; q < 2 * row; q += 64) /* as integers: the lines may lie past the weights */
+            __builtin_prefetch((const void *)((uintptr_t)w + (l + ahead + q / row) * ldw * size + q % row), 0, 3);
+    __m512bh b[V];
 #pragma unroll
-        for (int r = 0; r < m; r++)
+    for (int h = 0; h < vk * CK_VW; h += 32) {
+        const __m512i lo = words_part(w, t, l * ldw + (size_t)h, cols - h, e);
+        const __m512i hi = odd ? words_part(w, t, (l + 1) * ldw + (size_t)h, cols - h, e) : _mm512_setzero_si512();
+        b[h / CK_VW] = as_pairs(_mm512_unpacklo_epi16(lo, hi));
+        b[h / CK_VW + 1] = as_pairs(_mm512_unpackhi_epi16(lo, hi));
+    }
 #pragma unroll
-            for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
-        for (size_t l = l0; l < end; l += 2) {
-            /* rows l + PF_ROWS and the next, as integers: they may lie past the weights */
-            for (size_t q = 0, row = NR * size; q < 2 * row; q += 64)
-                __builtin_prefetch((const void *)((uintptr_t)w + (l + PF_ROWS + q / row) * ldw * size + q % row), 0, 3);
-            __m512bh b[V];
+    for (int r = 0; r < m; r++) {
+        const __m512bh ar = as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2]));
 #pragma unroll
-            for (int h = 0; h < NR; h += 32) {
-                __m512i two[2];
-                row_pairs(w, t, l * ldw + (size_t)h, ldw, l + 1 < end, cols - h, &e, &ix, two);
-                b[h / CK_VW] = as_pairs(two[0]);
-                b[h / CK_VW + 1] = as_pairs(two[1]);
-            }
-#pragma unroll
-            for (int r = 0; r < m; r++) {
-                const __m512bh ar = as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2]));
-#pragma unroll
-                for (int v = 0; v < V; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, b[v]);
-            }
-        }
-        const size_t bk = l0 / CK_SCALE_BLOCK;
-#pragma unroll
-        for (int r = 0; r < m; r++)
-#pragma unroll
-            for (int v = 0; v < V; v++) {
-                float *o = out + r * CK_DOT_DECODE_KN_W + v * CK_VW;
-                if (sb)
-                    acc[r][v] = fold(acc[r][v], sa ? sa[(size_t)r * sa_rs + bk] : 1.0f, _mm512_set1_ps(sb[bk * sb_ls]),
-                                     bk ? _mm512_loadu_ps(o) : _mm512_setzero_ps());
-                _mm512_storeu_ps(o, acc[r][v]);
-            }
+        for (int v = 0; v < vk; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, b[v]);
     }
 }
 
-_Static_assert(CK_DOT_DECODE_KN_M == MR && CK_DOT_DECODE_KN_W == NR, "the [K, N] kernel's rows and columns");
+/* The [K, N] decode kernel (see ck_dot_kernels) for m (<= 2 MR) rows, a constant: decode_kn_step's pairs feed the
+ * tile's chains directly, so each weight is read from memory once, in the order it lies (a packed strip is one
+ * run). Up to MR rows a pass takes all 64 columns (4 vectors per chain); up to 2 MR, 32 columns, and the span's
+ * second pass finds its weights in the L1 cache (a span, 128 rows of 64 columns, is 16 KiB at most). Between spans
+ * the chains wait in out in unpack order (scaled: folded; unscaled: the next span resumes them, the same floats);
+ * the last span puts them in column order. */
+DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
+                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                               const int m) {
+    const int vk = m <= MR ? V : V / 2, pass = vk * CK_VW; /* vectors per chain, columns per pass */
+    const e4m3_table e = e4m3_words_table();
+    /* column order's vector 2h + s: lanes 2s and 2s + 1 of unpack order's b[2h] and b[2h + 1], alternating */
+    const __m512i order[2] = {_mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0),
+                              _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8)};
+    const size_t size = ck_dtype_size(t);
+    for (size_t l0 = 0; l0 < kc; l0 += CK_SCALE_BLOCK) {
+        const size_t end = kc - l0 < CK_SCALE_BLOCK ? kc : l0 + CK_SCALE_BLOCK, bk = l0 / CK_SCALE_BLOCK;
+        for (int c0 = 0; c0 < cols; c0 += pass) {
+            const void *wc = (const uint8_t *)w + (size_t)c0 * size;
+            float *o = out + c0;
+            __m512 acc[2 * MR][V]; /* unscaled, from the second span on: the chains so far, left in unpack order */
+#pragma unroll
+            for (int r = 0; r < m; r++)
+#pragma unroll
+                for (int v = 0; v < vk; v++)
+                    acc[r][v] = !sb && l0 ? _mm512_loadu_ps(o + r * CK_DOT_DECODE_KN_W + v * CK_VW) : _mm512_setzero_ps();
+            size_t l = l0;
+            if (cols - c0 >= pass)
+                for (; l + 2 <= end; l += 2) decode_kn_step(wc, t, ldw, l, true, pass, c0 == 0, x, ldx, &e, acc, m, vk);
+            for (; l < end; l += 2) decode_kn_step(wc, t, ldw, l, l + 1 < end, cols - c0, c0 == 0, x, ldx, &e, acc, m, vk);
+#pragma unroll
+            for (int r = 0; r < m; r++) {
+                float *row = o + r * CK_DOT_DECODE_KN_W;
+                if (sb)
+#pragma unroll
+                    for (int v = 0; v < vk; v++)
+                        acc[r][v] = fold(acc[r][v], sa ? sa[(size_t)r * sa_rs + bk] : 1.0f, _mm512_set1_ps(sb[bk * sb_ls]),
+                                         bk ? _mm512_loadu_ps(row + v * CK_VW) : _mm512_setzero_ps());
+#pragma unroll
+                for (int v = 0; v < vk; v++)
+                    _mm512_storeu_ps(row + v * CK_VW, end < kc ? acc[r][v]
+                                                        : _mm512_permutex2var_ps(acc[r][v & ~1], order[v & 1], acc[r][v | 1]));
+            }
+        }
+    }
+}
+
+_Static_assert(CK_DOT_DECODE_KN_M == 2 * MR && CK_DOT_DECODE_KN_W == NR, "the [K, N] kernel's rows and columns");
 static void dot_decode_kn(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
                           int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {
 #define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
-#define ROWS(T) switch (rows) { CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) }
+#define ROWS(T)                                                                                               \
+    switch (rows) {                                                                                           \
+        CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8) CASE(T, 9)    \
+        CASE(T, 10) CASE(T, 11) CASE(T, 12)                                                                   \
+    }
     if (t == CK_DTYPE_BF16) ROWS(CK_DTYPE_BF16)
     else ROWS(CK_DTYPE_E4M3FN)
 #undef ROWS
