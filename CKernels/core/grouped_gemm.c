@@ -293,7 +293,7 @@ static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); 
  * padded_ld(red) apart. A dot problem's rows are pairs (ck_dot_kernels.rows). */
 static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
     const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
-    if (p->dot && p->decode) { /* the dot decode kernel's pairs */
+    if (p->dot) { /* the dot kernels' pairs */
         const size_t pairs_ld = padded_ld(ck_div_up(red, 2));
         p->dot->rows(p->a.data, p->a.type, p->a.rs, rows, red, (uint32_t *)buf, pairs_ld);
         return pairs_ld;
@@ -323,9 +323,10 @@ static void keep_x(const gemm_job *job, const problem *p, scratch *s) {
  * FEW_ROWS rows (so one row block) whose rows fit X_FLOATS. Its tasks (NB_FEW columns each) would otherwise copy
  * the same rows again and again: 64 of V2-Lite's experts on two threads, in turn with the per-task copies (medians
  * of seven to nine calls), took 0.91-0.99 x the time with 17 to 40 rows of FP32 weights, 0.92 x with BF16, 0.97 x
- * with E4M3. */
+ * with E4M3; under dot products (x kept as pairs), 64 experts of 24 rows, two threads, best of 20 calls, 0.93-0.97 x
+ * with BF16 weights and 0.90-0.97 x with E4M3 ones. */
 static bool whole_a(const problem *p) {
-    return !p->decode && !p->dot && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
+    return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
 }
 
 /* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
@@ -366,9 +367,12 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
                            : dot ? (view){NULL, 0, 0, 0}
                                  : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
-            /* the dot tiles' rows of A: copied as a_view copies f32, rows of x 4 KiB apart would crowd L1's sets */
-            uint32_t *ap = dot ? (uint32_t *)s->a : NULL;
-            if (dot) dot->rows(element(p->a.data, i0 * p->a.rs + l0, p->a.type), p->a.type, p->a.rs, mb, kc, ap, lda);
+            /* the dot tiles' rows of A as pairs: kept whole, or copied as a_view copies f32 (rows of x 4 KiB apart
+             * would crowd L1's sets) */
+            uint32_t *ap = !dot ? NULL : whole ? (uint32_t *)s->a + l0 / 2 : (uint32_t *)s->a;
+            const size_t ldap = whole ? s->x_ld : lda;
+            if (dot && !whole)
+                dot->rows(element(p->a.data, i0 * p->a.rs + l0, p->a.type), p->a.type, p->a.rs, mb, kc, ap, lda);
             for (size_t st = 0; st < strips; st++) {
                 const float *pb = direct ? (const float *)p->b.data + offset(&p->b, l0, j0 + st * nr)
                                          : s->pb + st * kp * nr + (l0 - p0) * nr;
@@ -382,7 +386,7 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                     pf.n = share < steps ? share : steps;
                     float *out = s->acc + (t * strips + st) * mr * nr;
                     if (dot)
-                        dot->tile(kcp, ap + i * lda, lda, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
+                        dot->tile(kcp, ap + i * ldap, ldap, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
                                   pf.n ? &pf : NULL);
                     else k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb,
                                  l0 == 0, pf.n ? &pf : NULL);
