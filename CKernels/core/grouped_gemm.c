@@ -456,8 +456,13 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
      * line to decode its rows in; a whole_a problem's x) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     /* the dot kernels fill tiles of their own shape: if the ISA cap came down since the call began (another thread),
-     * this table's tiles differ and the FMA kernels take the problems (whose decode limits cover the dot ones) */
-    for (size_t g = 0; g < groups && (k->mr != CK_DOT_MR || k->nr != CK_DOT_NR); g++) problems[g].dot = NULL;
+     * this table's tiles differ and the FMA kernels take the problems; decode problems of more rows than their
+     * decode_kn takes (CK_DOT_DECODE_KN_M > CK_DECODE_M, with [K, N] or packed weights) go to their tiles */
+    for (size_t g = 0; g < groups && (k->mr != CK_DOT_MR || k->nr != CK_DOT_NR); g++) {
+        problem *p = &problems[g];
+        if (p->dot && p->decode && p->b.rs != 1 && p->rows > CK_DECODE_M) p->decode = false;
+        p->dot = NULL;
+    }
     size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating; rows x cols cannot
                         overflow: the checks bounded the output's extent */
     for (size_t g = 0; g < groups; g++) {

@@ -91,8 +91,8 @@ void ck_set_stream_threshold(size_t bytes);
  * (BF16 x BF16, weight-only FP8, FP8 x FP8; any layout, masked and contiguous calls included) run every expert on
  * AVX512_BF16's vdpbf16ps when the active ISA is avx512bf16, in the order that instruction defines instead of the
  * canonical one (ck_gemm.h, "dot-product order"): bitwise identical for every thread count and batch, but not to
- * the other ISAs. Decode-sized experts run dot decode kernels (up to 12 rows of [N, K] weights, 6 of the other
- * layouts). At lower levels, and for FP32 operands, the setting changes nothing. The calling thread's setting applies to the whole call, whichever threads
+ * the other ISAs. Decode-sized experts run dot decode kernels (up to 12 rows of [K, N] and packed weights, 6 of
+ * [N, K] ones, 12 while their x takes at most 1 MiB). At lower levels, and for FP32 operands, the setting changes nothing. The calling thread's setting applies to the whole call, whichever threads
  * run it. */
 void ck_set_bf16_dot_products(bool on);
 bool ck_bf16_dot_products(void);

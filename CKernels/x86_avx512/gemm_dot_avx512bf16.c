@@ -295,7 +295,8 @@ DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size
 /* The [K, N] decode kernel (see ck_dot_kernels) for m (<= 2 MR) rows, a constant: decode_kn_step's pairs feed the
  * tile's chains directly, so each weight is read from memory once, in the order it lies (a packed strip is one
  * run). Up to MR rows a pass takes all 64 columns (4 vectors per chain); up to 2 MR, 32 columns, and the span's
- * second pass finds its weights in the L1 cache (a span, 128 rows of 64 columns, is 16 KiB at most). Between spans
+ * second pass finds a packed strip's weights in the L1 cache (a span, 128 rows of 64 columns, is 16 KiB at most;
+ * [K, N] rows a multiple of 4 KiB apart share a few of L1's sets, and the second pass may read them from L2). Between spans
  * the chains wait in out in unpack order (scaled: folded; unscaled: the next span resumes them, the same floats);
  * the last span puts them in column order. */
 DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,

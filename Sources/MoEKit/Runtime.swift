@@ -99,8 +99,9 @@ public enum Runtime {
     /// "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero, instead of the
     /// canonical chain of fused multiply-adds. The results are still bitwise identical for every
     /// thread count and batch, and within the same error bound for normal inputs, but they are not the other ISAs'
-    /// bits. Decode-sized experts run decode kernels in the same order (up to 12 rows with `.nk` weights, 6 with
-    /// `.kn` and `.packed` ones), which stream the weights once as the canonical ones do.
+    /// bits. Decode-sized experts run decode kernels in the same order (up to 12 rows with `.kn` and `.packed`
+    /// weights, 6 with `.nk` ones, 12 while their x takes at most 1 MiB), which stream the weights once as the
+    /// canonical ones do.
     /// Below ``ISA/avx512bf16``, and for `Float` operands, the setting changes nothing.
     /// The setting belongs to the calling thread: other threads' calls keep the canonical order.
     ///

@@ -8,6 +8,7 @@
 import CKernels
 import Dispatch
 import MoEKit
+import Synchronization
 import Testing
 import TestSupport
 
@@ -163,6 +164,35 @@ import TestSupport
                 expectSameBits(Array(yc[i * n..<(i + 1) * n]), want, "contiguous row \(i)")
             }
         }
+    }
+
+    /// Another thread may lower the ISA cap while a call runs: the call then runs wholly in one order, the one its
+    /// kernels give. Experts of 9 to 12 rows of `.kn` and `.packed` weights, which only the dot decode kernels take
+    /// as decode problems, go to the FMA tiles then (a decode kernel of the FMA table read them as `.nk` weights:
+    /// 4520 wrong calls of 20000 in a C stress before the fix).
+    @Test(arguments: [WeightLayout.kn, .packed])
+    func aCapLoweredDuringACallGivesOneOrder(layout: WeightLayout) throws {
+        guard Runtime.availableISAs.contains(.avx512bf16) else { return } // no dot kernels to fall back from
+        let p = Reference.Problem(sizes: [10, 12, 3], k: 256, n: 64, x: .bf16, w: .bf16, seed: 12)
+        let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+        let dot = Reference.expected(p, beta: 0, old: old, bf16Out: false, dot: true).bits
+        let canonical = Reference.expected(p, beta: 0, old: old, bf16Out: false).bits
+        final class Flag: Sendable { let stop = Atomic<Bool>(false) }
+        let flag = Flag(), toggler = DispatchGroup()
+        var counts = (dot: 0, canonical: 0, neither: 0)
+        try withRuntimeSettings(isa: .avx512bf16, threads: 1) {
+            DispatchQueue.global().async(group: toggler) {
+                while !flag.stop.load(ordering: .relaxed) { Runtime.setMaxISA(.avx2); Runtime.setMaxISA(.avx512bf16) }
+            }
+            defer { flag.stop.store(true, ordering: .relaxed); toggler.wait() }
+            for _ in 0..<400 {
+                let got = try Runtime.withBF16DotProducts {
+                    try Reference.run(p, layout, beta: 0, old: old, bf16Out: false)
+                }
+                if got == dot { counts.dot += 1 } else if got == canonical { counts.canonical += 1 } else { counts.neither += 1 }
+            }
+        }
+        #expect(counts.neither == 0, "\(counts)")
     }
 
     @Test func theSettingBelongsToTheCallingThread() {
