@@ -296,9 +296,9 @@ DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size
  * tile's chains directly, so each weight is read from memory once, in the order it lies (a packed strip is one
  * run). Up to MR rows a pass takes all 64 columns (4 vectors per chain); up to 2 MR, 32 columns, and the span's
  * second pass finds a packed strip's weights in the L1 cache (a span, 128 rows of 64 columns, is 16 KiB at most;
- * [K, N] rows a multiple of 4 KiB apart share a few of L1's sets, and the second pass may read them from L2). Between spans
- * the chains wait in out in unpack order (scaled: folded; unscaled: the next span resumes them, the same floats);
- * the last span puts them in column order. */
+ * [K, N] rows a multiple of 4 KiB apart share a few of L1's sets, and the second pass may read them from L2).
+ * Between spans the chains wait in out in unpack order (scaled: folded; unscaled: the next span resumes them, the
+ * same floats); the last span puts them in column order. */
 DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
                                size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                                const int m) {
@@ -318,7 +318,8 @@ DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_
             for (int r = 0; r < m; r++)
 #pragma unroll
                 for (int v = 0; v < vk; v++)
-                    acc[r][v] = !sb && l0 ? _mm512_loadu_ps(o + r * CK_DOT_DECODE_KN_W + v * CK_VW) : _mm512_setzero_ps();
+                    acc[r][v] = !sb && l0 ? _mm512_loadu_ps(o + r * CK_DOT_DECODE_KN_W + v * CK_VW)
+                                          : _mm512_setzero_ps();
             size_t l = l0;
             if (cols - c0 >= pass)
                 for (; l + 2 <= end; l += 2) decode_kn_step(wc, t, ldw, l, true, pass, c0 == 0, x, ldx, &e, acc, m, vk);
@@ -341,34 +342,27 @@ DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_
 }
 
 _Static_assert(CK_DOT_DECODE_KN_M == 2 * MR && CK_DOT_DECODE_KN_W == NR, "the [K, N] kernel's rows and columns");
-static void dot_decode_kn(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
-                          int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {
-#define CASE(T, R) case R: decode_kn_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
-#define ROWS(T)                                                                                               \
+_Static_assert(CK_DECODE_NK_M == 12 && CK_DOT_DECODE_KN_M == 12 && CK_DOT_DECODE_W == CK_VW,
+               "one case per row count; an [N, K] call is one vector wide");
+/* A decode kernel's entry: body instantiated for each dtype and row count (a constant for its unrolled loops). */
+#define CASE(BODY, T, R) case R: BODY(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
+#define ROWS(BODY, T)                                                                                         \
     switch (rows) {                                                                                           \
-        CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8) CASE(T, 9)    \
-        CASE(T, 10) CASE(T, 11) CASE(T, 12)                                                                   \
+        CASE(BODY, T, 1) CASE(BODY, T, 2) CASE(BODY, T, 3) CASE(BODY, T, 4) CASE(BODY, T, 5) CASE(BODY, T, 6) \
+        CASE(BODY, T, 7) CASE(BODY, T, 8) CASE(BODY, T, 9) CASE(BODY, T, 10) CASE(BODY, T, 11)                \
+        CASE(BODY, T, 12)                                                                                     \
     }
-    if (t == CK_DTYPE_BF16) ROWS(CK_DTYPE_BF16)
-    else ROWS(CK_DTYPE_E4M3FN)
+#define DECODE_ENTRY(NAME, BODY)                                                                              \
+    static void NAME(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx, \
+                     int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {    \
+        if (t == CK_DTYPE_BF16) ROWS(BODY, CK_DTYPE_BF16)                                                     \
+        else ROWS(BODY, CK_DTYPE_E4M3FN)                                                                      \
+    }
+DECODE_ENTRY(dot_decode, decode_body)
+DECODE_ENTRY(dot_decode_kn, decode_kn_body)
+#undef DECODE_ENTRY
 #undef ROWS
 #undef CASE
-}
-
-_Static_assert(CK_DECODE_NK_M == 12 && CK_DOT_DECODE_W == CK_VW, "one case per row count; a call is one vector wide");
-static void dot_decode(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
-                       int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {
-#define CASE(T, R) case R: decode_body(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
-#define ROWS(T)                                                                                               \
-    switch (rows) {                                                                                           \
-        CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8) CASE(T, 9)    \
-        CASE(T, 10) CASE(T, 11) CASE(T, 12)                                                                   \
-    }
-    if (t == CK_DTYPE_BF16) ROWS(CK_DTYPE_BF16)
-    else ROWS(CK_DTYPE_E4M3FN)
-#undef ROWS
-#undef CASE
-}
 
 const ck_dot_kernels ck_dot_avx512bf16 = {
     .tile = dot_tile, .pack = dot_pack, .rows = dot_rows, .decode = dot_decode, .decode_kn = dot_decode_kn};
