@@ -7,7 +7,8 @@
  * ever see f32), then runs the dispatched
  * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
  * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
- * kernel over the weights in place instead. Nothing about the blocking or the path changes an output's
+ * kernel over the weights in place instead, and slightly larger ones with FP32 weights whose reduction is
+ * contiguous the transposed tiles (see transposed). Nothing about the blocking or the path changes an output's
  * order, so the bits do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the
  * m-grouped problems on BF16 and E4M3 operands run the dot kernels instead (ck_dot_kernels: pairs instead of f32,
  * the instruction's order): then the bits do not depend on M or threads. */
@@ -31,9 +32,10 @@
  * 22 of a V2-Lite expert's strips took 1.08-1.13 x the time of calls of 8 with FP32 weights, 1.01-1.12 x with BF16
  * and 1.07-1.09 x with E4M3 (two threads, one row, weights from DRAM, medians of five calls in turn with the
  * [N, K] kernel; measured with decode_kn's passes, before BF16 and E4M3 strips against few rows took its strips
- * kernel, which reads a call's strips a group at a time). */
+ * kernel, which reads a call's strips a group at a time); the transposed problems: NB_T columns per task, a multiple
+ * of every group width of the transposed tiles (12, 8 and 6 columns). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
-       MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8 };
+       MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8, NB_T = 120 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
  * m_problem): 1 MiB, half of a 2 MiB L2. */
 enum { X_FLOATS = 1 << 18 };
@@ -74,6 +76,7 @@ typedef struct {
     size_t rsc, csc;
     size_t rows, cols, red;
     bool decode;                  /* an m-grouped expert with few rows (red > 0): the decode kernels (see m_problem) */
+    bool transposed;              /* the transposed tiles (see transposed; run_problems sets it) */
     const ck_dot_kernels *dot;    /* BF16 / E4M3 x and weights under ck_set_bf16_dot_products: these kernels (see
                                      m_problem); NULL: the FMA kernels */
     size_t nb;                    /* columns per task (run_problems sets it) */
@@ -104,7 +107,8 @@ static size_t kn_task_cols(const problem *pr, size_t groups, size_t threads) {
 /* Columns per task of each problem. */
 static void set_task_cols(problem *pr, size_t groups, size_t threads) {
     const size_t kn = kn_task_cols(pr, groups, threads);
-    for (size_t g = 0; g < groups; g++) pr[g].nb = decode_kn(&pr[g]) ? kn : pr[g].rows <= FEW_ROWS ? NB_FEW : NB;
+    for (size_t g = 0; g < groups; g++)
+        pr[g].nb = decode_kn(&pr[g]) ? kn : pr[g].transposed ? NB_T : pr[g].rows <= FEW_ROWS ? NB_FEW : NB;
 }
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk (for a decode problem,
@@ -286,13 +290,30 @@ static ck_prefetch span_lines(const operand *b, size_t l0, size_t kp, size_t j0,
  * at most X_FLOATS. */
 static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); }
 
-/* A decode problem's x, or a whole_a problem's, decoded exactly to f32 into buf (room for rows + 1 lines of
- * padded_ld(red)), laid out as its kernels read it (ck_gemm_kernels.decode_nk, decode_kn, tile); returns the ldx to
- * pass. decode_nk's x is blocked, so that the kernel finds every row's value at a constant offset: each row is
- * decoded into the last line of buf (FP32 read in place) and cut into blocks of CK_DECODE_XB; the others' rows lie
- * padded_ld(red) apart. A dot problem's rows are pairs (ck_dot_kernels.rows). */
+/* A transposed problem's x (decode_x): its rows padded to whole AVX-512 vectors, each l's row values ldt apart. */
+static size_t xt_ld(size_t rows) { return ck_div_up(rows, 16) * 16; }
+static size_t xt_floats(const problem *p) { return xt_ld(p->rows) * p->red; }
+
+/* A decode problem's x, or a whole_a problem's, or a transposed one's, decoded exactly to f32 into buf (room for
+ * rows + 1 lines of padded_ld(red); for a transposed problem xt_floats and one line), laid out as its kernels read
+ * it (ck_gemm_kernels.decode_nk, decode_kn, tile, tile_t); returns the ldx to pass. decode_nk's x is blocked, so
+ * that the kernel finds every row's value at a constant offset: each row is decoded into the last line of buf
+ * (FP32 read in place) and cut into blocks of CK_DECODE_XB; the others' rows lie padded_ld(red) apart. A dot
+ * problem's rows are pairs (ck_dot_kernels.rows). */
 static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
     const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
+    if (p->transposed) { /* A transposed, ldt = xt_ld(rows) apart (ck_gemm_kernels.tile_t), +0 past rows: each row
+                            decoded into the line past them (FP32 read in place), then stored down a column */
+        const size_t ldt = xt_ld(rows);
+        float *line = buf + red * ldt;
+        for (size_t r = 0; r < ldt; r++) {
+            const float *src = r >= rows                    ? NULL
+                               : p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
+                                                           : a_view(f, &p->a, r, 1, 0, red, red, 1, line).p;
+            for (size_t l = 0; l < red; l++) buf[l * ldt + r] = src ? src[l] : 0.0f;
+        }
+        return ldt;
+    }
     if (p->dot) { /* the dot kernels' pairs */
         const size_t pairs_ld = padded_ld(ck_div_up(red, 2));
         p->dot->rows(p->a.data, p->a.type, p->a.rs, rows, red, (uint32_t *)buf, pairs_ld);
@@ -327,6 +348,15 @@ static void keep_x(const gemm_job *job, const problem *p, scratch *s) {
  * with BF16 weights and 0.90-0.97 x with E4M3 ones. */
 static bool whole_a(const problem *p) {
     return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
+}
+
+/* Whether p runs the transposed tiles (ck_gemm_kernels.tile_t), which read the weights in place instead of packing
+ * them: unscaled FP32 weights whose reduction is contiguous ([N, K] in the forward calls) against more rows than
+ * decode_kn takes and at most tile_t_rows, with a transposed x of at most X_FLOATS. A problem of few rows reuses each
+ * packed weight only a few times, so the packing cost nearly half as much as the tiles. */
+static bool transposed(const ck_gemm_kernels *k, const problem *p) {
+    return k->tile_t && !p->dot && !p->sa && !p->sb && p->b.type == CK_DTYPE_F32 && p->b.rs == 1 && !p->b.ss &&
+           p->red && p->rows > CK_DECODE_M && p->rows <= (size_t)k->tile_t_rows && xt_floats(p) <= X_FLOATS;
 }
 
 /* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
@@ -428,6 +458,16 @@ static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, 
     }
 }
 
+/* A transposed problem's columns [j0, j0 + nb): x transposed once per participant (keep_x), then the transposed tiles
+ * over the whole reduction, the weights read in place. */
+static void run_transposed_block(const gemm_job *job, const problem *p, scratch *s, size_t j0, size_t nb) {
+    keep_x(job, p, s);
+    job->k->tile_t(p->red, element(p->b.data, offset(&p->b, 0, j0), p->b.type), p->b.cs, (int)nb, s->a, s->x_ld,
+                   (int)p->rows, s->acc, nb);
+    for (size_t r = 0; r < p->rows; r++) /* pieces of rows: never streamed */
+        store_run(job, p->c, r * p->rsc + j0 * p->csc, p->csc, s->acc + r * nb, nb, false);
+}
+
 static void gemm_task(void *arg, size_t t, int tid) {
     const gemm_job *job = arg;
     size_t lo = 0, hi = job->groups; /* the problem whose task range holds t */
@@ -443,6 +483,7 @@ static void gemm_task(void *arg, size_t t, int tid) {
     const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
     scratch *s = &job->scratch[tid];
     if (p->decode) run_decode_block(job, p, s, j0, cols);
+    else if (p->transposed) run_transposed_block(job, p, s, j0, cols);
     else run_block(job, p, s, i0, rows, j0, cols);
     if (job->stream) ck_store_fence();
 }
@@ -477,6 +518,8 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     const size_t nk_out = 2 * CK_DECODE_NK_M * (size_t)k->decode_nk_w; /* decode_nk's */
     const size_t out = kn_out > nk_out ? kn_out : nk_out;
     const size_t acc = max_block_rows(mb) * NB > out ? max_block_rows(mb) * NB : out;
+    for (size_t g = 0; g < groups; g++)
+        if (transposed(k, &problems[g])) problems[g].transposed = true, problems[g].decode = false;
     set_task_cols(problems, groups, threads);
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
@@ -490,6 +533,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         const problem *p = &problems[g];
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
         if ((p->decode || whole_a(p)) && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
+        if (p->transposed && xt_floats(p) + p->red > a) a = xt_floats(p) + p->red; /* and decode_x's line */
         if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */

@@ -101,6 +101,10 @@ typedef struct ck_formats_kernels {
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols);
  *   `prefetch`: the kernel prefetches src ahead of its reads (otherwise the caller did).
+ * tile_t (NULL in the scalar table): the tile's chains from +0 over l < kc, transposed, for rows (<= tile_t_rows) rows
+ *   of A given transposed, A(i, l) = xt[l*ldt + i] (ldt >= rows rounded up to 16, finite values past rows), against
+ *   cols columns of B(l, j) = w[j*ldw + l] (FP32 read in place, l contiguous): out[i*ldo + j] = the chain over l of
+ *   A(i, l) * B(l, j), i < rows, j < cols. The weights are broadcast and x read as vectors: no weight is packed.
  * Prefetches are hints: they change no bit, and the scalar reference ignores them.
  * decode_nk, decode_kn: the same chains for rows rows of x (decode_nk: <= CK_DECODE_NK_M, decode_kn:
  *   <= CK_DECODE_M) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
@@ -154,6 +158,9 @@ typedef struct ck_gemm_kernels {
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out, int rows,
                  const float *sa, const float *sb, int first, const ck_prefetch *pf);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst, bool prefetch);
+    void (*tile_t)(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt, int rows, float *out,
+                   size_t ldo);
+    int tile_t_rows;
     int decode_nk_w, decode_kn_w;
     ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;

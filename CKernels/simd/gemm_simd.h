@@ -1,8 +1,8 @@
 /*
  * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA:
  * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels, B's packing (decoding BF16 and
- * E4M3), and the decode kernels for up to CK_DECODE_NK_M rows against [N, K] weights and CK_DECODE_M against [K, N]
- * ones and packed strips.
+ * E4M3), the transposed tiles (FP32 [N, K] weights read in place against few rows), and the decode kernels for
+ * up to CK_DECODE_NK_M rows against [N, K] weights and CK_DECODE_M against [K, N] ones and packed strips.
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
@@ -69,6 +69,86 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
     case 4: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 4); break;
     case 5: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 5); break;
     default: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, CK_GEMM_MR); break;
+    }
+}
+
+/* The transposed tiles (see ck_gemm_kernels.tile_t): a group of nj weight rows (columns of C) against x's rows in mv
+ * vectors and, when the rows end in half a vector, h = 1 more half: there each accumulator holds two columns, the
+ * weights' broadcasts of columns 2p and 2p + 1 side by side against those rows twice (v_load_half_dup), so rows cost
+ * FMAs in steps of half a vector. The accumulators are the main tile's, and at most TT_NJ weight rows: as many rows
+ * of 4 KiB-aligned weights fall into one L1 set of 12 ways. The chains are the tile's, each weight element broadcast
+ * where the tile broadcasts x. Each weight row is prefetched TT_PREFETCH floats ahead.
+ * TT_ROWS: the most rows. With the weights in DRAM (64 of V2-Lite's experts, two threads, best of 20-50 calls in
+ * turn with the packing tiles) 10 to 16 rows took 0.77-0.97 x the time on AVX-512 and 12 to 16 rows 0.68-0.86 x on
+ * AVX2; 20, 24 and 34 rows 0.96-1.08 x (the weights stream no faster), and 24 rows on AVX2 1.7 x. From L3 (two
+ * experts, one thread) 24 to 48 rows took 0.79-0.89 x, but an MoE layer's experts come from DRAM. */
+enum { TT_ACC = CK_GEMM_MR * CK_GEMM_V, TT_NJ = 12, TT_MV = 2, TT_PREFETCH = 128, TT_ROWS = 16 };
+_Static_assert(TT_ROWS <= TT_MV * CK_VW, "the transposed tiles' rows fit their vectors");
+#define TT_COLS(mv, h) ((2 * TT_ACC / (2 * (mv) + (h)) < TT_NJ ? 2 * TT_ACC / (2 * (mv) + (h)) : TT_NJ) & ~1)
+
+/* One group of nj columns from w0 (weight rows ldw apart; with `clamp`, the rows past cols repeat the last one), its
+ * chains stored to out's columns [0, min(nj, cols)). */
+CK_INLINE void tile_t_group(size_t kc, const float *w0, size_t ldw, int cols, const float *xt, size_t ldt, int rows,
+                            float *out, size_t ldo, const int nj, const int mv, const int h, const bool clamp) {
+    vf32 acc[TT_NJ][TT_MV], half[TT_NJ / 2];
+#pragma unroll
+    for (int j = 0; j < nj; j++) {
+#pragma unroll
+        for (int v = 0; v < mv; v++) acc[j][v] = v_setf(0.0f);
+        if (h && j % 2 == 0) half[j / 2] = v_setf(0.0f);
+    }
+#define TT_ROW(j) (w0 + (size_t)(clamp && (j) >= cols ? cols - 1 : (j)) * ldw) /* weight row j */
+    for (size_t l = 0; l < kc; l++) {
+        if (l % 16 == 0) /* each weight row's line TT_PREFETCH floats on (as integers: it may lie past w) */
+#pragma unroll
+            for (int j = 0; j < nj; j++)
+                __builtin_prefetch((const void *)((uintptr_t)(TT_ROW(j) + l) + TT_PREFETCH * sizeof(float)), 0, 3);
+        vf32 x[TT_MV], xh = v_setf(0.0f), b[2];
+#pragma unroll
+        for (int v = 0; v < mv; v++) x[v] = v_as_f32(v_load_u32(xt + l * ldt + v * CK_VW));
+        if (h) xh = v_load_half_dup(xt + l * ldt + mv * CK_VW);
+#pragma unroll
+        for (int j = 0; j < nj; j++) {
+            b[j % 2] = v_setf(TT_ROW(j)[l]);
+#pragma unroll
+            for (int v = 0; v < mv; v++) acc[j][v] = v_fmaf(b[j % 2], x[v], acc[j][v]);
+            if (h && j % 2) half[j / 2] = v_fmaf(v_halves(b[0], b[1]), xh, half[j / 2]);
+        }
+    }
+#undef TT_ROW
+    for (int j = 0; j < nj && j < cols; j++) {
+        float lanes[CK_VW];
+        for (int v = 0; v < mv + h; v++) {
+            v_store_u32(lanes, v_as_u32(v < mv ? acc[j][v] : half[j / 2]));
+            const int at = v < mv ? 0 : j % 2 * CK_VW / 2, n = v < mv ? CK_VW : CK_VW / 2;
+            for (int i = 0; i < n && v * CK_VW + i < rows; i++) out[(size_t)(v * CK_VW + i) * ldo + j] = lanes[at + i];
+        }
+    }
+}
+
+/* Groups of nj columns; the last one, if ragged, ends at cols (its first columns computed again, to the same bits). */
+CK_INLINE void tile_t_body(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt, int rows,
+                           float *out, size_t ldo, const int mv, const int h) {
+    const int nj = TT_COLS(mv, h);
+    if (cols < nj) {
+        tile_t_group(kc, w, ldw, cols, xt, ldt, rows, out, ldo, nj, mv, h, true);
+        return;
+    }
+    for (int j0 = 0;; j0 += nj) {
+        if (j0 > cols - nj) j0 = cols - nj;
+        tile_t_group(kc, w + (size_t)j0 * ldw, ldw, nj, xt, ldt, rows, out + j0, ldo, nj, mv, h, false);
+        if (j0 == cols - nj) return;
+    }
+}
+
+static void CK_SIMD(gemm_tile_t)(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt,
+                                 int rows, float *out, size_t ldo) {
+    _Static_assert(TT_MV == 2, "one case per count of half vectors");
+    switch (ck_div_up((size_t)rows, CK_VW / 2)) { /* mv vectors and h halves */
+    case 1: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 0, 1); break;
+    case 2: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 1, 0); break;
+    case 3: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 1, 1); break;
+    default: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 2, 0); break;
     }
 }
 
@@ -699,6 +779,7 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
+    .tile_t = CK_SIMD(gemm_tile_t), .tile_t_rows = TT_ROWS,
     .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk = CK_SIMD(gemm_decode_nk),
     .decode_kn = CK_SIMD(gemm_decode_kn),
 };

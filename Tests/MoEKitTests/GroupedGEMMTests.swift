@@ -73,11 +73,12 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
         ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65), ([3, 1], 700, 66), ([70, 20], 1100, 90),
-        // [N, K] experts of 9 ... 12 rows take the decode kernel (their chains in registers on AVX-512, 8 rows at a
-        // time on AVX2: remainders 1 ... 4), 13 ... 16 rows the tiles; K = 1 (an [N, 1] expert is also [1, N]), K
-        // under a vector, 300 columns (tasks of 128 share x), and 12 rows whose x passes 1 MiB (packed)
+        // [N, K] experts of 9 ... 16 rows take the transposed tiles (on AVX-512 one vector of rows, on AVX2 two, or
+        // one and a half: 9 ... 12 rows), in groups of 12, 8 or 6 columns (19 columns: the last group overlaps the
+        // one before; 5: fewer than a group); K = 1 (an [N, 1] expert is also [1, N]), K under a vector, 300 columns
+        // (tasks of 120 share x), and 12 rows whose x passes 1 MiB (the decode kernel, and the tiles when packed)
         ([15, 10, 11, 13, 9, 12, 14, 16], 40, 19), ([16, 12, 3], 1, 40), ([11], 5, 16), ([10, 2], 33, 300),
-        ([12, 1], 21850, 3),
+        ([12, 1], 21850, 3), ([9, 16, 13], 7, 5),
         // a packed expert's x decoded whole, shared by three column tasks, over three spans of K (the last ragged)
         // with the tiles prefetching each next one
         ([20], 600, 300),

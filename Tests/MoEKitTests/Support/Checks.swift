@@ -132,7 +132,8 @@ func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]
 }
 
 /// The most rows an expert can have and still take the GEMM's decode kernels: 12 with `.nk` weights
-/// (CK_DECODE_NK_M, while x fits its budget), 8 with `.kn` (CK_DECODE_M).
+/// (CK_DECODE_NK_M, while x fits its budget; FP32 ones take the transposed tiles past 8 rows on AVX2 and AVX-512),
+/// 8 with `.kn` (CK_DECODE_M).
 func decodeRowLimit(_ layout: WeightLayout) -> Int { layout == .nk ? 12 : 8 }
 
 /// Rows per expert drawn from U(0.7, 1.3) x `mean` (rounded), as a router's balanced-but-ragged routing gives them.
