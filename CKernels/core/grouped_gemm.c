@@ -112,8 +112,8 @@ static void set_task_cols(problem *pr, size_t groups, size_t threads) {
 }
 
 /* One participant's buffers: packed B panels, the block's accumulators, a decoded A chunk (for a decode problem,
- * and a packed one with whole_a, all of x, kept for the participant's next task if that is the same problem's:
- * x_of, with x_ld). */
+ * and a packed one with whole_a, all of x; for a transposed one, x transposed; kept for the participant's next task
+ * if that is the same problem's: x_of, with x_ld). */
 typedef struct {
     float *pb, *acc, *a;
     const problem *x_of;
@@ -351,12 +351,14 @@ static bool whole_a(const problem *p) {
 }
 
 /* Whether p runs the transposed tiles (ck_gemm_kernels.tile_t), which read the weights in place instead of packing
- * them: unscaled FP32 weights whose reduction is contiguous ([N, K] in the forward calls) against more rows than
- * decode_kn takes and at most tile_t_rows, with a transposed x of at most X_FLOATS. A problem of few rows reuses each
- * packed weight only a few times, so the packing cost nearly half as much as the tiles. */
+ * them: unscaled FP32 weights whose reduction is contiguous ([N, K] in the forward calls) against rows of x that are
+ * contiguous (decode_x transposes them), more than decode_kn takes and at most tile_t_rows, whose transpose takes at
+ * most X_FLOATS. A problem of so few rows reuses each packed weight only a few times, so the packing cost nearly half
+ * as much time as the tiles. */
 static bool transposed(const ck_gemm_kernels *k, const problem *p) {
     return k->tile_t && !p->dot && !p->sa && !p->sb && p->b.type == CK_DTYPE_F32 && p->b.rs == 1 && !p->b.ss &&
-           p->red && p->rows > CK_DECODE_M && p->rows <= (size_t)k->tile_t_rows && xt_floats(p) <= X_FLOATS;
+           p->a.cs == 1 && p->red && p->rows > CK_DECODE_M && p->rows <= (size_t)k->tile_t_rows &&
+           xt_floats(p) <= X_FLOATS;
 }
 
 /* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
@@ -494,7 +496,7 @@ static problem *new_problems(size_t groups) { return calloc(groups ? groups : 1,
 /* Runs every problem as one task list, then frees `problems`; problems with no rows or columns have no tasks. */
 static ck_status run_problems(problem *problems, size_t groups, float beta, ck_dtype ctype) {
     /* per participant (floats): packed B, the block's accumulators, A's chunk (a decode problem's whole x, and a
-     * line to decode its rows in; a whole_a problem's x) */
+     * line to decode its rows in; a whole_a problem's x; a transposed problem's x transposed, and that line) */
     const ck_gemm_kernels *k = ck_gemm_dispatch();
     /* the dot kernels fill tiles of their own shape: if the ISA cap came down since the call began (another thread),
      * this table's tiles differ and the FMA kernels take the problems; decode problems of more rows than their
@@ -534,7 +536,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         first[g + 1] = first[g] + row_blocks(p->rows, mb) * ck_div_up(p->cols, p->nb);
         if ((p->decode || whole_a(p)) && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
         if (p->transposed && xt_floats(p) + p->red > a) a = xt_floats(p) + p->red; /* and decode_x's line */
-        if (!p->decode && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
+        if (!p->decode && !p->transposed && p->csc == 1) outputs += p->rows * p->cols; /* what write_block can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
     const size_t participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
@@ -670,8 +672,10 @@ static ck_status check_m_grouped(const m_call *c, size_t rows, size_t groups, fl
  * serve every row (see decode_nk_body for where the limit comes from), as long as x, read again for every 16
  * columns, takes at most X_FLOATS. Their chains are the tiles' chains, so the bits are the same. Under BF16 dot
  * products the dot decode kernels take up to CK_DOT_DECODE_KN_M rows of [K, N] and packed weights, CK_DOT_MR of
- * [N, K] ones, and up to CK_DECODE_NK_M of those under the same X_FLOATS limit (run_decode_block picks ck_dot_kernels.decode for weights whose rows
- * are contiguous, [N, K] and [K, 1], and decode_kn for the others). */
+ * [N, K] ones, and up to CK_DECODE_NK_M of those under the same X_FLOATS limit (run_decode_block picks
+ * ck_dot_kernels.decode for weights whose rows are contiguous, [N, K] and [K, 1], and decode_kn for the others).
+ * run_problems gives FP32 [N, K] experts past CK_DECODE_M rows to the transposed tiles where it can (see
+ * transposed). */
 static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
     const bool nk = c->layout != CK_WEIGHTS_KN, packed = c->layout == CK_WEIGHTS_PACKED; /* packed: W [N, K] */
     const size_t n = c->n, k = c->k, grid = scale_grid(nk ? n : k, nk ? k : n), P = CK_PACKED_COLUMNS;

@@ -118,12 +118,13 @@ import TestSupport
     }
 
     /// The masked layout (rows past validRows untouched, NaN in x there never read) and the contiguous one (padding
-    /// rows +0, an expert in two runs) give each row the bits the grouped call gives it, under dot products too.
+    /// rows +0, an expert in two runs) give each row the bits the grouped call gives it, under dot products too. The
+    /// settings lock keeps other tests from lowering the ISA cap between the calls (which would change the order).
     @Test func maskedAndContiguousLayoutsGiveTheGroupedBits() throws {
         let p = Reference.Problem(sizes: [3, 0, 20, 1], k: 259, n: 70, x: .bf16, w: .bf16, seed: 11)
         let (k, n, maxRows) = (p.k, p.n, 24)
         let x = p.x.map { BFloat16($0) }, w = p.w.map { BFloat16($0) }
-        try Runtime.withBF16DotProducts { () throws(MoEKitError) in
+        try withRuntimeSettings { () throws(MoEKitError) in try Runtime.withBF16DotProducts { () throws(MoEKitError) in
             var grouped = [Float](repeating: .nan, count: p.rows * n)
             var view = grouped.mutableSpan
             try GroupedGEMM.mGrouped(x.span, rows: p.rows, k: k, groupSizes: p.sizes.span, weights: w.span,
@@ -163,7 +164,7 @@ import TestSupport
                 let want = r < 0 ? [Float](repeating: 0, count: n) : Array(grouped[r * n..<(r + 1) * n])
                 expectSameBits(Array(yc[i * n..<(i + 1) * n]), want, "contiguous row \(i)")
             }
-        }
+        } }
     }
 
     /// Another thread may lower the ISA cap while a call runs: the call then runs wholly in one order, the one its

@@ -162,8 +162,8 @@ import TestSupport
     }
 
     /// Routing as a router gives it: eight experts of U(0.7, 1.3) x `mean` rows each, the mean near the layout's
-    /// decode limit so that some experts take the decode kernels and some the packed tiles, in one call, at
-    /// every ISA.
+    /// decode limit so that some experts take the decode kernels and some the packed tiles (with `.nk` weights on
+    /// AVX2 and AVX-512, the transposed tiles), in one call, at every ISA.
     @Test(arguments: WeightLayout.allCases)
     func raggedRoutingMatchesTheCanonicalOrder(layout: WeightLayout) throws {
         let limit = decodeRowLimit(layout), sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 12 : 8, seed: 31)
@@ -264,8 +264,12 @@ import TestSupport
         }
     }
 
-    @Test func kGroupedMatchesTheChainAndHandlesEmptyExperts() throws {
-        let sizes = [5, 0, 130, 1], k = 37, n = 45
+    /// The k-grouped GEMM against the chain, with empty experts, beta and streaming stores. With k 12 and n 1 each
+    /// expert's dW has as many rows as a transposed-tile problem and dy's rows lie 1 apart: such problems must not
+    /// take the transposed tiles, which read x as the m-grouped calls lay it out.
+    @Test(arguments: [(37, 45), (12, 1)])
+    func kGroupedMatchesTheChainAndHandlesEmptyExperts(k: Int, n: Int) throws {
+        let sizes = [5, 0, 130, 1]
         let p = Problem(sizes: sizes, k: k, n: n, seed: 5)
         var rng = SplitMix64(seed: 8)
         let dy = (0..<p.rows * n).map { _ in Float.random(in: -1...1, using: &rng) }
