@@ -76,7 +76,7 @@ import TestSupport
         // [N, K] experts of 9 ... 16 rows take the transposed tiles (on AVX-512 one vector of rows, on AVX2 two, or
         // one and a half: 9 ... 12 rows), in groups of 12, 8 or 6 columns (19 columns: the last group overlaps the
         // one before; 5: fewer than a group); K = 1 (an [N, 1] expert is also [1, N]), K under a vector, 300 columns
-        // (tasks of 120 share x), and 12 rows whose x passes 1 MiB (the decode kernel, and the tiles when packed)
+        // (tasks of 120 share x), and 12 rows whose x passes 1 MiB (too large for both: the packing tiles)
         ([15, 10, 11, 13, 9, 12, 14, 16], 40, 19), ([16, 12, 3], 1, 40), ([11], 5, 16), ([10, 2], 33, 300),
         ([12, 1], 21850, 3), ([9, 16, 13], 7, 5),
         // a packed expert's x decoded whole, shared by three column tasks, over three spans of K (the last ragged)
