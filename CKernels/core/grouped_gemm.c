@@ -2,11 +2,11 @@
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for
  * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
  * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the
- * task packs B into nr-wide f32 panels (a span of the reduction at a time) and copies A to f32 per 128-long
- * chunk, or a few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so the tiles only
- * ever see f32), then runs the dispatched
- * outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the FP8 scale
- * block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
+ * task packs B into nr-wide f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to
+ * f32 per 128-long chunk, or a few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so
+ * the tiles only ever see f32), then runs the dispatched outer-product tiles, carrying each output's fma chain from
+ * chunk to chunk. The chunk is the FP8 scale block, so scaled problems apply a_s * b_s to each chunk's partial sums.
+ * Decode-sized experts run a decode
  * kernel over the weights in place instead, and slightly larger ones with FP32 weights whose reduction is
  * contiguous the transposed tiles (see transposed). Nothing about the blocking or the path changes an output's
  * order, so the bits do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the
@@ -23,8 +23,8 @@
 #include <immintrin.h>
 #endif
 
-/* KC: the reduction chunk, equal to the FP8 scale block; SPAN: the reduction packed at once; PB: the packed B
- * panel's floats, NB columns per task x SPAN; problems with at most FEW_ROWS rows, which reuse each packed weight
+/* KC: the reduction chunk, equal to the FP8 scale block; SPAN: the reduction packed at once (B's columns contiguous)
+ * and prefetched at once (see run_block); PB: the packed B panel's floats, NB columns per task x SPAN; problems with at most FEW_ROWS rows, which reuse each packed weight
  * only a few times, take NB_FEW columns per task, for more tasks (and decode_nk's problems take NB_FEW columns
  * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN
  * columns per task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call (a pass over 8 FP32
@@ -361,8 +361,22 @@ static bool transposed(const ck_gemm_kernels *k, const problem *p) {
            xt_floats(p) <= X_FLOATS;
 }
 
-/* A packed problem's block: SPAN of B's reduction at a time is packed, then run through the tiles chunk by chunk. The
- * tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
+/* B's rows [l, l + len) x columns [j, j + cols) packed into dst: the dot kernels' pairs or the tiles' f32 panels
+ * (ck_dot_kernels.pack, ck_gemm_kernels.pack; `prefetch` as for the latter). */
+static void pack_b(const ck_gemm_kernels *k, const problem *p, size_t l, size_t len, size_t j, int cols, float *dst,
+                   bool prefetch) {
+    const void *src = element(p->b.data, offset(&p->b, l, j), p->b.type);
+    if (p->dot) p->dot->pack(src, p->b.type, p->b.rs, p->b.cs, len, cols, (uint32_t *)dst);
+    else k->pack(src, p->b.type, p->b.rs, p->b.cs, len, cols, dst, prefetch);
+}
+
+/* A packed problem's block, run through the tiles a chunk (KC) of the reduction at a time. Where B's reduction is
+ * contiguous ([N, K] weights), each strip's chunk is packed just before its tiles, so that the panel the pack writes
+ * stays in L1 for them; otherwise B is packed a span (SPAN) of all strips at a time, so that the pack reads whole
+ * runs along B's rows. Against packing [N, K] weights a span at a time too (64 of V2-Lite's experts from DRAM, two
+ * threads, medians of 4 to 8 calls in turn, on a Xeon with AVX512_BF16): FP32 experts of 24 rows took 0.95 x the
+ * time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x; 16 of V3's experts of 96 rows 0.92 x,
+ * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.12 x the time at 384 rows. The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
  * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did;
  * the dot pack leaves the first span to the hardware prefetchers).
  * A tile prefetches at most a line per step; lines past that (a quarter of an FP32 span with 13 to 18 rows) are left to
@@ -378,18 +392,17 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
     /* packed FP32 weights are the tiles' panels as they stand; other packed weights are packed a strip at a time */
     const bool direct = !dot && p->b.ss && p->b.type == CK_DTYPE_F32;
     const size_t ldb = direct ? CK_PACKED_COLUMNS : nr, piece = p->b.ss ? CK_PACKED_COLUMNS : nb;
+    /* B's reduction contiguous: each chunk of a strip is packed just before its tiles (blocks transposed in
+       registers), otherwise a span of all strips at once (whole runs along B's rows) */
+    const bool per_strip = !direct && p->b.rs == 1;
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
         const size_t kp = span_at(p->red, p0), next = p0 + kp, pairs = ck_div_up(kp, 2);
-        for (size_t j = 0; !direct && j < nb; j += piece) {
-            const void *src = element(p->b.data, offset(&p->b, p0, j0 + j), p->b.type);
-            const int cols = (int)(nb - j < piece ? nb - j : piece);
-            if (dot) dot->pack(src, p->b.type, p->b.rs, p->b.cs, kp, cols, (uint32_t *)s->pb + j * pairs);
-            else k->pack(src, p->b.type, p->b.rs, p->b.cs, kp, cols, s->pb + j * kp, p0 == 0);
-        }
+        for (size_t j = 0; !direct && !per_strip && j < nb; j += piece)
+            pack_b(k, p, p0, kp, j0 + j, (int)(nb - j < piece ? nb - j : piece), s->pb + j * (dot ? pairs : kp), p0 == 0);
         ck_prefetch pf = {0};
         if (next < p->red) pf = span_lines(&p->b, next, span_at(p->red, next), j0, nb);
         const size_t lines = pf.n;
@@ -406,9 +419,12 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             if (dot && !whole)
                 dot->rows(element(p->a.data, i0 * p->a.rs + l0, p->a.type), p->a.type, p->a.rs, mb, kc, ap, lda);
             for (size_t st = 0; st < strips; st++) {
-                const float *pb = direct ? (const float *)p->b.data + offset(&p->b, l0, j0 + st * nr)
-                                         : s->pb + st * kp * nr + (l0 - p0) * nr;
-                const uint32_t *pairs_b = (const uint32_t *)s->pb + (st * pairs + (l0 - p0) / 2) * nr;
+                const size_t j = st * nr;
+                if (per_strip) pack_b(k, p, l0, kc, j0 + j, (int)(nb - j < nr ? nb - j : nr), s->pb, p0 == 0);
+                const float *pb = direct      ? (const float *)p->b.data + offset(&p->b, l0, j0 + j)
+                                  : per_strip ? s->pb
+                                              : s->pb + st * kp * nr + (l0 - p0) * nr;
+                const uint32_t *pairs_b = (const uint32_t *)s->pb + (per_strip ? 0 : (st * pairs + (l0 - p0) / 2) * nr);
                 float sa[MAX_MR], sb[MAX_NR];
                 if (p->sb) col_scales(p, l0, j0 + st * nr, nb - st * nr < nr ? nb - st * nr : nr, nr, sb);
                 for (size_t t = 0; t < tiles; t++) {
