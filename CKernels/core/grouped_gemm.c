@@ -294,6 +294,13 @@ static size_t x_floats(size_t rows, size_t red) { return rows * padded_ld(red); 
 static size_t xt_ld(size_t rows) { return ck_div_up(rows, 16) * 16; }
 static size_t xt_floats(const problem *p) { return xt_ld(p->rows) * p->red; }
 
+/* Row r of a problem's x (A's rows contiguous) as f32: FP32 read in place, other types decoded exactly into line
+ * (room for red floats). */
+static const float *x_row(const ck_formats_kernels *f, const problem *p, size_t r, float *line) {
+    if (p->a.type == CK_DTYPE_F32) return (const float *)p->a.data + r * p->a.rs;
+    return a_view(f, &p->a, r, 1, 0, p->red, p->red, 1, line).p;
+}
+
 /* A decode problem's x, or a whole_a problem's, or a transposed one's, decoded exactly to f32 into buf (room for
  * rows + 1 lines of padded_ld(red); for a transposed problem xt_floats and one line), laid out as its kernels read
  * it (ck_gemm_kernels.decode_nk, decode_kn, tile, tile_t); returns the ldx to pass. decode_nk's x is blocked, so
@@ -303,13 +310,11 @@ static size_t xt_floats(const problem *p) { return xt_ld(p->rows) * p->red; }
 static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf) {
     const size_t rows = p->rows, red = p->red, ld = rows * CK_DECODE_XB;
     if (p->transposed) { /* A transposed, ldt = xt_ld(rows) apart (ck_gemm_kernels.tile_t), +0 past rows: each row
-                            decoded into the line past them (FP32 read in place), then stored down a column */
+                            decoded into the line past them, then stored down a column */
         const size_t ldt = xt_ld(rows);
         float *line = buf + red * ldt;
         for (size_t r = 0; r < ldt; r++) {
-            const float *src = r >= rows                    ? NULL
-                               : p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
-                                                           : a_view(f, &p->a, r, 1, 0, red, red, 1, line).p;
+            const float *src = r < rows ? x_row(f, p, r, line) : NULL;
             for (size_t l = 0; l < red; l++) buf[l * ldt + r] = src ? src[l] : 0.0f;
         }
         return ldt;
@@ -322,8 +327,7 @@ static size_t decode_x(const ck_formats_kernels *f, const problem *p, float *buf
     if (!p->decode || decode_kn(p)) return a_view(f, &p->a, 0, rows, 0, red, padded_ld(red), 1, buf).rs;
     float *line = buf + rows * padded_ld(red);
     for (size_t r = 0; r < rows; r++) {
-        const float *src = p->a.type == CK_DTYPE_F32 ? (const float *)p->a.data + r * p->a.rs
-                                                      : a_view(f, &p->a, r, 1, 0, red, red, 1, line).p;
+        const float *src = x_row(f, p, r, line);
         for (size_t l = 0; l < red; l += CK_DECODE_XB)
             memcpy(buf + ck_decode_x_index(r, l, ld), src + l,
                    (red - l < CK_DECODE_XB ? red - l : CK_DECODE_XB) * sizeof(float));
@@ -347,7 +351,7 @@ static void keep_x(const gemm_job *job, const problem *p, scratch *s) {
  * with E4M3; under dot products (x kept as pairs), 64 experts of 24 rows, two threads, best of 20 calls, 0.93-0.97 x
  * with BF16 weights and 0.90-0.97 x with E4M3 ones. */
 static bool whole_a(const problem *p) {
-    return !p->decode && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
+    return !p->decode && !p->transposed && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
 }
 
 /* Whether p runs the transposed tiles (ck_gemm_kernels.tile_t), which read the weights in place instead of packing
