@@ -23,17 +23,17 @@
 #include <immintrin.h>
 #endif
 
-/* KC: the reduction chunk, equal to the FP8 scale block; SPAN: the reduction packed at once (B's columns contiguous)
- * and prefetched at once (see run_block); PB: the packed B panel's floats, NB columns per task x SPAN; problems with at most FEW_ROWS rows, which reuse each packed weight
- * only a few times, take NB_FEW columns per task, for more tasks (and decode_nk's problems take NB_FEW columns
- * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN
- * columns per task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call (a pass over 8 FP32
- * strips and the next pass's lines, prefetched into L1 meanwhile, take 16 KiB; over 22, 44 KiB): calls over all
- * 22 of a V2-Lite expert's strips took 1.08-1.13 x the time of calls of 8 with FP32 weights, 1.01-1.12 x with BF16
- * and 1.07-1.09 x with E4M3 (two threads, one row, weights from DRAM, medians of five calls in turn with the
- * [N, K] kernel; measured with decode_kn's passes, before BF16 and E4M3 strips against few rows took its strips
- * kernel, which reads a call's strips a group at a time); the transposed problems: NB_T columns per task, a multiple
- * of every group width of the transposed tiles (12, 8 and 6 columns). */
+/* KC: the reduction chunk, equal to the FP8 scale block; SPAN: the reduction prefetched at once, and packed at once
+ * where B's reduction is not contiguous (see run_block); PB: the packed B panel's floats, NB columns per task x SPAN;
+ * problems with at most FEW_ROWS rows, which reuse each packed weight only a few times, take NB_FEW columns per task,
+ * for more tasks (and decode_nk's problems take NB_FEW columns too); a task's rows: MB_TILES tiles (see row_blocks);
+ * decode problems with [K, N] weights: up to NB_KN columns per task (see kn_task_cols), packed weights' KN_STRIPS
+ * strips per decode_kn call (a pass over 8 FP32 strips and the next pass's lines, prefetched into L1 meanwhile, take 16
+ * KiB; over 22, 44 KiB): calls over all 22 of a V2-Lite expert's strips took 1.08-1.13 x the time of calls of 8 with
+ * FP32 weights, 1.01-1.12 x with BF16 and 1.07-1.09 x with E4M3 (two threads, one row, weights from DRAM, medians of
+ * five calls in turn with the [N, K] kernel; measured with decode_kn's passes, before BF16 and E4M3 strips against few
+ * rows took its strips kernel, which reads a call's strips a group at a time); the transposed problems: NB_T columns
+ * per task, a multiple of every group width of the transposed tiles (12, 8 and 6 columns). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
        MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8, NB_T = 120 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
@@ -343,15 +343,16 @@ static void keep_x(const gemm_job *job, const problem *p, scratch *s) {
     s->x_of = p;
 }
 
-/* Whether a packed problem's A is decoded whole, once per participant, rather than a chunk per task: A's rows
- * contiguous (x in the m-grouped calls, and the FP8 k-grouped calls' transposed x) in a problem of at most
- * FEW_ROWS rows (so one row block) whose rows fit X_FLOATS. Its tasks (NB_FEW columns each) would otherwise copy
- * the same rows again and again: 64 of V2-Lite's experts on two threads, in turn with the per-task copies (medians
- * of seven to nine calls), took 0.91-0.99 x the time with 17 to 40 rows of FP32 weights, 0.92 x with BF16, 0.97 x
- * with E4M3; under dot products (x kept as pairs), 64 experts of 24 rows, two threads, best of 20 calls, 0.93-0.97 x
- * with BF16 weights and 0.90-0.97 x with E4M3 ones. */
+/* Whether a packed (not a transposed) problem's A is decoded whole, once per participant, rather than a chunk per task:
+ * A's rows contiguous (x in the m-grouped calls, and the FP8 k-grouped calls' transposed x) in a problem of at most
+ * FEW_ROWS rows (so one row block) whose rows fit X_FLOATS. Its tasks (NB_FEW columns each) would otherwise copy the
+ * same rows again and again: 64 of V2-Lite's experts on two threads, in turn with the per-task copies (medians of seven
+ * to nine calls), took 0.91-0.99 x the time with 17 to 40 rows of FP32 weights, 0.92 x with BF16, 0.97 x with E4M3;
+ * under dot products (x kept as pairs), 64 experts of 24 rows, two threads, best of 20 calls, 0.93-0.97 x with BF16
+ * weights and 0.90-0.97 x with E4M3 ones. */
 static bool whole_a(const problem *p) {
-    return !p->decode && !p->transposed && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red && x_floats(p->rows, p->red) <= X_FLOATS;
+    return !p->decode && !p->transposed && p->a.cs == 1 && p->rows <= FEW_ROWS && p->red &&
+           x_floats(p->rows, p->red) <= X_FLOATS;
 }
 
 /* Whether p runs the transposed tiles (ck_gemm_kernels.tile_t), which read the weights in place instead of packing
@@ -380,7 +381,8 @@ static void pack_b(const ck_gemm_kernels *k, const problem *p, size_t l, size_t 
  * runs along B's rows. Against packing [N, K] weights a span at a time too (64 of V2-Lite's experts from DRAM, two
  * threads, medians of 4 to 8 calls in turn, on a Xeon with AVX512_BF16): FP32 experts of 24 rows took 0.95 x the
  * time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x; 16 of V3's experts of 96 rows 0.92 x,
- * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.12 x the time at 384 rows. The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
+ * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.12 x the time at 384 rows.
+ * The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
  * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did;
  * the dot pack leaves the first span to the hardware prefetchers).
  * A tile prefetches at most a line per step; lines past that (a quarter of an FP32 span with 13 to 18 rows) are left to
@@ -406,7 +408,8 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
     for (size_t p0 = 0; p0 < p->red; p0 += SPAN) {
         const size_t kp = span_at(p->red, p0), next = p0 + kp, pairs = ck_div_up(kp, 2);
         for (size_t j = 0; !direct && !per_strip && j < nb; j += piece)
-            pack_b(k, p, p0, kp, j0 + j, (int)(nb - j < piece ? nb - j : piece), s->pb + j * (dot ? pairs : kp), p0 == 0);
+            pack_b(k, p, p0, kp, j0 + j, (int)(nb - j < piece ? nb - j : piece), s->pb + j * (dot ? pairs : kp),
+                   p0 == 0);
         ck_prefetch pf = {0};
         if (next < p->red) pf = span_lines(&p->b, next, span_at(p->red, next), j0, nb);
         const size_t lines = pf.n;

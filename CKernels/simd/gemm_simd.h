@@ -168,22 +168,23 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     return v_as_f32(v_load_x(p, t, i));
 }
 
-/* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed:
- * col[j] lane c = W(c, l + j). BF16 and E4M3 come through v_load_u16_t / v_load_e4m3_t (transposed
- * while still narrow); E4M3 blocks of normal codes come decoded, the rare others take the full decode. (A
- * short decode of subnormal codes would give binary32 subnormals: exact with the default environment, but a
- * microcode assist per product on x86, and zero with denormals-are-zero set.) The loaders write col itself:
- * with an integer array in between, clang turned its copy into col into a memcpy call per block. With
- * `prefetch`, every 64 bytes along the rows, each row is prefetched 16 blocks ahead (a distance in blocks rather
- * than bytes keeps narrow types as far ahead in time as FP32; into L1, which measured faster than into L2 for
- * E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then the CK_VW rows `next` rows
- * on gets those rows' starts prefetched past the end. The prefetch addresses may lie past the weights, so they are
- * formed as integers (a prefetch never faults; a pointer past its object would be undefined). */
+/* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed: col[j] lane c =
+ * W(c, l + j). BF16 and E4M3 come through v_load_u16_t / v_load_e4m3_t (transposed while still narrow); E4M3 blocks of
+ * normal codes come decoded, the rare others take the full decode. (A short decode of subnormal codes would give
+ * binary32 subnormals: exact with the default environment, but a microcode assist per product on x86, and zero with
+ * denormals-are-zero set.) The loaders write col itself: with an integer array in between, clang turned its copy into
+ * col into a memcpy call per block. With `prefetch`, every 64 bytes along the rows, each row is prefetched 16 blocks
+ * ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as FP32; into L1, which
+ * measured faster than into L2 for E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then
+ * the CK_VW rows `next` rows on, and so on, gets the position 16 blocks on in that order prefetched: past the end of
+ * the rows, the same place in the rows `next` on (or further, where len is under 16 blocks). The prefetch addresses may
+ * lie past the weights, so they are formed as integers (a prefetch never faults; a pointer past its object would be
+ * undefined). */
 CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const bool prefetch,
                             const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
-    const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : next * ld + (at - len) * size);
+    const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : at / len * next * ld + at % len * size);
     if (prefetch && l * size % 64 == 0)
         for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
     switch (t) {
