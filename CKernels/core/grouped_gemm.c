@@ -381,7 +381,7 @@ static void pack_b(const ck_gemm_kernels *k, const problem *p, size_t l, size_t 
  * runs along B's rows. Against packing [N, K] weights a span at a time too (64 of V2-Lite's experts from DRAM, two
  * threads, medians of 4 to 8 calls in turn, on a Xeon with AVX512_BF16): FP32 experts of 24 rows took 0.95 x the
  * time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x; 16 of V3's experts of 96 rows 0.92 x,
- * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.12 x the time at 384 rows.
+ * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.10 x the time at 24 rows (at 384, 0.94-1.16 x: noise).
  * The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
  * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did;
  * the dot pack leaves the first span to the hardware prefetchers).
