@@ -1,17 +1,16 @@
 /*
- * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for
- * all experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a
- * problem C[i, j] = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the
- * task packs B into nr-wide f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to
- * f32 per 128-long chunk, or a few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so
- * the tiles only ever see f32), then runs the dispatched outer-product tiles, carrying each output's fma chain from
- * chunk to chunk. The chunk is the FP8 scale block, so scaled problems apply a_s * b_s to each chunk's partial sums.
- * Decode-sized experts run a decode
- * kernel over the weights in place instead, and slightly larger ones with FP32 weights whose reduction is
- * contiguous the transposed tiles (see transposed). Nothing about the blocking or the path changes an output's
- * order, so the bits do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the
- * m-grouped problems on BF16 and E4M3 operands run the dot kernels instead (ck_dot_kernels: pairs instead of f32,
- * the instruction's order): then the bits do not depend on M or threads. */
+ * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for all
+ * experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a problem C[i, j]
+ * = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the task packs B into nr-wide
+ * f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to f32 per 128-long chunk, or a
+ * few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32),
+ * then runs the dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the
+ * FP8 scale block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
+ * kernel over the weights in place instead, and slightly larger ones with FP32 weights whose reduction is contiguous
+ * the transposed tiles (see transposed). Nothing about the blocking or the path changes an output's order, so the bits
+ * do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the m-grouped problems on BF16
+ * and E4M3 operands run the dot kernels instead (ck_dot_kernels: pairs instead of f32, the instruction's order): then
+ * the bits do not depend on M or threads. */
 #include "internal.h"
 #include "formats_element.h"
 #include "../include/ck_gemm.h"
@@ -270,6 +269,12 @@ static void write_block(const gemm_job *job, const problem *p, float *acc, size_
     }
 }
 
+/* Columns [j, j + n) of every row of p's C from out (rows ld apart): the decode and transposed blocks' pieces of
+ * rows, never streamed. */
+static void store_rows(const gemm_job *job, const problem *p, size_t j, float *out, size_t ld, size_t n) {
+    for (size_t r = 0; r < p->rows; r++) store_run(job, p->c, r * p->rsc + j * p->csc, p->csc, out + r * ld, n, false);
+}
+
 /* The length of the span that starts at p0 of a reduction of red. */
 static size_t span_at(size_t red, size_t p0) { return red - p0 < SPAN ? red - p0 : SPAN; }
 
@@ -426,14 +431,15 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             if (dot && !whole)
                 dot->rows(element(p->a.data, i0 * p->a.rs + l0, p->a.type), p->a.type, p->a.rs, mb, kc, ap, lda);
             for (size_t st = 0; st < strips; st++) {
-                const size_t j = st * nr;
-                if (per_strip) pack_b(k, p, l0, kc, j0 + j, (int)(nb - j < nr ? nb - j : nr), s->pb, p0 == 0);
+                const size_t j = st * nr, cols = nb - j < nr ? nb - j : nr; /* the strip's */
+                if (per_strip) pack_b(k, p, l0, kc, j0 + j, (int)cols, s->pb, p0 == 0);
                 const float *pb = direct      ? (const float *)p->b.data + offset(&p->b, l0, j0 + j)
                                   : per_strip ? s->pb
                                               : s->pb + st * kp * nr + (l0 - p0) * nr;
-                const uint32_t *pairs_b = (const uint32_t *)s->pb + (per_strip ? 0 : (st * pairs + (l0 - p0) / 2) * nr);
+                const uint32_t *pairs_b =
+                    (const uint32_t *)s->pb + (per_strip ? 0 : (st * pairs + (l0 - p0) / 2) * nr);
                 float sa[MAX_MR], sb[MAX_NR];
-                if (p->sb) col_scales(p, l0, j0 + st * nr, nb - st * nr < nr ? nb - st * nr : nr, nr, sb);
+                if (p->sb) col_scales(p, l0, j0 + j, cols, nr, sb);
                 for (size_t t = 0; t < tiles; t++) {
                     const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
                     if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
@@ -478,8 +484,7 @@ static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, 
         else (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
                                            kn ? p->b.rs : p->b.cs, strip_stride(&p->b), cols, s->a, s->x_ld,
                                            (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls, p->sb_js);
-        for (size_t r = 0; r < p->rows; r++) /* 64-byte pieces of rows: never streamed */
-            store_run(job, p->c, r * p->rsc + g * p->csc, p->csc, s->acc + r * w, (size_t)cols, false);
+        store_rows(job, p, g, s->acc, w, (size_t)cols);
     }
 }
 
@@ -489,8 +494,7 @@ static void run_transposed_block(const gemm_job *job, const problem *p, scratch 
     keep_x(job, p, s);
     job->k->tile_t(p->red, element(p->b.data, offset(&p->b, 0, j0), p->b.type), p->b.cs, (int)nb, s->a, s->x_ld,
                    (int)p->rows, s->acc, nb);
-    for (size_t r = 0; r < p->rows; r++) /* pieces of rows: never streamed */
-        store_run(job, p->c, r * p->rsc + j0 * p->csc, p->csc, s->acc + r * nb, nb, false);
+    store_rows(job, p, j0, s->acc, nb, nb);
 }
 
 static void gemm_task(void *arg, size_t t, int tid) {

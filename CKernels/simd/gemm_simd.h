@@ -184,9 +184,10 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
                             const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
-    const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : at / len * next * ld + at % len * size);
-    if (prefetch && l * size % 64 == 0)
+    if (prefetch && l * size % 64 == 0) {
+        const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : at / len * next * ld + at % len * size);
         for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
+    }
     switch (t) {
     case CK_DTYPE_F32:
         for (int c = 0; c < CK_VW; c++) col[c] = v_as_f32(v_load_f32(p + (size_t)c * ld));
