@@ -266,8 +266,9 @@ import TestSupport
 
     /// The k-grouped GEMM against the chain, with empty experts, beta and streaming stores. With k 12 and n 1 each
     /// expert's dW has as many rows as a transposed-tile problem and dy's rows lie 1 apart: such problems must not
-    /// take the transposed tiles, which read x as the m-grouped calls lay it out.
-    @Test(arguments: [(37, 45), (12, 1)])
+    /// take the transposed tiles, which read x as the m-grouped calls lay it out. With k 389 each dW's rows are one block
+    /// of 384 + 5 rows (the remainder joins the last block), and a `.nk` output takes each strip's columns as runs.
+    @Test(arguments: [(37, 45), (12, 1), (389, 21)])
     func kGroupedMatchesTheChainAndHandlesEmptyExperts(k: Int, n: Int) throws {
         let sizes = [5, 0, 130, 1]
         let p = Problem(sizes: sizes, k: k, n: n, seed: 5)
