@@ -255,29 +255,28 @@ static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, fl
     }
 }
 
-/* Stores strip st of the block's tiles (tile (ti, st) at acc + (ti*strips + st)*mr*nr, its columns j0 + st*nr on,
- * cols of them) once its sums are whole, while they are still in cache: a block's accumulators can outgrow L2 (384 x
- * 512 floats against Zen 3's 512 KiB). C's rows are runs where C is row-major; where its columns are contiguous
- * (k-grouped [N, K] outputs) each column of the strip is gathered into a line and stored as a run. Against storing
- * the whole block row by row at its end (64 of V2-Lite's experts' wgrad over 24 tokens each, on Zen 3, medians of six
- * calls in turn): [K, N] outputs took 0.82 x the time on two threads (0.82 x on one), [N, K] ones 0.43 x (with
- * stream_copy's empty memcpy calls skipped and the gather free of divisions, both part of the gain). An empty
+/* Stores strips [s0, s1) of the block's tiles (tile (ti, st) at acc + (ti*strips + st)*mr*nr), the block's columns
+ * j0 ..< j0 + nb. C's rows are runs where C is row-major, stored a row of all the strips at a time; where C's
+ * columns are contiguous (k-grouped [N, K] outputs) each column is gathered into a line and stored as a run. An empty
  * reduction with beta 1 leaves C. */
-static void write_strip(const gemm_job *job, const problem *p, float *acc, size_t i0, size_t mb, size_t j0,
-                        size_t strips, size_t st, size_t cols) {
+static void write_strips(const gemm_job *job, const problem *p, float *acc, size_t i0, size_t mb, size_t j0, size_t nb,
+                         size_t s0, size_t s1) {
     if (p->red == 0 && job->beta == 1.0f) return;
-    const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, j = j0 + st * nr;
-    float *strip = acc + st * mr * nr;
+    const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
     if (p->csc == 1 || p->rsc != 1)
-        for (size_t i = 0; i < mb; i++)
-            store_run(job, p->c, (i0 + i) * p->rsc + j * p->csc, p->csc, strip + i / mr * strips * mr * nr + i % mr * nr,
-                      cols, job->stream);
+        for (size_t i = 0; i < mb; i++) {
+            float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
+            for (size_t st = s0, j = s0 * nr; st < s1; st++, j += nr)
+                store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, row + st * mr * nr,
+                          nb - j < nr ? nb - j : nr, job->stream);
+        }
     else
-        for (size_t c = 0; c < cols; c++) {
+        for (size_t j = s0 * nr; j < nb && j < s1 * nr; j++) {
             float line[MAX_BLOCK_ROWS];
+            const float *col = acc + j / nr * mr * nr + j % nr; /* column j in the block's first tile */
             for (size_t t = 0; t * mr < mb; t++) /* tile t's rows */
-                for (size_t r = 0; r < mr && t * mr + r < mb; r++) line[t * mr + r] = strip[(t * strips * mr + r) * nr + c];
-            store_run(job, p->c, i0 + (j + c) * p->csc, 1, line, mb, job->stream);
+                for (size_t r = 0; r < mr && t * mr + r < mb; r++) line[t * mr + r] = col[(t * strips * mr + r) * nr];
+            store_run(job, p->c, i0 + (j0 + j) * p->csc, 1, line, mb, job->stream);
         }
 }
 
@@ -418,12 +417,13 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
     /* B's reduction contiguous: each chunk of a strip is packed just before its tiles (blocks transposed in
        registers), otherwise a span of all strips at once (whole runs along B's rows) */
     const bool per_strip = !direct && p->b.rs == 1;
-    if (p->red == 0) { /* empty sums */
-        memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
-        for (size_t st = 0; st < strips; st++)
-            write_strip(job, p, s->acc, i0, mb, j0, strips, st, nb - st * nr < nr ? nb - st * nr : nr);
-        return;
-    }
+    if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
+    /* a reduction of one chunk: each strip stored as its tiles finish it, while its sums are in cache (a block's
+       accumulators, 384 x 512 floats, outgrow Zen 3's 512 KiB of L2), else the block stored at its end. 64 of V2-Lite's
+       wgrads over 24 tokens each, two threads on Zen 3, medians of 5 to 8 calls in turn, against storing at the end:
+       [K, N] outputs 0.89 x and 0.97-0.98 x the time in two sets; strips stored as they finish in the forward calls
+       too, 384 rows per expert: 1.01-1.08 x, so those keep storing at the end */
+    const bool early = p->red && p->red <= KC;
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
@@ -470,10 +470,11 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                                  l0 == 0, pf.n ? &pf : NULL);
                     pf.at += pf.n;
                 }
-                if (l0 + kc == p->red) write_strip(job, p, s->acc, i0, mb, j0, strips, st, cols);
+                if (early) write_strips(job, p, s->acc, i0, mb, j0, nb, st, st + 1);
             }
         }
     }
+    if (!early) write_strips(job, p, s->acc, i0, mb, j0, nb, 0, strips);
 }
 
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
@@ -581,7 +582,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         if ((p->decode || whole_a(p)) && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
         if (p->transposed && xt_floats(p) + p->red > a) a = xt_floats(p) + p->red; /* and decode_x's line */
         if (!p->decode && !p->transposed && (p->csc == 1 || p->rsc == 1))
-            outputs += p->rows * p->cols; /* what write_strip can stream */
+            outputs += p->rows * p->cols; /* what write_strips can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
     const size_t participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
@@ -747,7 +748,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                                           x_floats(rows, k) <= X_FLOATS))};
 }
 
-/* Rows [row, row + rows) of y as padding: each an empty sum, written as write_strip writes those. */
+/* Rows [row, row + rows) of y as padding: each an empty sum, written as write_strips writes those. */
 static problem padding_problem(const m_call *c, size_t row, size_t rows) {
     return (problem){.c = element(c->y, row * c->ldy, c->yt), .rsc = c->ldy, .csc = 1, .rows = rows, .cols = c->n};
 }
