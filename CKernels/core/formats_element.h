@@ -102,6 +102,11 @@ static inline float ck_load_f32(const void *x, ck_dtype t, size_t i) {
     return ck_bits_f32(ck_load_bits(x, t, i));
 }
 
+/* The one NaN every NaN output of the GEMMs becomes: which NaN an fma passes on when two meet depends on the
+ * instruction form the compiler picked, so NaN bits would otherwise differ between ISAs and between kernels. */
+#define CK_OUTPUT_NAN 0x7FC00000u
+static inline uint32_t ck_output_bits(float x) { return x != x ? CK_OUTPUT_NAN : ck_f32_bits(x); }
+
 /* Stores f32 bits as element i of an f32 or bf16 array. */
 static inline void ck_store_bits(void *y, ck_dtype t, size_t i, uint32_t u) {
     if (t == CK_DTYPE_F32) {

@@ -18,9 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 /* KC: the reduction chunk, equal to the FP8 scale block; SPAN: the reduction prefetched at once, and packed at once
  * where B's reduction is not contiguous (see run_block); PB: the packed B panel's floats, NB columns per task x SPAN;
@@ -205,53 +202,27 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
     return rows ? (view){buf, mr * ld, ld, 1} : (view){buf, mr * kc, 1, mr};
 }
 
-/* memcpy with streaming stores (past the caches) for the whole 64-byte lines in the middle, where the platform
- * has them: a line written only in part would leave the write-combining buffer as partial writes. gemm_task
- * fences them. */
-static void stream_copy(void *dst, const void *src, size_t bytes) {
-    char *d = dst;
-    const char *s = src;
-    size_t q = (64 - (uintptr_t)d % 64) % 64;
-    if (q > bytes) q = bytes;
-    if (q) memcpy(d, s, q);
-#if defined(__x86_64__)
-    for (; q + 64 <= bytes; q += 64)
-        for (size_t b = q; b < q + 64; b += 16)
-            _mm_stream_si128((__m128i *)(d + b), _mm_loadu_si128((const __m128i *)(s + b)));
-#endif
-    if (bytes > q) memcpy(d + q, s + q, bytes - q);
-}
-
-/* The one NaN every NaN output becomes: which NaN an fma passes on when two meet depends on the instruction
- * form the compiler picked, so NaN bits would otherwise differ between ISAs and between the tile and decode
- * kernels. */
-#define CK_OUTPUT_NAN 0x7FC00000u
-
 /* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
- * once to C's type, NaN as CK_OUTPUT_NAN (v's NaNs are replaced in place); contiguous runs with beta 0 go
- * through the vector casts, and through streaming stores if `stream` (BF16 cast on the stack first, MAX_NR at a
- * time). */
-static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, float *v, size_t n, bool stream) {
+ * once to C's type, NaN as CK_OUTPUT_NAN; contiguous runs with beta 0 go through the vector kernel (outputs), with
+ * streaming stores if `stream` for the whole 64-byte lines in the middle (a line written only in part would leave
+ * the write-combining buffer as partial writes; gemm_task fences them). */
+static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, const float *v, size_t n, bool stream) {
     const ck_dtype t = job->ctype;
     const float beta = job->beta;
     if (beta == 0.0f && stride == 1) {
-        for (size_t q = 0; q < n; q++) v[q] = v[q] != v[q] ? ck_bits_f32(CK_OUTPUT_NAN) : v[q];
-        if (t == CK_DTYPE_F32 && stream) stream_copy((float *)c + at, v, n * sizeof(float));
-        else if (t == CK_DTYPE_F32) memcpy((float *)c + at, v, n * sizeof(float));
-        else if (!stream) job->f->f32_to_bf16(v, (uint16_t *)c + at, n, false);
-        else
-            for (size_t q = 0; q < n; q += MAX_NR) {
-                uint16_t bf16[MAX_NR];
-                const size_t m = n - q < MAX_NR ? n - q : MAX_NR;
-                job->f->f32_to_bf16(v + q, bf16, m, false);
-                stream_copy((uint16_t *)c + at + q, bf16, m * sizeof(uint16_t));
-            }
+        const size_t size = ck_dtype_size(t), line = 64 / size;
+        char *y = (char *)c + at * size;
+        size_t head = stream ? (64 - (uintptr_t)y % 64) % 64 / size : n;
+        if (head > n) head = n;
+        const size_t whole = (n - head) / line * line;
+        if (head) job->f->outputs(v, y, t, head, false);
+        if (whole) job->f->outputs(v + head, y + head * size, t, whole, true);
+        if (head + whole < n) job->f->outputs(v + head + whole, y + (head + whole) * size, t, n - head - whole, false);
         return;
     }
     for (size_t q = 0; q < n; q++) {
         const size_t i = at + q * stride;
-        const float out = beta == 0.0f ? v[q] : fmaf(beta, ck_bits_f32(ck_load_bits(c, t, i)), v[q]);
-        ck_store_bits(c, t, i, out != out ? CK_OUTPUT_NAN : ck_f32_bits(out));
+        ck_store_bits(c, t, i, ck_output_bits(beta == 0.0f ? v[q] : fmaf(beta, ck_bits_f32(ck_load_bits(c, t, i)), v[q])));
     }
 }
 

@@ -86,6 +86,8 @@ typedef struct ck_formats_kernels {
     /* y[i] = decode(q[i]) * s[i/group], for i < n. */
     void (*dequant_groups)(const uint8_t *q, ck_fp8_format f, size_t n, size_t group, const float *s, void *y,
                            ck_dtype yt, bool stream);
+    /* y[i] = x[i] as a GEMM output (ck_output_bits: each NaN as CK_OUTPUT_NAN), rounded to yt, for i < n. */
+    void (*outputs)(const float *x, void *y, ck_dtype yt, size_t n, bool stream);
 } ck_formats_kernels;
 
 /* ---- GEMM microkernels (ref/gemm_ref.c, simd/gemm_simd.h) ----

@@ -71,6 +71,11 @@ static void dequant_groups_ref(const uint8_t *q, ck_fp8_format format, size_t n,
     for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_dequant_element(q[i], s[i / group], &ck_fp8_specs[format]));
 }
 
+static void outputs_ref(const float *x, void *y, ck_dtype yt, size_t n, bool stream) {
+    (void)stream;
+    for (size_t i = 0; i < n; i++) ck_store_bits(y, yt, i, ck_output_bits(x[i]));
+}
+
 const ck_formats_kernels ck_formats_scalar = {
     .f32_to_bf16 = f32_to_bf16_ref,
     .bf16_to_f32 = bf16_to_f32_ref,
@@ -82,4 +87,5 @@ const ck_formats_kernels ck_formats_scalar = {
     .quant_groups = quant_groups_ref,
     .quant_cols_t = quant_cols_t_ref,
     .dequant_groups = dequant_groups_ref,
+    .outputs = outputs_ref,
 };

@@ -494,6 +494,21 @@ static void CK_SIMD(dequant_groups)(const uint8_t *q, ck_fp8_format format, size
 #undef BODY
 }
 
+CK_INLINE void outputs_body(const float *x, void *y, ck_dtype yt, size_t n, bool stream) {
+    const vu32 magnitude = v_set(0x7FFFFFFFu), inf = v_set(0x7F800000u), nan = v_set(CK_OUTPUT_NAN);
+    size_t i = 0;
+    for (; i + CK_VW <= n; i += CK_VW) {
+        const vu32 b = v_load_f32(x + i);
+        v_store_y(y, yt, i, v_select(v_gt(v_and(b, magnitude), inf), nan, b), stream);
+    }
+    for (; i < n; i++) ck_store_bits(y, yt, i, ck_output_bits(x[i]));
+}
+
+static void CK_SIMD(outputs)(const float *x, void *y, ck_dtype yt, size_t n, bool stream) {
+    if (yt == CK_DTYPE_F32) outputs_body(x, y, CK_DTYPE_F32, n, stream);
+    else outputs_body(x, y, CK_DTYPE_BF16, n, stream);
+}
+
 const ck_formats_kernels CK_SIMD(ck_formats) = {
     .f32_to_bf16 = CK_SIMD(f32_to_bf16),
     .bf16_to_f32 = CK_SIMD(bf16_to_f32),
@@ -505,4 +520,5 @@ const ck_formats_kernels CK_SIMD(ck_formats) = {
     .quant_groups = CK_SIMD(quant_groups),
     .quant_cols_t = CK_SIMD(quant_cols_t),
     .dequant_groups = CK_SIMD(dequant_groups),
+    .outputs = CK_SIMD(outputs),
 };
