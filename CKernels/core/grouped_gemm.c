@@ -226,28 +226,29 @@ static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, co
     }
 }
 
-/* Stores strips [s0, s1) of the block's tiles (tile (ti, st) at acc + (ti*strips + st)*mr*nr), the block's columns
- * j0 ..< j0 + nb. C's rows are runs where C is row-major, stored a row of all the strips at a time; where C's
- * columns are contiguous (k-grouped [N, K] outputs) each column is gathered into a line and stored as a run. An empty
- * reduction with beta 1 leaves C. */
-static void write_strips(const gemm_job *job, const problem *p, float *acc, size_t i0, size_t mb, size_t j0, size_t nb,
-                         size_t s0, size_t s1) {
+/* Stores rows [r0, r1) (r0 a multiple of mr) x strips [s0, s1) of the block's tiles (tile (ti, st) at acc + (ti*strips + st)*mr*nr), of
+ * the block's columns j0 ..< j0 + nb. C's rows are runs where C is row-major, each row's piece gathered into one;
+ * where C's columns are contiguous (k-grouped [N, K] outputs) each column is gathered into a line and stored as a
+ * run. An empty reduction with beta 1 leaves C. */
+static void write_part(const gemm_job *job, const problem *p, float *acc, size_t i0, size_t j0, size_t nb, size_t r0,
+                       size_t r1, size_t s0, size_t s1) {
     if (p->red == 0 && job->beta == 1.0f) return;
     const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
     if (p->csc == 1 || p->rsc != 1)
-        for (size_t i = 0; i < mb; i++) {
-            float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
-            for (size_t st = s0, j = s0 * nr; st < s1; st++, j += nr)
-                store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, row + st * mr * nr,
-                          nb - j < nr ? nb - j : nr, job->stream);
+        for (size_t i = r0; i < r1; i++) {
+            float line[NB];
+            const float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
+            const size_t j = s0 * nr, n = (s1 * nr < nb ? s1 * nr : nb) - j;
+            for (size_t st = s0; st < s1; st++) memcpy(line + (st - s0) * nr, row + st * mr * nr, nr * sizeof(float));
+            store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, line, n, job->stream);
         }
     else
         for (size_t j = s0 * nr; j < nb && j < s1 * nr; j++) {
             float line[MAX_BLOCK_ROWS];
             const float *col = acc + j / nr * mr * nr + j % nr; /* column j in the block's first tile */
-            for (size_t t = 0; t * mr < mb; t++) /* tile t's rows */
-                for (size_t r = 0; r < mr && t * mr + r < mb; r++) line[t * mr + r] = col[(t * strips * mr + r) * nr];
-            store_run(job, p->c, i0 + (j0 + j) * p->csc, 1, line, mb, job->stream);
+            for (size_t t = r0 / mr; t * mr < r1; t++) /* tile t's rows */
+                for (size_t r = 0; r < mr && t * mr + r < r1; r++) line[t * mr + r - r0] = col[(t * strips * mr + r) * nr];
+            store_run(job, p->c, i0 + r0 + (j0 + j) * p->csc, 1, line, r1 - r0, job->stream);
         }
 }
 
@@ -389,12 +390,15 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
        registers), otherwise a span of all strips at once (whole runs along B's rows) */
     const bool per_strip = !direct && p->b.rs == 1;
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
-    /* a reduction of one chunk: each strip stored as its tiles finish it, while its sums are in cache (a block's
-       accumulators, 384 x 512 floats, outgrow Zen 3's 512 KiB of L2), else the block stored at its end. 64 of V2-Lite's
-       wgrads over 24 tokens each, two threads on Zen 3, medians of 5 to 8 calls in turn, against storing at the end:
-       [K, N] outputs 0.89 x and 0.97-0.98 x the time in two sets; strips stored as they finish in the forward calls
-       too, 384 rows per expert: 1.01-1.08 x, so those keep storing at the end */
-    const bool early = p->red && p->red <= KC;
+    /* A reduction of one chunk (the k-grouped calls over few tokens) stores its sums as they complete, while they
+       are in cache (a block's accumulators, 384 x 512 floats, outgrow Zen 3's 512 KiB of L2): with B packed a span at
+       a time and C's rows contiguous, the tiles run a row of tiles at a time and store its rows whole, otherwise a
+       strip at a time, each strip stored as its tiles finish it. Other blocks are stored at their end: strips stored
+       as they finish in the forward calls, 384 rows per expert, took 1.01-1.08 x the time on Zen 3. Against storing
+       every block at its end a strip of a row at a time (64 of V2-Lite's wgrads over 24 tokens each, two threads on
+       Zen 3, medians of 3 to 6 calls in turn): [K, N] outputs took 0.78 x the time, [N, K] ones 0.34-0.61 x (with
+       the vector outputs kernel and whole rows per store_run call, both part of the gain). */
+    const bool early = p->red && p->red <= KC, by_rows = early && !per_strip && p->csc == 1;
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
@@ -418,34 +422,34 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             const size_t ldap = whole ? s->x_ld : lda;
             if (dot && !whole)
                 dot->rows(element(p->a.data, i0 * p->a.rs + l0, p->a.type), p->a.type, p->a.rs, mb, kc, ap, lda);
-            for (size_t st = 0; st < strips; st++) {
+            float sa[MAX_MR], sb[MAX_NR];
+            for (size_t q = 0; q < strips * tiles; q++) {
+                const size_t st = by_rows ? q % strips : q / tiles, t = by_rows ? q / strips : q % tiles;
                 const size_t j = st * nr, cols = nb - j < nr ? nb - j : nr; /* the strip's */
-                if (per_strip) pack_b(k, p, l0, kc, j0 + j, (int)cols, s->pb, p0 == 0);
+                const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;  /* the tile's */
+                if (per_strip && t == 0) pack_b(k, p, l0, kc, j0 + j, (int)cols, s->pb, p0 == 0);
                 const float *pb = direct      ? (const float *)p->b.data + offset(&p->b, l0, j0 + j)
                                   : per_strip ? s->pb
                                               : s->pb + st * kp * nr + (l0 - p0) * nr;
                 const uint32_t *pairs_b =
                     (const uint32_t *)s->pb + (per_strip ? 0 : (st * pairs + (l0 - p0) / 2) * nr);
-                float sa[MAX_MR], sb[MAX_NR];
-                if (p->sb) col_scales(p, l0, j0 + j, cols, nr, sb);
-                for (size_t t = 0; t < tiles; t++) {
-                    const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;
-                    if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
-                    const size_t share = ck_div_up(lines - pf.at, calls--), steps = dot ? kcp : kc;
-                    pf.n = share < steps ? share : steps;
-                    float *out = s->acc + (t * strips + st) * mr * nr;
-                    if (dot)
-                        dot->tile(kcp, ap + i * ldap, ldap, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
-                                  pf.n ? &pf : NULL);
-                    else k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb,
-                                 l0 == 0, pf.n ? &pf : NULL);
-                    pf.at += pf.n;
-                }
-                if (early) write_strips(job, p, s->acc, i0, mb, j0, nb, st, st + 1);
+                if (p->sb && (by_rows || t == 0)) col_scales(p, l0, j0 + j, cols, nr, sb);
+                if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
+                const size_t share = ck_div_up(lines - pf.at, calls--), steps = dot ? kcp : kc;
+                pf.n = share < steps ? share : steps;
+                float *out = s->acc + (t * strips + st) * mr * nr;
+                if (dot)
+                    dot->tile(kcp, ap + i * ldap, ldap, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
+                              pf.n ? &pf : NULL);
+                else k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
+                             pf.n ? &pf : NULL);
+                pf.at += pf.n;
+                if (by_rows && st + 1 == strips) write_part(job, p, s->acc, i0, j0, nb, i, i + rows, 0, strips);
+                else if (early && !by_rows && t + 1 == tiles) write_part(job, p, s->acc, i0, j0, nb, 0, mb, st, st + 1);
             }
         }
     }
-    if (!early) write_strips(job, p, s->acc, i0, mb, j0, nb, 0, strips);
+    if (!early) write_part(job, p, s->acc, i0, j0, nb, 0, mb, 0, strips);
 }
 
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
@@ -553,7 +557,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         if ((p->decode || whole_a(p)) && x_floats(p->rows + 1, p->red) > a) a = x_floats(p->rows + 1, p->red);
         if (p->transposed && xt_floats(p) + p->red > a) a = xt_floats(p) + p->red; /* and decode_x's line */
         if (!p->decode && !p->transposed && (p->csc == 1 || p->rsc == 1))
-            outputs += p->rows * p->cols; /* what write_strips can stream */
+            outputs += p->rows * p->cols; /* what write_part can stream */
     }
     const size_t ntasks = first[groups], per = (pb + acc + a + 15) / 16 * 16; /* whole lines: blocks stay aligned */
     const size_t participants = ntasks < threads ? (ntasks ? ntasks : 1) : threads;
@@ -719,7 +723,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                                           x_floats(rows, k) <= X_FLOATS))};
 }
 
-/* Rows [row, row + rows) of y as padding: each an empty sum, written as write_strips writes those. */
+/* Rows [row, row + rows) of y as padding: each an empty sum, written as write_part writes those. */
 static problem padding_problem(const m_call *c, size_t row, size_t rows) {
     return (problem){.c = element(c->y, row * c->ldy, c->yt), .rsc = c->ldy, .csc = 1, .rows = rows, .cols = c->n};
 }
