@@ -12,13 +12,13 @@
 #define CK_DECODE_KN_W 2048 /* columns per decode_kn call */
 #define CK_DECODE_NK_W 16 /* columns (weight rows) per decode_nk call, NK_GROUPS groups of CK_VW */
 enum { NK_GROUPS = CK_DECODE_NK_W / CK_VW, NK_PAIR_M = 2, NK_STAGED = CK_VW == 8 };
-_Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && 128 % CK_DECODE_XB == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
-                   CK_GEMM_NR <= 64 && CK_DECODE_XB % CK_VW == 0 && CK_PACKED_COLUMNS == 64 &&
-                   CK_DECODE_NK_W <= CK_PACKED_COLUMNS,
+_Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 == 0 && CK_GEMM_MR <= 8 &&
+                   CK_GEMM_NR <= 64 && CK_DECODE_XB % CK_VW == 0 && 128 % CK_DECODE_XB == 0 &&
+                   CK_PACKED_COLUMNS == 64 && CK_DECODE_NK_W <= CK_PACKED_COLUMNS,
                "panels and decode_nk groups lie within one 128-wide scale block, decode_kn calls cover whole ones and "
                "its E4M3 check covers whole strips of packed weights; panels and decode_nk's calls lie within one "
                "such strip; the driver's scales hold 8 rows, 64 columns; a block of W's columns lies within one "
-               "block of decode_nk's x");
+               "block of decode_nk's x, and such a block (a staged chunk) within one scale block");
 
 /* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out,
@@ -384,15 +384,16 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
         if (!m) /* the chains from +0 */
             for (int r = 0; r < rows; r++) v_store_u32(acc + r * ld, v_as_u32(v_setf(0.0f)));
         size_t l = l0;
-        if (NK_STAGED && ng > 1) /* staged (see decode_nk_body): a block of x's columns at a time, its weights decoded */
-            for (; l + CK_DECODE_XB <= end; l += CK_DECODE_XB) { /* into buf, then the FMAs */
+        if (NK_STAGED && ng > 1) /* staged (see decode_nk_body): a block of x's columns at a time, its weights */
+            for (; l + CK_DECODE_XB <= end; l += CK_DECODE_XB) { /* decoded into buf, then the FMAs */
                 float buf[CK_DECODE_XB][CK_DECODE_NK_W]; /* buf[j][g*CK_VW + c] = W(g*CK_VW + c, l + j) */
 #pragma unroll
                 for (int b = 0; b < CK_DECODE_XB; b += CK_VW)
 #pragma unroll
                     for (int g = 0; g < ng; g++) {
                         vf32 col[CK_VW];
-                        load_block_t((const uint8_t *)w + g * gw, t, ldw, l + b, kc, prefetch, (size_t)(ng * CK_VW), col);
+                        load_block_t((const uint8_t *)w + g * gw, t, ldw, l + b, kc, prefetch, (size_t)(ng * CK_VW),
+                                     col);
 #pragma unroll
                         for (int j = 0; j < CK_VW; j++) v_store_u32(&buf[b + j][g * CK_VW], v_as_u32(col[j]));
                     }
