@@ -29,7 +29,7 @@
  * FP32 weights, 1.01-1.12 x with BF16 and 1.07-1.09 x with E4M3 (two threads, one row, weights from DRAM, medians of
  * five calls in turn with the [N, K] kernel; measured with decode_kn's passes, before BF16 and E4M3 strips against few
  * rows took its strips kernel, which reads a call's strips a group at a time); the transposed problems: NB_T columns
- * per task, a multiple of every group width of the transposed tiles (12, 8 and 6 columns). */
+ * per task, a multiple of every group width of the transposed tiles (12, 8, 6, 4 and 3 columns). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
        MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8, NB_T = 120, MAX_BLOCK_ROWS = MB_TILES * MAX_MR * 5 / 4 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and

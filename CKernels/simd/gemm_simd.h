@@ -80,11 +80,23 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
  * where the tile broadcasts x. Each weight row is prefetched TT_PREFETCH floats ahead.
  * TT_ROWS: the most rows. With the weights in DRAM (64 of V2-Lite's experts, two threads, best of 20-50 calls in
  * turn with the packing tiles) 10 to 16 rows took 0.77-0.97 x the time on AVX-512 and 12 to 16 rows 0.68-0.86 x on
- * AVX2; 20, 24 and 34 rows 0.96-1.08 x (the weights stream no faster), and 24 rows on AVX2 1.7 x. From L3 (two
- * experts, one thread) 24 to 48 rows took 0.79-0.89 x, but an MoE layer's experts come from DRAM. */
-enum { TT_ACC = CK_GEMM_MR * CK_GEMM_V, TT_NJ = 12, TT_MV = 2, TT_PREFETCH = 128, TT_ROWS = 16 };
+ * AVX2; on AVX-512 20, 24 and 34 rows 0.96-1.08 x (the weights stream no faster). On AVX2 (Zen 3), three vectors of
+ * rows in groups of three columns (see tt_cols), 17, 20 and 24 rows took 0.93, 0.81 and 0.87 x the time (medians of
+ * six runs in alternation, five calls each), 16 of V3's experts of 20 and 24 rows 0.87 and 0.92 x; 32 and 40 rows in
+ * two passes of at most 24 took 0.96 and 1.26 x. From L3 (two experts, one thread) 24 to 48 rows took 0.79-0.89 x on
+ * AVX-512, but an MoE layer's experts come from DRAM. */
+enum { TT_ACC = CK_GEMM_MR * CK_GEMM_V, TT_NJ = 12, TT_MV = 3, TT_PREFETCH = 128, TT_ROWS = CK_VW == 8 ? 24 : 16 };
 _Static_assert(TT_ROWS <= TT_MV * CK_VW, "the transposed tiles' rows fit their vectors");
-#define TT_COLS(mv, h) ((2 * TT_ACC / (2 * (mv) + (h)) < TT_NJ ? 2 * TT_ACC / (2 * (mv) + (h)) : TT_NJ) & ~1)
+
+/* The columns of a group: as many as TT_ACC accumulators hold (an even count with halves), at most TT_NJ, and with
+ * whole vectors only, few enough to leave a register spare beside x's vectors and the broadcast: on AVX2, four
+ * columns of three vectors fill all 16 and clang spilled them, at 0.47 x the rate of three columns (weights in L1). */
+CK_INLINE int tt_cols(const int mv, const int h) {
+    int nj = 2 * TT_ACC / (2 * mv + h);
+    if (!h && nj > (CK_VREGS - 2 - mv) / mv) nj = (CK_VREGS - 2 - mv) / mv;
+    nj = nj < TT_NJ ? nj : TT_NJ;
+    return h ? nj & ~1 : nj;
+}
 
 /* One group of nj columns from w0 (weight rows ldw apart; with `clamp`, the rows past cols repeat the last one), its
  * chains stored to out's columns [0, min(nj, cols)). */
@@ -109,9 +121,9 @@ CK_INLINE void tile_t_group(size_t kc, const float *w0, size_t ldw, int cols, co
         if (h) xh = v_load_half_dup(xt + l * ldt + mv * CK_VW);
 #pragma unroll
         for (int j = 0; j < nj; j++) {
-            b[j % 2] = v_setf(TT_ROW(j)[l]);
+            b[h ? j % 2 : 0] = v_setf(TT_ROW(j)[l]);
 #pragma unroll
-            for (int v = 0; v < mv; v++) acc[j][v] = v_fmaf(b[j % 2], x[v], acc[j][v]);
+            for (int v = 0; v < mv; v++) acc[j][v] = v_fmaf(b[h ? j % 2 : 0], x[v], acc[j][v]);
             if (h && j % 2) half[j / 2] = v_fmaf(v_halves(b[0], b[1]), xh, half[j / 2]);
         }
     }
@@ -129,7 +141,7 @@ CK_INLINE void tile_t_group(size_t kc, const float *w0, size_t ldw, int cols, co
 /* Groups of nj columns; the last one, if ragged, ends at cols (its first columns computed again, to the same bits). */
 CK_INLINE void tile_t_body(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt, int rows,
                            float *out, size_t ldo, const int mv, const int h) {
-    const int nj = TT_COLS(mv, h);
+    const int nj = tt_cols(mv, h);
     if (cols < nj) {
         tile_t_group(kc, w, ldw, cols, xt, ldt, rows, out, ldo, nj, mv, h, true);
         return;
@@ -143,12 +155,14 @@ CK_INLINE void tile_t_body(size_t kc, const float *w, size_t ldw, int cols, cons
 
 static void CK_SIMD(gemm_tile_t)(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt,
                                  int rows, float *out, size_t ldo) {
-    _Static_assert(TT_MV == 2, "one case per count of half vectors");
+    _Static_assert(TT_MV == 3, "one case per count of half vectors");
     switch (ck_div_up((size_t)rows, CK_VW / 2)) { /* mv vectors and h halves */
     case 1: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 0, 1); break;
     case 2: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 1, 0); break;
     case 3: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 1, 1); break;
-    default: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 2, 0); break;
+    case 4: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 2, 0); break;
+    case 5: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 2, 1); break;
+    default: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 3, 0); break;
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define CK_VREGS 16 /* vector registers */
 #define CK_VW 8
 #define CK_SIMD(name) name##_avx2
 

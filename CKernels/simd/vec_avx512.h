@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define CK_VREGS 32 /* vector registers */
 #define CK_VW 16
 #define CK_SIMD(name) name##_avx512
 

@@ -79,6 +79,9 @@ import TestSupport
         // (tasks of 120 share x), and 12 rows whose x passes 1 MiB (too large for both: the packing tiles)
         ([15, 10, 11, 13, 9, 12, 14, 16], 40, 19), ([16, 12, 3], 1, 40), ([11], 5, 16), ([10, 2], 33, 300),
         ([12, 1], 21850, 3), ([9, 16, 13], 7, 5),
+        // on AVX2 17 ... 24 rows too: two vectors and a half (17 ... 20 rows, groups of 4 columns) or three (21 ... 24,
+        // groups of 3), 25 rows back on the packing tiles; 2 columns: fewer than a group
+        ([17, 24, 20, 21, 25, 18, 23, 19, 22], 37, 17), ([24, 17], 3, 2),
         // a packed expert's x decoded whole, shared by three column tasks, over three spans of K (the last ragged)
         // with the tiles prefetching each next one
         ([20], 600, 300),
