@@ -80,7 +80,8 @@ static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa
  * where the tile broadcasts x. Each weight row is prefetched TT_PREFETCH floats ahead.
  * TT_ROWS: the most rows. With the weights in DRAM (64 of V2-Lite's experts, two threads, best of 20-50 calls in
  * turn with the packing tiles) 10 to 16 rows took 0.77-0.97 x the time on AVX-512 and 12 to 16 rows 0.68-0.86 x on
- * AVX2; on AVX-512 20, 24 and 34 rows 0.96-1.08 x (the weights stream no faster). On AVX2 (Zen 3), three vectors of
+ * AVX2; on AVX-512 20, 24 and 34 rows 0.96-1.08 x (the weights stream no faster), on Zen 4 20 and 24 rows 1.20 and
+ * 1.10 x, 32 rows 0.84 x but top-6 routing of 256 tokens (12 to 39 rows) 1.14 x. On AVX2 (Zen 3), three vectors of
  * rows in groups of three columns (see tt_cols), 17, 20 and 24 rows took 0.93, 0.81 and 0.87 x the time (medians of
  * six runs in alternation, five calls each), 16 of V3's experts of 20 and 24 rows 0.87 and 0.92 x; 32 and 40 rows in
  * two passes of at most 24 took 0.96 and 1.26 x. From L3 (two experts, one thread) 24 to 48 rows took 0.79-0.89 x on
