@@ -100,8 +100,8 @@ typedef struct {
     bool stream; /* ck_stream_pass, for the outputs in f32 or bf16 */
 } cast_job;
 
-static void cast_task(void *arg, size_t task, int tid) {
-    (void)tid;
+static void cast_task(void *arg, size_t task, int tid, ck_task_next *next) {
+    (void)tid, (void)next;
     const cast_job *j = arg;
     const size_t start = task * CK_FORMATS_GRAIN, n = j->n - start < CK_FORMATS_GRAIN ? j->n - start : CK_FORMATS_GRAIN;
     switch (j->op) {
@@ -202,8 +202,8 @@ static task_span span_of(const rows_job *j, size_t task) {
     return t;
 }
 
-static void quant_rows_task(void *arg, size_t task, int tid) {
-    (void)tid;
+static void quant_rows_task(void *arg, size_t task, int tid, ck_task_next *next) {
+    (void)tid, (void)next;
     const rows_job *j = arg;
     const size_t es = ck_dtype_size(j->xt);
     const task_span t = span_of(j, task);
@@ -230,8 +230,8 @@ static void quant_rows_task(void *arg, size_t task, int tid) {
     }
 }
 
-static void dequant_rows_task(void *arg, size_t task, int tid) {
-    (void)tid;
+static void dequant_rows_task(void *arg, size_t task, int tid, ck_task_next *next) {
+    (void)tid, (void)next;
     const rows_job *j = arg;
     const size_t es = ck_dtype_size(j->yt);
     const task_span t = span_of(j, task);
@@ -329,8 +329,8 @@ typedef struct {
     size_t lds, channel_pieces;
 } channel_job;
 
-static void quant_channels_task(void *arg, size_t task, int tid) {
-    (void)tid;
+static void quant_channels_task(void *arg, size_t task, int tid, ck_task_next *next) {
+    (void)tid, (void)next;
     const channel_job *j = arg;
     const size_t tg = task / j->channel_pieces, c0 = task % j->channel_pieces * CK_PIECE_GROUPS;
     const size_t t0 = tg * j->group, nt = j->tokens - t0 < j->group ? j->tokens - t0 : j->group;

@@ -363,6 +363,36 @@ static void pack_b(const ck_gemm_kernels *k, const problem *p, size_t l, size_t 
     else k->pack(src, p->b.type, p->b.rs, p->b.cs, len, cols, dst, prefetch);
 }
 
+/* Task t's block: its problem's rows [i0, i0 + rows) x columns [j0, j0 + cols). */
+typedef struct {
+    const problem *p;
+    size_t i0, rows, j0, cols;
+} block;
+
+static block task_block(const gemm_job *job, size_t t) {
+    size_t lo = 0, hi = job->groups; /* the problem whose task range holds t */
+    while (hi - lo > 1) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (job->first_task[mid] <= t) lo = mid;
+        else hi = mid;
+    }
+    const problem *p = &job->problems[lo];
+    const size_t mb = block_rows(job->k), nb = p->nb, local = t - job->first_task[lo];
+    const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb;
+    const size_t j0 = local % col_blocks * nb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
+    const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
+    return (block){p, i0, rows, j0, cols};
+}
+
+/* The lines of the first span of B that the participant's next task packs (claimed now), if it is a packed block. */
+static ck_prefetch next_task_lines(const gemm_job *job, ck_task_next *after) {
+    const size_t t = ck_next_task(after);
+    if (t == job->first_task[job->groups]) return (ck_prefetch){0};
+    const block b = task_block(job, t);
+    if (b.p->decode || b.p->transposed || b.p->red == 0) return (ck_prefetch){0};
+    return span_lines(&b.p->b, 0, span_at(b.p->red, 0), b.j0, b.cols);
+}
+
 /* A packed problem's block, run through the tiles a chunk (KC) of the reduction at a time. Where B's reduction is
  * contiguous ([N, K] weights), each strip's chunk is packed just before its tiles, so that the panel the pack writes
  * stays in L1 for them; otherwise B is packed a span (SPAN) of all strips at a time, so that the pack reads whole
@@ -371,15 +401,18 @@ static void pack_b(const ck_gemm_kernels *k, const problem *p, size_t l, size_t 
  * time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x; 16 of V3's experts of 96 rows 0.92 x,
  * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.10 x the time at 24 rows (at 384, 0.94-1.16 x: noise).
  * The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
- * the FMAs run and the next pack reads them from L2 (it prefetches for itself only the first span, which no tile did;
- * the dot pack leaves the first span to the hardware prefetchers).
+ * the FMAs run and the next pack reads them from L2; in the last span, the first span of the participant's next task
+ * (claimed early, see next_task_lines). The pack prefetches for itself the first span too, in case no tile did (the
+ * dot pack leaves it to the hardware prefetchers). Against leaving the first span to the pack (64 of V2-Lite's experts
+ * from DRAM, top-6 routing of 256 tokens, two threads on Zen 4, medians of six calls in turn, best of nine each), that
+ * took 0.96 x the time with the weights in 2 MiB pages, 0.99 x in 4 KiB pages; 4096 tokens the same time.
  * A tile prefetches at most a line per step; lines past that (a quarter of an FP32 span with 13 to 18 rows) are left to
  * the pack, as two per step, or the pack's own prefetches for such spans, measured slower. 64 of V2-Lite's experts on
  * two threads, in turn with the kernels that packed few-row experts 1024 of the reduction at a time with the pack's
  * prefetches alone (medians of three runs): FP32 experts of 17, 24 and 40 rows took 0.90-0.93 x the time, BF16 ones of
  * 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of 96 rows, the same within the noise. */
 static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t i0, size_t mb, size_t j0,
-                      size_t nb) {
+                      size_t nb, ck_task_next *after) {
     const ck_gemm_kernels *k = job->k;
     const ck_dot_kernels *dot = p->dot;
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
@@ -407,8 +440,8 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
         for (size_t j = 0; !direct && !per_strip && j < nb; j += piece)
             pack_b(k, p, p0, kp, j0 + j, (int)(nb - j < piece ? nb - j : piece), s->pb + j * (dot ? pairs : kp),
                    p0 == 0);
-        ck_prefetch pf = {0};
-        if (next < p->red) pf = span_lines(&p->b, next, span_at(p->red, next), j0, nb);
+        ck_prefetch pf = next < p->red ? span_lines(&p->b, next, span_at(p->red, next), j0, nb)
+                                        : next_task_lines(job, after);
         const size_t lines = pf.n;
         size_t calls = ck_div_up(kp, KC) * strips * tiles; /* the tile calls left in this span */
         for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
@@ -490,23 +523,13 @@ static void run_transposed_block(const gemm_job *job, const problem *p, scratch 
     store_rows(job, p, j0, s->acc, nb, nb);
 }
 
-static void gemm_task(void *arg, size_t t, int tid) {
+static void gemm_task(void *arg, size_t t, int tid, ck_task_next *next) {
     const gemm_job *job = arg;
-    size_t lo = 0, hi = job->groups; /* the problem whose task range holds t */
-    while (hi - lo > 1) {
-        const size_t mid = lo + (hi - lo) / 2;
-        if (job->first_task[mid] <= t) lo = mid;
-        else hi = mid;
-    }
-    const problem *p = &job->problems[lo];
-    const size_t mb = block_rows(job->k), nb = p->nb, local = t - job->first_task[lo];
-    const size_t col_blocks = ck_div_up(p->cols, nb), bi = local / col_blocks, i0 = bi * mb;
-    const size_t j0 = local % col_blocks * nb, cols = p->cols - j0 < nb ? p->cols - j0 : nb;
-    const size_t rows = bi + 1 == row_blocks(p->rows, mb) ? p->rows - i0 : mb; /* the last block takes the rest */
+    const block b = task_block(job, t);
     scratch *s = &job->scratch[tid];
-    if (p->decode) run_decode_block(job, p, s, j0, cols);
-    else if (p->transposed) run_transposed_block(job, p, s, j0, cols);
-    else run_block(job, p, s, i0, rows, j0, cols);
+    if (b.p->decode) run_decode_block(job, b.p, s, b.j0, b.cols);
+    else if (b.p->transposed) run_transposed_block(job, b.p, s, b.j0, b.cols);
+    else run_block(job, b.p, s, b.i0, b.rows, b.j0, b.cols, next);
     if (job->stream) ck_store_fence();
 }
 
@@ -906,8 +929,8 @@ typedef struct {
 } pack_job;
 
 /* Task t: strip t % strips of expert t / strips. */
-static void pack_task(void *arg, size_t t, int tid) {
-    (void)tid;
+static void pack_task(void *arg, size_t t, int tid, ck_task_next *next) {
+    (void)tid, (void)next;
     const pack_job *j = arg;
     const size_t g = t / j->strips, c0 = t % j->strips * CK_PACKED_COLUMNS, size = j->size;
     const size_t cols = j->n - c0 < CK_PACKED_COLUMNS ? j->n - c0 : CK_PACKED_COLUMNS;

@@ -43,10 +43,15 @@ typedef void (*ck_region_fn)(void *ctx, int tid, int nthreads);
 #define CK_STRING(x) CK_STRING_(x) /* a macro's value as a string literal */
 #define CK_STRING_(x) #x
 void ck_parallel_region(ck_region_fn fn, void *ctx, int max_threads);
-/* Runs task(ctx, i, tid) for i in [0, ntasks), claimed dynamically by at most max_threads participants
+/* Runs task(ctx, i, tid, next) for i in [0, ntasks), claimed dynamically by at most max_threads participants
  * tid < max_threads (one thread per tid at a time, so per-tid scratch needs no lock); tasks must write
- * disjoint outputs. */
-typedef void (*ck_task_fn)(void *ctx, size_t task, int tid);
+ * disjoint outputs. A task may claim its participant's next task early (ck_next_task), so as to prefetch for it;
+ * otherwise the next is claimed when the task returns, which balances the participants best. */
+typedef struct ck_task_next ck_task_next;
+typedef void (*ck_task_fn)(void *ctx, size_t task, int tid, ck_task_next *next);
+/* The task the participant runs after the current one, claimed by the first call (later calls return the same);
+ * the list's task count when none is left. */
+size_t ck_next_task(ck_task_next *next);
 void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx, int max_threads);
 /* How many tasks to cut `work` units of work into, each at least `grain` units (1 for small work). */
 size_t ck_task_count(size_t work, size_t grain);

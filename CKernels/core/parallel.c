@@ -1,6 +1,7 @@
 /*
  * The executor. Drivers describe work as a region (every participant runs once) or as a task list
- * (claimed through an atomic counter). Two backends behind one interface:
+ * (claimed through an atomic counter, a participant's next task possibly early by the task before it, to prefetch
+ * for it). Two backends behind one interface:
  *   - default: a persistent pthread pool; the caller is participant 0, workers spin briefly on the
  *     generation counter and then sleep on a condition variable;
  *   - trait OpenMP: the OpenMP runtime of libomp, entered through its GOMP_parallel entry point (the
@@ -211,21 +212,33 @@ typedef struct {
     atomic_size_t next;
 } task_list;
 
+struct ck_task_next {
+    task_list *list;
+    size_t task; /* the claimed task, or SIZE_MAX while unclaimed */
+};
+
+size_t ck_next_task(ck_task_next *next) {
+    if (next->task == SIZE_MAX) {
+        const size_t t = atomic_fetch_add_explicit(&next->list->next, 1, memory_order_relaxed);
+        next->task = t < next->list->ntasks ? t : next->list->ntasks;
+    }
+    return next->task;
+}
+
 static void run_tasks(void *arg, int tid, int nthreads) {
     (void)nthreads;
-    task_list *list = arg;
-    for (size_t i; (i = atomic_fetch_add_explicit(&list->next, 1, memory_order_relaxed)) < list->ntasks;)
-        list->task(list->ctx, i, tid);
+    ck_task_next next = {arg, SIZE_MAX};
+    for (size_t i; (i = ck_next_task(&next)) < next.list->ntasks;) {
+        next.task = SIZE_MAX;
+        next.list->task(next.list->ctx, i, tid, &next);
+    }
 }
 
 void ck_parallel_for(size_t ntasks, ck_task_fn task, void *ctx, int max_threads) {
     if (ntasks == 0) return;
-    if (ntasks == 1) {
-        task(ctx, 0, 0);
-        return;
-    }
     task_list list = {task, ctx, ntasks, 0};
-    ck_parallel_region(run_tasks, &list, ntasks < (size_t)max_threads ? (int)ntasks : max_threads);
+    if (ntasks == 1) run_tasks(&list, 0, 1);
+    else ck_parallel_region(run_tasks, &list, ntasks < (size_t)max_threads ? (int)ntasks : max_threads);
 }
 
 size_t ck_task_count(size_t work, size_t grain) {
