@@ -13,6 +13,8 @@ struct Machine {
     var peakBF16GFlops: Double?
     var copyGBps: Double
     var readGBps: Double
+    /// The share of the DRAM probe's buffers that the kernel backed with huge pages (see ``Allocation``).
+    var hugePageShare: Double
 
     static func measure(quick: Bool, log: (String) -> Void) -> Machine {
         let reps = quick ? 3 : 5
@@ -24,17 +26,19 @@ struct Machine {
             bf16 = bestRate(reps: reps) { ck_probe_dot_bf16($0) }
         }
         log("probing DRAM copy and read bandwidth ...")
-        let (copy, read) = bandwidths(reps: reps, quick: quick)
+        let (copy, read, huge) = bandwidths(reps: reps, quick: quick)
         return Machine(cpu: Runtime.cpuName, isa: Runtime.activeISA, threads: Runtime.threadCount,
-                       peakF32GFlops: f32, peakBF16GFlops: bf16, copyGBps: copy, readGBps: read)
+                       peakF32GFlops: f32, peakBF16GFlops: bf16, copyGBps: copy, readGBps: read, hugePageShare: huge)
     }
 
     /// DRAM copy (bytes read + written) and read GB/s on arrays far beyond the last-level cache (at least 4x,
     /// at least 1 GiB; 256 MiB with --quick), best of `reps`. The reads run first: after a copy the cache is
     /// full of dirty lines, whose write-backs would slow the next read pass down.
-    private static func bandwidths(reps: Int, quick: Bool) -> (copy: Double, read: Double) {
+    private static func bandwidths(reps: Int, quick: Bool) -> (copy: Double, read: Double, huge: Double) {
         let bytes = quick ? 256 << 20 : max(1 << 30, 4 * lastLevelCacheBytes()) / 64 * 64
+        let before = anonymousHugePageBytes()
         let src = Allocation(bytes: bytes), dst = Allocation(bytes: bytes)
+        let huge = Double(anonymousHugePageBytes() - before) / Double(src.bytes + dst.bytes)
         memsetPattern(src)
         var copy = 0.0, read = 0.0
         var sink: UInt64 = 0
@@ -49,7 +53,7 @@ struct Machine {
             copy = max(copy, 2 * Double(bytes) / (now() - t0) / 1e9)
         }
         if sink == 0x5EED { print("") } // keeps the checksum alive
-        return (copy, read)
+        return (copy, read, huge)
     }
 
     /// Probes the compute peaks once more, keeping the best.
@@ -60,7 +64,7 @@ struct Machine {
 
     /// Probes the DRAM bandwidths once more, keeping the best.
     mutating func reprobeMemory(quick: Bool) {
-        let (copy, read) = Self.bandwidths(reps: 1, quick: quick)
+        let (copy, read, _) = Self.bandwidths(reps: 1, quick: quick)
         copyGBps = max(copyGBps, copy)
         readGBps = max(readGBps, read)
     }

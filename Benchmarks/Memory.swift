@@ -1,13 +1,23 @@
 import Glibc
 
-/// A 64-byte aligned allocation for benchmark buffers, freed with its owner.
+/// A 64-byte aligned allocation for benchmark buffers, freed with its owner. Buffers of 2 MiB or more are asked for
+/// transparent huge pages (2 MiB aligned, `madvise(MADV_HUGEPAGE)`), as a runtime that holds an MoE layer's experts
+/// would: in 4 KiB pages every page of the weights costs a page walk, which the kernels cannot prefetch past (see
+/// the README). `--base-pages` turns this off.
 final class Allocation {
     let raw: UnsafeMutableRawPointer
     let bytes: Int
 
+    /// Whether buffers of `hugePage` bytes or more are asked for huge pages (set once, from the options).
+    nonisolated(unsafe) static var hugePages = true
+    static let hugePage = 2 << 20
+
     init(bytes: Int) {
-        let rounded = max(64, (bytes + 63) / 64 * 64)
-        guard let p = aligned_alloc(64, rounded) else { fatalError("cannot allocate \(rounded) bytes") }
+        let huge = Self.hugePages && bytes >= Self.hugePage
+        let alignment = huge ? Self.hugePage : 64
+        let rounded = max(64, (bytes + alignment - 1) / alignment * alignment)
+        guard let p = aligned_alloc(alignment, rounded) else { fatalError("cannot allocate \(rounded) bytes") }
+        if huge { _ = madvise(p, rounded, MADV_HUGEPAGE) } // a hint: without THP the pages stay 4 KiB
         raw = p
         self.bytes = rounded
         memset(p, 0, rounded) // fault the pages in before timing
@@ -43,6 +53,30 @@ final class Allocation {
             p[i] = sum
         }
     }
+}
+
+/// The process's anonymous memory in transparent huge pages, in bytes (`/proc/self/smaps_rollup`; 0 when unknown).
+func anonymousHugePageBytes() -> Int {
+    guard let f = fopen("/proc/self/smaps_rollup", "r") else { return 0 }
+    defer { fclose(f) }
+    var buffer = [CChar](repeating: 0, count: 256)
+    while fgets(&buffer, 256, f) != nil {
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard line.hasPrefix("AnonHugePages:") else { continue }
+        return (Int(String(line.dropFirst(14)).trimmingCharacters(in: " kB\n")) ?? 0) << 10
+    }
+    return 0
+}
+
+/// The kernel's transparent huge page setting (the bracketed word of its sysfs file: always, madvise or never).
+func transparentHugePageMode() -> String {
+    guard let f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r") else { return "unknown" }
+    defer { fclose(f) }
+    var buffer = [CChar](repeating: 0, count: 128)
+    guard fgets(&buffer, 128, f) != nil else { return "unknown" }
+    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]") else { return "unknown" }
+    return String(text[text.index(after: open)..<close])
 }
 
 /// The last-level cache size in bytes (sysfs), or 32 MiB when unknown.

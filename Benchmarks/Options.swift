@@ -8,9 +8,11 @@ struct Options {
     var quick = false
     var jsonPath: String?
     var list = false
+    var basePages = false
 
     static let usage = """
         usage: benchmarks [--filter TEXT] [--threads N] [--isa scalar|avx2|avx512|avx512bf16] [--quick] [--json PATH] [--list]
+                          [--base-pages]
 
           --filter TEXT  run only cases whose "suite/case" contains TEXT
           --threads N    threads for MoEKit and the probes (default: MOEKIT_NUM_THREADS or all CPUs)
@@ -18,6 +20,7 @@ struct Options {
           --quick        fewer repetitions and smaller DRAM probes (a smoke run; numbers are noisier)
           --json PATH    also write the machine-readable report to PATH
           --list         list the cases and exit
+          --base-pages   keep the buffers in 4 KiB pages (default: transparent huge pages for buffers of 2 MiB or more)
         """
 
     init(arguments: [String]) throws(OptionsError) {
@@ -40,6 +43,7 @@ struct Options {
             case "--quick": quick = true
             case "--json": jsonPath = try value(arg)
             case "--list": list = true
+            case "--base-pages": basePages = true
             case "-h", "--help": throw OptionsError(message: "")
             default: throw OptionsError(message: "unknown argument \(arg)")
             }

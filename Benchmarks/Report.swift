@@ -14,8 +14,16 @@ enum Report {
               peak bf16  \(bf16)
               dram copy  \(fixed(m.copyGBps, 2)) GB/s  (read + written)
               dram read  \(fixed(m.readGBps, 2)) GB/s
+              pages      \(pages(m))
               openblas   \(String(cString: baseline_openblas_core())) kernels (OPENBLAS_CORETYPE=\(String(cString: getenv("OPENBLAS_CORETYPE") ?? strdup("unset"))))
             """
+    }
+
+    /// The page size the buffers were asked for, and how much of the DRAM probe's the kernel gave in huge pages.
+    static func pages(_ m: Machine) -> String {
+        guard Allocation.hugePages else { return "4 KiB (--base-pages)" }
+        return "2 MiB asked for buffers of 2 MiB or more (THP \(transparentHugePageMode())): "
+            + "\(fixed(m.hugePageShare * 100, 0))% of the DRAM probe's buffers in huge pages"
     }
 
     static let columns: [(String, Int)] = [
@@ -45,7 +53,8 @@ enum Report {
         var out = "{\n  \"machine\": {"
         out += "\"cpu\": \(quote(m.cpu)), \"isa\": \(quote(m.isa.description)), \"threads\": \(m.threads), "
         out += "\"peak_f32_gflops\": \(num(m.peakF32GFlops)), \"peak_bf16_gflops\": \(m.peakBF16GFlops.map(num) ?? "null"), "
-        out += "\"copy_gbps\": \(num(m.copyGBps)), \"read_gbps\": \(num(m.readGBps))},\n  \"results\": ["
+        out += "\"copy_gbps\": \(num(m.copyGBps)), \"read_gbps\": \(num(m.readGBps)), "
+        out += "\"huge_pages\": \(Allocation.hugePages), \"huge_page_share\": \(num(m.hugePageShare))},\n  \"results\": ["
         out += results.map { r in
             let shape = r.shape.map { "\(quote($0.0)): \($0.1)" }.joined(separator: ", ")
             return "\n    {\"suite\": \(quote(r.suite)), \"case\": \(quote(r.name)), \"impl\": \(quote(r.impl)), "

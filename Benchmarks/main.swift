@@ -28,6 +28,7 @@ do {
     exit(error.message.isEmpty ? 0 : 2)
 }
 
+Allocation.hugePages = !options.basePages
 let llc = lastLevelCacheBytes()
 let allCases = quantSuite(llcBytes: llc) + gemmSuite(llcBytes: llc)
 let cases = allCases.filter { options.filter.map($0.id.contains) ?? true }
