@@ -2,10 +2,10 @@
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for all
  * experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a problem C[i, j]
  * = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the task packs B into nr-wide
- * f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to f32 per 128-long chunk, or a
+ * f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to f32 per chunk, or a
  * few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32),
- * then runs the dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. The chunk is the
- * FP8 scale block, so scaled problems apply a_s * b_s to each chunk's partial sums. Decode-sized experts run a decode
+ * then runs the dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. A scaled
+ * problem's chunk is the FP8 scale block, so that it applies a_s * b_s to each chunk's partial sums; others' is a span. Decode-sized experts run a decode
  * kernel over the weights in place instead, and slightly larger ones with FP32 weights whose reduction is contiguous
  * the transposed tiles (see transposed). Nothing about the blocking or the path changes an output's order, so the bits
  * do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the m-grouped problems on BF16
@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KC: the reduction chunk, equal to the FP8 scale block; SPAN: the reduction prefetched at once, and packed at once
- * where B's reduction is not contiguous (see run_block); PB: the packed B panel's floats, NB columns per task x SPAN;
+/* KC: the FP8 scale block, the reduction chunk of scaled problems (see chunk_of); SPAN: the reduction prefetched at
+ * once, and packed at once where B's reduction is not contiguous (see run_block), the chunk of other problems; PB: the packed B panel's floats, NB columns per task x SPAN;
  * problems with at most FEW_ROWS rows, which reuse each packed weight only a few times, take NB_FEW columns per task,
  * for more tasks (and decode_nk's problems take NB_FEW columns too); a task's rows: MB_TILES tiles (see row_blocks);
  * decode problems with [K, N] weights: up to NB_KN columns per task (see kn_task_cols), packed weights' KN_STRIPS
@@ -393,9 +393,17 @@ static ck_prefetch next_task_lines(const gemm_job *job, ck_task_next *after) {
     return span_lines(&b.p->b, 0, span_at(b.p->red, 0), b.j0, b.cols);
 }
 
-/* A packed problem's block, run through the tiles a chunk (KC) of the reduction at a time. Where B's reduction is
+/* The reduction of a tile call: the scale block (KC) where scales apply to its partial sums, and for the dot kernels,
+ * which copy A's rows per chunk; else a span, so that each tile's accumulators go through memory half as often. Against
+ * chunks of KC (Zen 4, two threads, weights in 2 MiB pages, C driver, medians of six calls in turn): 64 of V2-Lite's
+ * experts with top-6 routing of 256 tokens took 0.98 x the time (4 KiB pages 0.97 x), of 4096 tokens 0.99 x forward
+ * ([N, K] weights), 0.98 x with [K, N] weights, 1.00 x k-grouped; 16 of V3's experts, 4096 tokens, 0.98 x; on AVX2
+ * 256 tokens the same time. */
+static size_t chunk_of(const problem *p) { return p->sa || p->sb || p->dot ? KC : SPAN; }
+
+/* A packed problem's block, run through the tiles a chunk (chunk_of) of the reduction at a time. Where B's reduction is
  * contiguous ([N, K] weights), each strip's chunk is packed just before its tiles, so that the panel the pack writes
- * stays in L1 for them; otherwise B is packed a span (SPAN) of all strips at a time, so that the pack reads whole
+ * is still in cache for them; otherwise B is packed a span (SPAN) of all strips at a time, so that the pack reads whole
  * runs along B's rows. Against packing [N, K] weights a span at a time too (64 of V2-Lite's experts from DRAM, two
  * threads, medians of 4 to 8 calls in turn, on a Xeon with AVX512_BF16): FP32 experts of 24 rows took 0.95 x the
  * time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x; 16 of V3's experts of 96 rows 0.92 x,
@@ -431,7 +439,8 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
        every block at its end a strip of a row at a time (64 of V2-Lite's wgrads over 24 tokens each, two threads on
        Zen 3, medians of 3 to 6 calls in turn): [K, N] outputs took 0.78 x the time, [N, K] ones 0.34-0.61 x (with
        the vector outputs kernel and whole rows per store_run call, both part of the gain). */
-    const bool early = p->red && p->red <= KC, by_rows = early && !per_strip && p->csc == 1;
+    const size_t chunk = chunk_of(p);
+    const bool early = p->red && p->red <= chunk, by_rows = early && !per_strip && p->csc == 1;
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
@@ -443,9 +452,9 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
         ck_prefetch pf = next < p->red ? span_lines(&p->b, next, span_at(p->red, next), j0, nb)
                                         : next_task_lines(job, after);
         const size_t lines = pf.n;
-        size_t calls = ck_div_up(kp, KC) * strips * tiles; /* the tile calls left in this span */
-        for (size_t l0 = p0; l0 < p0 + kp; l0 += KC) {
-            const size_t kc = p0 + kp - l0 < KC ? p0 + kp - l0 : KC, kcp = ck_div_up(kc, 2), lda = padded_ld(kcp);
+        size_t calls = ck_div_up(kp, chunk) * strips * tiles; /* the tile calls left in this span */
+        for (size_t l0 = p0; l0 < p0 + kp; l0 += chunk) {
+            const size_t kc = p0 + kp - l0 < chunk ? p0 + kp - l0 : chunk, kcp = ck_div_up(kc, 2), lda = padded_ld(kcp);
             const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
                            : dot ? (view){NULL, 0, 0, 0}
                                  : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
@@ -572,7 +581,7 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         return ck_fail(CK_ERR_OUT_OF_MEMORY, "groups", "cannot allocate the task list");
     }
     const size_t panel_rows = ck_div_up(max_block_rows(mb), (size_t)k->mr) * (size_t)k->mr;
-    size_t a = panel_rows * KC + panel_rows, outputs = 0; /* a_view's micro-panels and line */
+    size_t a = panel_rows * SPAN + panel_rows, outputs = 0; /* a_view's micro-panels and line */
     first[0] = 0;
     for (size_t g = 0; g < groups; g++) {
         const problem *p = &problems[g];
