@@ -2,15 +2,15 @@
  * Grouped expert GEMMs (ck_gemm.h): argument checks, then one task list over (expert, M-block, N-block) for all
  * experts, so a hot expert and many cold ones balance across threads in one fork-join. Each expert is a problem C[i, j]
  * = sum over l of A(i, l) * B(l, j) (rows x cols, reduction red), computed BLIS-style: the task packs B into nr-wide
- * f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to f32 per chunk, or a
- * few-row expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32),
- * then runs the dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. A scaled
- * problem's chunk is the FP8 scale block, so that it applies a_s * b_s to each chunk's partial sums; others' is a span. Decode-sized experts run a decode
- * kernel over the weights in place instead, and slightly larger ones with FP32 weights whose reduction is contiguous
- * the transposed tiles (see transposed). Nothing about the blocking or the path changes an output's order, so the bits
- * do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products) the m-grouped problems on BF16
- * and E4M3 operands run the dot kernels instead (ck_dot_kernels: pairs instead of f32, the instruction's order): then
- * the bits do not depend on M or threads. */
+ * f32 panels (a chunk or a span of the reduction at a time, see run_block) and copies A to f32 per chunk, or a few-row
+ * expert's A whole once per thread (BF16 and FP8 are decoded exactly there, so the tiles only ever see f32), then runs
+ * the dispatched outer-product tiles, carrying each output's fma chain from chunk to chunk. A scaled problem's chunk is
+ * the FP8 scale block, so that it applies a_s * b_s to each chunk's partial sums; others' is a span. Decode-sized
+ * experts run a decode kernel over the weights in place instead, and slightly larger ones with FP32 weights whose
+ * reduction is contiguous the transposed tiles (see transposed). Nothing about the blocking or the path changes an
+ * output's order, so the bits do not depend on M, threads or ISA. Under BF16 dot products (ck_set_bf16_dot_products)
+ * the m-grouped problems on BF16 and E4M3 operands run the dot kernels instead (ck_dot_kernels: pairs instead of f32,
+ * the instruction's order): then the bits do not depend on M or threads. */
 #include "internal.h"
 #include "formats_element.h"
 #include "../include/ck_gemm.h"
@@ -20,16 +20,17 @@
 #include <string.h>
 
 /* KC: the FP8 scale block, the reduction chunk of scaled problems (see chunk_of); SPAN: the reduction prefetched at
- * once, and packed at once where B's reduction is not contiguous (see run_block), the chunk of other problems; PB: the packed B panel's floats, NB columns per task x SPAN;
- * problems with at most FEW_ROWS rows, which reuse each packed weight only a few times, take NB_FEW columns per task,
- * for more tasks (and decode_nk's problems take NB_FEW columns too); a task's rows: MB_TILES tiles (see row_blocks);
- * decode problems with [K, N] weights: up to NB_KN columns per task (see kn_task_cols), packed weights' KN_STRIPS
- * strips per decode_kn call (a pass over 8 FP32 strips and the next pass's lines, prefetched into L1 meanwhile, take 16
- * KiB; over 22, 44 KiB): calls over all 22 of a V2-Lite expert's strips took 1.08-1.13 x the time of calls of 8 with
- * FP32 weights, 1.01-1.12 x with BF16 and 1.07-1.09 x with E4M3 (two threads, one row, weights from DRAM, medians of
- * five calls in turn with the [N, K] kernel; measured with decode_kn's passes, before BF16 and E4M3 strips against few
- * rows took its strips kernel, which reads a call's strips a group at a time); the transposed problems: NB_T columns
- * per task, a multiple of every group width of the transposed tiles (12, 8, 6, 4 and 3 columns). */
+ * once, and packed at once where B's reduction is not contiguous (see run_block), the chunk of other problems; PB: the
+ * packed B panel's floats, NB columns per task x SPAN; problems with at most FEW_ROWS rows, which reuse each packed
+ * weight only a few times, take NB_FEW columns per task, for more tasks (and decode_nk's problems take NB_FEW columns
+ * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN columns per
+ * task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call (a pass over 8 FP32 strips and the next
+ * pass's lines, prefetched into L1 meanwhile, take 16 KiB; over 22, 44 KiB): calls over all 22 of a V2-Lite expert's
+ * strips took 1.08-1.13 x the time of calls of 8 with FP32 weights, 1.01-1.12 x with BF16 and 1.07-1.09 x with E4M3
+ * (two threads, one row, weights from DRAM, medians of five calls in turn with the [N, K] kernel; measured with
+ * decode_kn's passes, before BF16 and E4M3 strips against few rows took its strips kernel, which reads a call's strips
+ * a group at a time); the transposed problems: NB_T columns per task, a multiple of every group width of the transposed
+ * tiles (12, 8, 6, 4 and 3 columns). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
        MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8, NB_T = 120, MAX_BLOCK_ROWS = MB_TILES * MAX_MR * 5 / 4 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
@@ -393,12 +394,12 @@ static ck_prefetch next_task_lines(const gemm_job *job, ck_task_next *after) {
     return span_lines(&b.p->b, 0, span_at(b.p->red, 0), b.j0, b.cols);
 }
 
-/* The reduction of a tile call: the scale block (KC) where scales apply to its partial sums, and for the dot kernels,
- * which copy A's rows per chunk; else a span, so that each tile's accumulators go through memory half as often. Against
- * chunks of KC (Zen 4, two threads, weights in 2 MiB pages, C driver, medians of six calls in turn): 64 of V2-Lite's
- * experts with top-6 routing of 256 tokens took 0.98 x the time (4 KiB pages 0.97 x), of 4096 tokens 0.99 x forward
- * ([N, K] weights), 0.98 x with [K, N] weights, 1.00 x k-grouped; 16 of V3's experts, 4096 tokens, 0.98 x; on AVX2
- * 256 tokens the same time. */
+/* The reduction of a tile call: the scale block (KC) where scales apply to its partial sums, and for the dot kernels
+ * (whose chunks were not measured longer); else a span, so that each tile's accumulators go through memory half as
+ * often. Against chunks of KC (Zen 4, two threads, weights in 2 MiB pages, C driver, medians of six calls in turn): 64
+ * of V2-Lite's experts with top-6 routing of 256 tokens took 0.98 x the time (4 KiB pages 0.97 x), of 4096 tokens 0.99
+ * x forward ([N, K] weights), 0.98 x with [K, N] weights, 1.00 x k-grouped; 16 of V3's experts, 4096 tokens, 0.98 x;
+ * on AVX2 256 tokens the same time. */
 static size_t chunk_of(const problem *p) { return p->sa || p->sb || p->dot ? KC : SPAN; }
 
 /* A packed problem's block, run through the tiles a chunk (chunk_of) of the reduction at a time. Where B's reduction is
