@@ -55,27 +55,30 @@ final class Allocation {
     }
 }
 
-/// The process's anonymous memory in transparent huge pages, in bytes (`/proc/self/smaps_rollup`; 0 when unknown).
-func anonymousHugePageBytes() -> Int {
-    guard let f = fopen("/proc/self/smaps_rollup", "r") else { return 0 }
+/// The lines of a small text file (`/proc`, `/sys`), or nil when it cannot be read.
+func textLines(ofFile path: String) -> [String]? {
+    guard let f = fopen(path, "r") else { return nil }
     defer { fclose(f) }
+    var lines: [String] = []
     var buffer = [CChar](repeating: 0, count: 256)
     while fgets(&buffer, 256, f) != nil {
-        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard line.hasPrefix("AnonHugePages:") else { continue }
-        return (Int(String(line.dropFirst(14)).trimmingCharacters(in: " kB\n")) ?? 0) << 10
+        lines.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
-    return 0
+    return lines
+}
+
+/// The process's anonymous memory in transparent huge pages, in bytes (`/proc/self/smaps_rollup`; 0 when unknown).
+func anonymousHugePageBytes() -> Int {
+    guard let line = textLines(ofFile: "/proc/self/smaps_rollup")?.first(where: { $0.hasPrefix("AnonHugePages:") })
+    else { return 0 }
+    return (Int(String(line.dropFirst(14)).trimmingCharacters(in: " kB\n")) ?? 0) << 10
 }
 
 /// The kernel's transparent huge page setting (the bracketed word of its sysfs file: always, madvise or never).
 func transparentHugePageMode() -> String {
-    guard let f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r") else { return "unknown" }
-    defer { fclose(f) }
-    var buffer = [CChar](repeating: 0, count: 128)
-    guard fgets(&buffer, 128, f) != nil else { return "unknown" }
-    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    guard let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]") else { return "unknown" }
+    guard let text = textLines(ofFile: "/sys/kernel/mm/transparent_hugepage/enabled")?.first,
+          let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]")
+    else { return "unknown" }
     return String(text[text.index(after: open)..<close])
 }
 
@@ -83,12 +86,8 @@ func transparentHugePageMode() -> String {
 func lastLevelCacheBytes() -> Int {
     var best = 0
     for index in 0..<8 {
-        guard let f = fopen("/sys/devices/system/cpu/cpu0/cache/index\(index)/size", "r") else { continue }
-        defer { fclose(f) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, 64, f) != nil else { continue }
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            .trimmingCharacters(in: " \n")
+        guard let line = textLines(ofFile: "/sys/devices/system/cpu/cpu0/cache/index\(index)/size")?.first else { continue }
+        let text = line.trimmingCharacters(in: " \n")
         var digits = Int(text.prefix { $0.isNumber }) ?? 0
         if text.hasSuffix("K") { digits <<= 10 } else if text.hasSuffix("M") { digits <<= 20 }
         best = max(best, digits)
