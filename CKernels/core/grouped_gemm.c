@@ -30,9 +30,10 @@
  * (two threads, one row, weights from DRAM, medians of five calls in turn with the [N, K] kernel; measured with
  * decode_kn's passes, before BF16 and E4M3 strips against few rows took its strips kernel, which reads a call's strips
  * a group at a time); the transposed problems: NB_T columns per task, a multiple of every group width of the transposed
- * tiles (12, 8, 6, 4 and 3 columns). */
+ * tiles (12, 8, 6, 4 and 3 columns); FUSED_TILES: the tiles of a strip that pack the next strip's panel (see fused). */
 enum { KC = CK_SCALE_BLOCK, SPAN = 2 * KC, NB = 512, PB = NB * SPAN, FEW_ROWS = 64, NB_FEW = 128, NB_KN = 2048,
-       MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8, NB_T = 120, MAX_BLOCK_ROWS = MB_TILES * MAX_MR * 5 / 4 };
+       MB_TILES = 64, MAX_MR = 8, MAX_NR = 64, KN_STRIPS = 8, NB_T = 120, MAX_BLOCK_ROWS = MB_TILES * MAX_MR * 5 / 4,
+       FUSED_TILES = 4 };
 /* The most floats of x a participant keeps decoded for its next task of the same expert (see whole_a and
  * m_problem): 1 MiB, half of a 2 MiB L2. */
 enum { X_FLOATS = 1 << 18 };
@@ -402,6 +403,22 @@ static ck_prefetch next_task_lines(const gemm_job *job, ck_task_next *after) {
  * on AVX2 256 tokens the same time. */
 static size_t chunk_of(const problem *p) { return p->sa || p->sb || p->dot ? KC : SPAN; }
 
+/* Whether a block of mb rows whose B is packed a strip at a time (run_block's per_strip: [N, K] weights, transposed
+ * in registers) packs each full strip's panel in the tiles of the strip before (ck_gemm_kernels.tile_pack), the
+ * first FUSED_TILES tiles a part each: FP32 weights in span-long chunks, where the kernels have tile_pack, in blocks
+ * of FUSED_TILES full tiles to FEW_ROWS rows. The transposes' shuffles then issue between the FMAs instead of in a
+ * pass of their own. With the next strip's rows in L2 or L3, a strip's pack and four tiles took 0.87 x the time
+ * (one thread). From DRAM (64 of V2-Lite's experts, Zen 4, two threads, weights in 2 MiB pages, C driver, medians of
+ * six calls in turn, best of five to nine each): 24 rows each 0.95 x, 40 rows 0.97 x, 64 rows 0.96 x, top-6 routing
+ * of 256 tokens 0.97-0.98 x, 16 of V3's experts of 24 rows 0.96 x. With fewer rows the weights stream at nearly the
+ * read bandwidth, and the pieces' loads, spread thin, wait on memory where the pack's many loads overlap (18 rows
+ * 1.13 x, 21 rows 1.10 x); with more, the pack is a small share and the fused calls lost a little (96 rows 1.01 x,
+ * V3's too; 4096 tokens 1.01 x). */
+static bool fused(const ck_gemm_kernels *k, const problem *p, size_t mb) {
+    return k->tile_pack && !p->dot && !p->sb && p->b.type == CK_DTYPE_F32 && chunk_of(p) == SPAN &&
+           mb >= FUSED_TILES * (size_t)k->mr && mb <= FEW_ROWS;
+}
+
 /* A packed problem's block, run through the tiles a chunk (chunk_of) of the reduction at a time. Where B's reduction is
  * contiguous ([N, K] weights), each strip's chunk is packed just before its tiles, so that the panel the pack writes
  * is still in cache for them; otherwise B is packed a span (SPAN) of all strips at a time, so that the pack reads whole
@@ -442,6 +459,12 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
        the vector outputs kernel and whole rows per store_run call, both part of the gain). */
     const size_t chunk = chunk_of(p);
     const bool early = p->red && p->red <= chunk, by_rows = early && !per_strip && p->csc == 1;
+    /* FP32 panels packed a strip at a time: each strip's tiles pack the next full strip's panel (of this chunk, or
+       strip 0 of the next span) on the way, into the other half of pb (see fused) */
+    const bool fuse = per_strip && fused(k, p, mb);
+    size_t half = 0;      /* the half of pb that holds the strip's panel */
+    bool ready = false;   /* whether that panel is packed already */
+    ck_pieces next_panel; /* the panel the strip's tiles pack, when they pack one */
     const bool whole = whole_a(p);
     if (whole) keep_x(job, p, s);
     else s->x_of = NULL; /* the block's A chunks take the buffer */
@@ -470,9 +493,18 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                 const size_t st = by_rows ? q % strips : q / tiles, t = by_rows ? q / strips : q % tiles;
                 const size_t j = st * nr, cols = nb - j < nr ? nb - j : nr; /* the strip's */
                 const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;  /* the tile's */
-                if (per_strip && t == 0) pack_b(k, p, l0, kc, j0 + j, (int)cols, s->pb, p0 == 0);
+                if (per_strip && t == 0) {
+                    if (!ready) pack_b(k, p, l0, kc, j0 + j, (int)cols, s->pb + half * nr * SPAN, p0 == 0);
+                    /* the next strip: this chunk's, or the first of the next span */
+                    const size_t nl = st + 1 < strips ? l0 : l0 + kc, nj = st + 1 < strips ? j + nr : 0;
+                    const size_t nkc = nl < p->red ? span_at(p->red, nl) : 0;
+                    ready = fuse && nkc && nkc % 16 == 0 && nb - nj >= nr;
+                    if (ready)
+                        next_panel = (ck_pieces){(const float *)p->b.data + offset(&p->b, nl, j0 + nj), p->b.cs, nkc,
+                                                 s->pb + (half ^ 1) * nr * SPAN, 0, FUSED_TILES};
+                }
                 const float *pb = direct      ? (const float *)p->b.data + offset(&p->b, l0, j0 + j)
-                                  : per_strip ? s->pb
+                                  : per_strip ? s->pb + half * nr * SPAN
                                               : s->pb + st * kp * nr + (l0 - p0) * nr;
                 const uint32_t *pairs_b =
                     (const uint32_t *)s->pb + (per_strip ? 0 : (st * pairs + (l0 - p0) / 2) * nr);
@@ -484,8 +516,14 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                 if (dot)
                     dot->tile(kcp, ap + i * ldap, ldap, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
                               pf.n ? &pf : NULL);
-                else k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
-                             pf.n ? &pf : NULL);
+                else if (per_strip && ready && t < FUSED_TILES) {
+                    next_panel.part = t;
+                    k->tile_pack(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, l0 == 0, pf.n ? &pf : NULL,
+                                 &next_panel);
+                } else
+                    k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
+                            pf.n ? &pf : NULL);
+                if (per_strip && t + 1 == tiles) half ^= ready; /* the next strip reads the panel packed meanwhile */
                 pf.at += pf.n;
                 if (by_rows && st + 1 == strips) write_part(job, p, s->acc, i0, j0, nb, i, i + rows, 0, strips);
                 else if (early && !by_rows && t + 1 == tiles) write_part(job, p, s->acc, i0, j0, nb, 0, mb, st, st + 1);

@@ -108,6 +108,11 @@ typedef struct ck_formats_kernels {
  * pack: B(l, c) = src[l*ls + c*cs] (elements of type t, decoded exactly to f32), l < kc, c < cols, as
  *   ceil(cols/nr) panels: panel s at dst + s*kc*nr holds dst[l*nr + c'] = B(l, s*nr + c') (+0 past cols);
  *   `prefetch`: the kernel prefetches src ahead of its reads (otherwise the caller did).
+ * tile_pack (NULL in the scalar and AVX2 tables): the tile with sa == NULL (pf as there), and meanwhile part
+ *   pp->part of pp->parts of the pack of one full panel of FP32 [N, K] weights, pp->dst[l*nr + c] =
+ *   pp->src[c*pp->ld + l], l < pp->kc (a multiple of 16), c < nr (pack's panel of B(l, c) = src[l + c*ld], cols =
+ *   nr): the next panel's transposes run between the FMAs of the tiles before it. The parts 0 ..< parts together
+ *   write the panel once; pp->dst must not overlap pb or out.
  * tile_t (NULL in the scalar table): the tile's chains from +0 over l < kc, transposed, for rows (<= tile_t_rows) rows
  *   of A given transposed, A(i, l) = xt[l*ldt + i] (ldt >= rows rounded up to 16, finite values past rows), against
  *   cols columns of B(l, j) = w[j*ldw + l] (FP32 read in place, l contiguous): out[i*ldo + j] = the chain over l of
@@ -160,10 +165,19 @@ static inline __attribute__((always_inline)) void ck_prefetch_step(ck_prefetch_w
         if (++w->q == w->per_row) w->q = 0, w->run += w->stride;
     }
 }
+/* A part of a panel's pack for ck_gemm_kernels.tile_pack. */
+typedef struct ck_pieces {
+    const float *src;
+    size_t ld, kc;
+    float *dst;
+    size_t part, parts;
+} ck_pieces;
 typedef struct ck_gemm_kernels {
     int mr, nr;
     void (*tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out, int rows,
                  const float *sa, const float *sb, int first, const ck_prefetch *pf);
+    void (*tile_pack)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out,
+                      int rows, int first, const ck_prefetch *pf, const ck_pieces *pp);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, float *dst, bool prefetch);
     void (*tile_t)(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt, int rows, float *out,
                    size_t ldo);

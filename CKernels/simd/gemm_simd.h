@@ -1,8 +1,9 @@
 /*
  * FP32 GEMM microkernels written once over the vector vocabulary (vec_<isa>.h), instantiated per ISA:
- * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels, B's packing (decoding BF16 and
- * E4M3), the transposed tiles (FP32 [N, K] weights read in place against few rows), and the decode kernels for
- * up to CK_DECODE_NK_M rows against [N, K] weights and CK_DECODE_M against [K, N] ones and packed strips.
+ * CK_GEMM_MR x CK_GEMM_V-vector tiles of outer products over packed B panels (where registers allow, packing the
+ * next FP32 panel on the way), B's packing (decoding BF16 and E4M3), the transposed tiles (FP32 [N, K] weights read
+ * in place against few rows), and the decode kernels for up to CK_DECODE_NK_M rows against [N, K] weights and
+ * CK_DECODE_M against [K, N] ones and packed strips.
  * Contract and canonical order: ck_gemm_kernels in core/internal.h; every ISA gives the scalar bits.
  */
 #include "elements_simd.h"
@@ -20,9 +21,38 @@ _Static_assert(128 % CK_GEMM_NR == 0 && 64 % CK_VW == 0 && CK_DECODE_KN_W % 128 
                "such strip; the driver's scales hold 8 rows, 64 columns; a block of W's columns lies within one "
                "block of decode_nk's x, and such a block (a staged chunk) within one scale block");
 
-/* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile). */
+/* A piece of the panel pp packs (see ck_gemm_kernels.tile_pack): its columns 4q ..< 4q + 4 (rows of src) at l ..<
+ * l + CK_VW. Four row loads, a transpose within the 128-bit lanes and a 128-bit store per lane: few enough registers
+ * to run between a tile's FMAs. */
+CK_INLINE void pack_piece(const ck_pieces *pp, size_t q, size_t l) {
+    vf32 r[4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) r[k] = v_as_f32(v_load_f32(pp->src + (4 * q + (size_t)k) * pp->ld + l));
+    v_transpose_quads(r); /* r[j] lane 4L + k: column 4q + k at l + 4L + j */
+    float *dst = pp->dst + l * CK_GEMM_NR + 4 * q;
+#pragma unroll
+    for (int j = 0; j < 4; j++) v_store_quads(dst + (size_t)j * CK_GEMM_NR, 4 * CK_GEMM_NR, r[j]);
+}
+
+/* Step l of a tile's chains: acc[r] += A(r, l) * B(l, .), A(r, l) = row[r][at], B's row at b. */
+CK_INLINE void tile_step(vf32 acc[CK_GEMM_MR][CK_GEMM_V], const float *const row[CK_GEMM_MR], size_t at,
+                         const float *b, const int mr) {
+    vf32 bv[CK_GEMM_V];
+#pragma unroll
+    for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(b + v * CK_VW));
+#pragma unroll
+    for (int r = 0; r < mr; r++) {
+        const vf32 ar = v_setf(row[r][at]);
+#pragma unroll
+        for (int v = 0; v < CK_GEMM_V; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
+    }
+}
+
+/* mr rows x CK_GEMM_NR columns of fma chains over kc (see ck_gemm_kernels.tile); with pp, its share of a panel's pack
+ * spread evenly over the steps of l, four steps at a time (tile_pack). */
 CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb, float *out,
-                         const float *sa, const float *sb, int first, const ck_prefetch *pf, const int mr) {
+                         const float *sa, const float *sb, int first, const ck_prefetch *pf, const ck_pieces *pp,
+                         const int mr) {
     vf32 acc[CK_GEMM_MR][CK_GEMM_V];
 #pragma unroll
     for (int r = 0; r < mr; r++)
@@ -33,17 +63,27 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
 #pragma unroll
     for (int r = 0; r < mr; r++) row[r] = a + r * rsa;
     ck_prefetch_walk walk = ck_prefetch_start(pf);
-    for (size_t l = 0, at = 0; l < kc; l++, at += csa) {
-        ck_prefetch_step(&walk, l);
-        vf32 bv[CK_GEMM_V];
+    size_t l = 0, at = 0;
+    if (pp) { /* the share's pieces (columns 4q at pl on), as many every four steps as keep pace (err) */
+        const size_t blocks = pp->kc / CK_VW, n = CK_GEMM_NR / 4 * blocks, next = n * pp->part / pp->parts;
+        const size_t count = n * (pp->part + 1) / pp->parts - next, groups = kc / 4 ? kc / 4 : 1;
+        size_t q = next / blocks, pl = next % blocks * CK_VW, err = 0;
+        for (size_t g = 0; g < groups; g++) {
+            for (err += count; err >= groups; err -= groups) {
+                pack_piece(pp, q, pl);
+                if ((pl += CK_VW) == pp->kc) pl = 0, q++;
+            }
 #pragma unroll
-        for (int v = 0; v < CK_GEMM_V; v++) bv[v] = v_as_f32(v_load_u32(pb + l * ldb + v * CK_VW));
-#pragma unroll
-        for (int r = 0; r < mr; r++) {
-            const vf32 ar = v_setf(row[r][at]);
-#pragma unroll
-            for (int v = 0; v < CK_GEMM_V; v++) acc[r][v] = v_fmaf(ar, bv[v], acc[r][v]);
+            for (int i = 0; i < 4; i++, l++, at += csa) {
+                if (l == kc) break; /* kc < 4: one short group */
+                ck_prefetch_step(&walk, l);
+                tile_step(acc, row, at, pb + l * ldb, mr);
+            }
         }
+    }
+    for (; l < kc; l++, at += csa) {
+        ck_prefetch_step(&walk, l);
+        tile_step(acc, row, at, pb + l * ldb, mr);
     }
     if (sa) /* the block's partial sums, scaled: out = fma(p * sa[r], sb[c], out) */
 #pragma unroll
@@ -60,17 +100,31 @@ CK_INLINE void tile_body(size_t kc, const float *a, size_t rsa, size_t csa, cons
 }
 
 _Static_assert(CK_GEMM_MR <= 6, "gemm_tile has a case for each row count below CK_GEMM_MR");
+#define CK_TILE_CASES(SA, SB, PP)                                                                                      \
+    switch (rows) {                                                                                                    \
+    case 1: tile_body(kc, a, rsa, csa, pb, ldb, out, SA, SB, first, pf, PP, 1); break;                                \
+    case 2: tile_body(kc, a, rsa, csa, pb, ldb, out, SA, SB, first, pf, PP, 2); break;                                \
+    case 3: tile_body(kc, a, rsa, csa, pb, ldb, out, SA, SB, first, pf, PP, 3); break;                                \
+    case 4: tile_body(kc, a, rsa, csa, pb, ldb, out, SA, SB, first, pf, PP, 4); break;                                \
+    case 5: tile_body(kc, a, rsa, csa, pb, ldb, out, SA, SB, first, pf, PP, 5); break;                                \
+    default: tile_body(kc, a, rsa, csa, pb, ldb, out, SA, SB, first, pf, PP, CK_GEMM_MR); break;                      \
+    }
 static void CK_SIMD(gemm_tile)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb,
                                float *out, int rows, const float *sa, const float *sb, int first, const ck_prefetch *pf) {
-    switch (rows) {
-    case 1: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 1); break;
-    case 2: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 2); break;
-    case 3: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 3); break;
-    case 4: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 4); break;
-    case 5: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, 5); break;
-    default: tile_body(kc, a, rsa, csa, pb, ldb, out, sa, sb, first, pf, CK_GEMM_MR); break;
-    }
+    CK_TILE_CASES(sa, sb, NULL)
 }
+/* Only where a piece's registers fit beside a tile's (32 registers): on AVX2 (16) the pieces spilled the tile's, and
+ * the calls took 1.12 x the time at T = 256 and 1.25 x with 30 rows per expert (Zen 4, --isa avx2). */
+#if CK_VREGS >= 32
+#define CK_TILE_PACK CK_SIMD(gemm_tile_pack)
+static void CK_SIMD(gemm_tile_pack)(size_t kc, const float *a, size_t rsa, size_t csa, const float *pb, size_t ldb,
+                                    float *out, int rows, int first, const ck_prefetch *pf, const ck_pieces *pp) {
+    CK_TILE_CASES(NULL, NULL, pp)
+}
+#else
+#define CK_TILE_PACK NULL
+#endif
+#undef CK_TILE_CASES
 
 /* The transposed tiles (see ck_gemm_kernels.tile_t): a group of nj weight rows (columns of C) against x's rows in mv
  * vectors and, when the rows end in half a vector, h = 1 more half: there each accumulator holds two columns, the
@@ -822,8 +876,10 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 #undef CK_NK_MORE_ROWS
 
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
-    .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .pack = CK_SIMD(gemm_pack),
+    .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .tile_pack = CK_TILE_PACK,
+    .pack = CK_SIMD(gemm_pack),
     .tile_t = CK_SIMD(gemm_tile_t), .tile_t_rows = TT_ROWS,
     .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk = CK_SIMD(gemm_decode_nk),
     .decode_kn = CK_SIMD(gemm_decode_kn),
 };
+#undef CK_TILE_PACK

@@ -120,18 +120,24 @@ static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
     _mm256_storeu_si256((__m256i *)p, _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* In place, within each 128-bit lane q: r[i] lane 4q + j <-> r[j] lane 4q + i (8 shuffles). */
+static inline void v_transpose_quads(vf32 r[4]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    r[0] = _mm256_shuffle_ps(t0, t2, 0x44), r[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    r[2] = _mm256_shuffle_ps(t1, t3, 0x44), r[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+/* a's 128-bit lanes stored at p and p + stride. */
+static inline void v_store_quads(float *p, size_t stride, vf32 a) {
+    _mm_storeu_ps(p, _mm256_castps256_ps128(a));
+    _mm_storeu_ps(p + stride, _mm256_extractf128_ps(a, 1));
+}
+
 /* In place: r[i] lane j <-> r[j] lane i (an 8 x 8 transpose, 24 shuffles). */
 static inline void v_transpose(vf32 r[CK_VW]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++)
-        for (int h = 0; h < 2; h++) {
-            u[4 * i + 2 * h] = _mm256_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0x44);
-            u[4 * i + 2 * h + 1] = _mm256_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0xEE);
-        }
+    for (int i = 0; i < 2; i++) v_transpose_quads(r + 4 * i);
+    __m256 u[8];
+    for (int i = 0; i < 8; i++) u[i] = r[i];
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
         r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);

@@ -112,23 +112,30 @@ static inline void v_store_u8_words(void *p, vu32 a, vu32 b) {
     _mm512_storeu_si512(p, _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), _mm512_packus_epi16(a, b)));
 }
 
+/* In place, within each 128-bit lane q: r[i] lane 4q + j <-> r[j] lane 4q + i (8 shuffles). */
+static inline void v_transpose_quads(vf32 r[4]) {
+    const __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
+    const __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
+    r[0] = _mm512_shuffle_ps(t0, t2, 0x44), r[1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+    r[2] = _mm512_shuffle_ps(t1, t3, 0x44), r[3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+}
+/* a's 128-bit lanes stored at p, p + stride, p + 2*stride, p + 3*stride. */
+static inline void v_store_quads(float *p, size_t stride, vf32 a) {
+    _mm_storeu_ps(p, _mm512_castps512_ps128(a));
+    _mm_storeu_ps(p + stride, _mm512_extractf32x4_ps(a, 1));
+    _mm_storeu_ps(p + 2 * stride, _mm512_extractf32x4_ps(a, 2));
+    _mm_storeu_ps(p + 3 * stride, _mm512_extractf32x4_ps(a, 3));
+}
+
 /* In place: r[i] lane j <-> r[j] lane i (a 16 x 16 transpose, 64 shuffles). */
 static inline void v_transpose(vf32 r[CK_VW]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++)
-        for (int h = 0; h < 2; h++) {
-            u[4 * i + 2 * h] = _mm512_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0x44);
-            u[4 * i + 2 * h + 1] = _mm512_shuffle_ps(t[4 * i + h], t[4 * i + 2 + h], 0xEE);
-        }
-    /* u[4i + c] holds rows 4i..4i+3, columns c + 4q of each 128-bit lane q */
+    for (int i = 0; i < 4; i++) v_transpose_quads(r + 4 * i);
+    /* r[4i + c] holds rows 4i..4i+3, columns c + 4q of each 128-bit lane q */
+    __m512 t[16];
     for (int i = 0; i < 2; i++)
         for (int c = 0; c < 4; c++) {
-            t[8 * i + c] = _mm512_shuffle_f32x4(u[8 * i + c], u[8 * i + 4 + c], 0x88);
-            t[8 * i + 4 + c] = _mm512_shuffle_f32x4(u[8 * i + c], u[8 * i + 4 + c], 0xDD);
+            t[8 * i + c] = _mm512_shuffle_f32x4(r[8 * i + c], r[8 * i + 4 + c], 0x88);
+            t[8 * i + 4 + c] = _mm512_shuffle_f32x4(r[8 * i + c], r[8 * i + 4 + c], 0xDD);
         }
     for (int c = 0; c < 8; c++) {
         r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);

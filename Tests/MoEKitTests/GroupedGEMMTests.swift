@@ -85,6 +85,11 @@ import TestSupport
         // a packed expert's x decoded whole, shared by three column tasks, over three spans of K (the last ragged)
         // with the tiles prefetching each next one
         ([20], 600, 300),
+        // [N, K] experts of 24 to 64 rows: on AVX-512 the first four tiles of a full 64-column strip pack the next
+        // full strip's panel (the span's next strip, or the next span's first) on the way; 544 = 256 + 256 + 32 (a
+        // short last span, a multiple of 16, packed so too), 550 ends in a span of 38 (packed by itself), 150
+        // columns end in a ragged strip (packed by itself)
+        ([30, 47], 544, 150), ([24], 550, 128),
         // row blocks (64 tiles: 384 rows at mr 6, 256 at the scalar mr 4) with remainders that join the last block
         // (up to a quarter of a block: 389 = 384 + 5, 300 = 256 + 44) and that get their own (481 = 384 + 97)
         ([300, 389, 481, 0], 9, 70),
