@@ -403,40 +403,41 @@ static ck_prefetch next_task_lines(const gemm_job *job, ck_task_next *after) {
  * on AVX2 256 tokens the same time. */
 static size_t chunk_of(const problem *p) { return p->sa || p->sb || p->dot ? KC : SPAN; }
 
-/* Whether a block of mb rows whose B is packed a strip at a time (run_block's per_strip: [N, K] weights, transposed
- * in registers) packs each full strip's panel in the tiles of the strip before (ck_gemm_kernels.tile_pack), the
- * first FUSED_TILES tiles a part each: FP32 weights in span-long chunks, where the kernels have tile_pack, in blocks
- * of FUSED_TILES full tiles to FEW_ROWS rows. The transposes' shuffles then issue between the FMAs instead of in a
- * pass of their own. With the next strip's rows in L2 or L3, a strip's pack and four tiles took 0.87 x the time
- * (one thread). From DRAM (64 of V2-Lite's experts, Zen 4, two threads, weights in 2 MiB pages, C driver, medians of
- * six calls in turn, best of five to nine each): 24 rows each 0.95 x, 40 rows 0.97 x, 64 rows 0.96 x, top-6 routing
- * of 256 tokens 0.97-0.98 x, 16 of V3's experts of 24 rows 0.96 x. With fewer rows the weights stream at nearly the
- * read bandwidth, and the pieces' loads, spread thin, wait on memory where the pack's many loads overlap (18 rows
- * 1.13 x, 21 rows 1.10 x); with more, the pack is a small share and the fused calls lost a little (96 rows 1.01 x,
- * V3's too; 4096 tokens 1.01 x). */
+/* Whether a block of mb rows whose B is packed a strip at a time (run_block's per_strip: [N, K] weights, transposed in
+ * registers) packs each strip's panel after its first in the tiles of the strip before (ck_gemm_kernels.tile_pack), the
+ * first FUSED_TILES tiles a part each, where that panel is a full strip whose span is a multiple of 16 long: unscaled
+ * FP32 weights outside the dot kernels (span-long chunks), where the kernels have tile_pack, in blocks of FUSED_TILES
+ * full tiles to FEW_ROWS rows. The transposes' shuffles then issue between the FMAs instead of in a pass of their own.
+ * With the next strip's rows in L2 or L3, a strip's pack and four tiles took 0.87 x the time (one thread). From DRAM
+ * (64 of V2-Lite's experts, Zen 4, two threads, weights in 2 MiB pages, C driver, medians of six calls in turn, best of
+ * five to nine each): 24 rows each 0.95 x, 40 rows 0.97 x, 64 rows 0.96 x, top-6 routing of 256 tokens 0.97-0.98 x, 16
+ * of V3's experts of 24 rows 0.96 x. With fewer rows the weights stream at nearly the read bandwidth, and the pieces'
+ * loads, spread thin, wait on memory where the pack's many loads overlap (18 rows 1.13 x, 21 rows 1.10 x); with more,
+ * the pack is a small share and the fused calls lost a little (96 rows 1.01 x, V3's too; 4096 tokens 1.01 x). */
 static bool fused(const ck_gemm_kernels *k, const problem *p, size_t mb) {
-    return k->tile_pack && !p->dot && !p->sb && p->b.type == CK_DTYPE_F32 && chunk_of(p) == SPAN &&
-           mb >= FUSED_TILES * (size_t)k->mr && mb <= FEW_ROWS;
+    return k->tile_pack && p->b.type == CK_DTYPE_F32 && chunk_of(p) == SPAN && mb >= FUSED_TILES * (size_t)k->mr &&
+           mb <= FEW_ROWS;
 }
 
 /* A packed problem's block, run through the tiles a chunk (chunk_of) of the reduction at a time. Where B's reduction is
- * contiguous ([N, K] weights), each strip's chunk is packed just before its tiles, so that the panel the pack writes
- * is still in cache for them; otherwise B is packed a span (SPAN) of all strips at a time, so that the pack reads whole
- * runs along B's rows. Against packing [N, K] weights a span at a time too (64 of V2-Lite's experts from DRAM, two
- * threads, medians of 4 to 8 calls in turn, on a Xeon with AVX512_BF16): FP32 experts of 24 rows took 0.95 x the
- * time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x; 16 of V3's experts of 96 rows 0.92 x,
- * 1536 rows 0.96 x. [K, N] weights packed per strip took 1.10 x the time at 24 rows (at 384, 0.94-1.16 x: noise).
- * The tiles prefetch the next span's lines into L2, spread evenly over their calls, so that the weights stream in while
- * the FMAs run and the next pack reads them from L2; in the last span, the first span of the participant's next task
- * (claimed early, see next_task_lines). The pack prefetches for itself the first span too, in case no tile did (the
- * dot pack leaves it to the hardware prefetchers). Against leaving the first span to the pack (64 of V2-Lite's experts
- * from DRAM, top-6 routing of 256 tokens, two threads on Zen 4, medians of six calls in turn, best of nine each), that
- * took 0.96 x the time with the weights in 2 MiB pages, 0.99 x in 4 KiB pages; 4096 tokens the same time.
- * A tile prefetches at most a line per step; lines past that (a quarter of an FP32 span with 13 to 18 rows) are left to
- * the pack, as two per step, or the pack's own prefetches for such spans, measured slower. 64 of V2-Lite's experts on
- * two threads, in turn with the kernels that packed few-row experts 1024 of the reduction at a time with the pack's
- * prefetches alone (medians of three runs): FP32 experts of 17, 24 and 40 rows took 0.90-0.93 x the time, BF16 ones of
- * 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of 96 rows, the same within the noise. */
+ * contiguous ([N, K] weights), each strip's chunk is packed just before its tiles, so that the panel the pack writes is
+ * still in cache for them (or, see fused, by the tiles of the strip before); otherwise B is packed a span (SPAN) of all
+ * strips at a time, so that the pack reads whole runs along B's rows. Against packing [N, K] weights a span at a time
+ * too (64 of V2-Lite's experts from DRAM, two threads, medians of 4 to 8 calls in turn, on a Xeon with AVX512_BF16):
+ * FP32 experts of 24 rows took 0.95 x the time, 384 rows 0.97 x, BF16 ones 0.90 x at both; on AVX2 0.92 x and 0.95 x;
+ * 16 of V3's experts of 96 rows 0.92 x, 1536 rows 0.96 x. [K, N] weights packed per strip took 1.10 x the time at 24
+ * rows (at 384, 0.94-1.16 x: noise). The tiles prefetch the next span's lines into L2, spread evenly over their calls,
+ * so that the weights stream in while the FMAs run and the next pack reads them from L2; in the last span, the first
+ * span of the participant's next task (claimed early, see next_task_lines). The pack prefetches for itself the first
+ * span too, in case no tile did (the dot pack and the tiles' pieces leave it to the hardware prefetchers). Against
+ * leaving the first span to the pack (64 of V2-Lite's experts from DRAM, top-6 routing of 256 tokens, two threads on
+ * Zen 4, medians of six calls in turn, best of nine each), that took 0.96 x the time with the weights in 2 MiB pages,
+ * 0.99 x in 4 KiB pages; 4096 tokens the same time. A tile prefetches at most a line per step; lines past that (a
+ * quarter of an FP32 span with 13 to 18 rows) are left to the pack, as two per step, or the pack's own prefetches for
+ * such spans, measured slower. 64 of V2-Lite's experts on two threads, in turn with the kernels that packed few-row
+ * experts 1024 of the reduction at a time with the pack's prefetches alone (medians of three runs): FP32 experts of 17,
+ * 24 and 40 rows took 0.90-0.93 x the time, BF16 ones of 24 rows 0.93 x, E4M3 the same; 384 rows, and V3's experts of
+ * 96 rows, the same within the noise. */
 static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t i0, size_t mb, size_t j0,
                       size_t nb, ck_task_next *after) {
     const ck_gemm_kernels *k = job->k;
@@ -445,8 +446,8 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
     /* packed FP32 weights are the tiles' panels as they stand; other packed weights are packed a strip at a time */
     const bool direct = !dot && p->b.ss && p->b.type == CK_DTYPE_F32;
     const size_t ldb = direct ? CK_PACKED_COLUMNS : nr, piece = p->b.ss ? CK_PACKED_COLUMNS : nb;
-    /* B's reduction contiguous: each chunk of a strip is packed just before its tiles (blocks transposed in
-       registers), otherwise a span of all strips at once (whole runs along B's rows) */
+    /* B's reduction contiguous: each chunk of a strip is packed just before its tiles or by the tiles before (blocks
+       transposed in registers), otherwise a span of all strips at once (whole runs along B's rows) */
     const bool per_strip = !direct && p->b.rs == 1;
     if (p->red == 0) memset(s->acc, 0, tiles * strips * mr * nr * sizeof(float));
     /* A reduction of one chunk (the k-grouped calls over few tokens) stores its sums as they complete, while they
@@ -493,8 +494,9 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                 const size_t st = by_rows ? q % strips : q / tiles, t = by_rows ? q / strips : q % tiles;
                 const size_t j = st * nr, cols = nb - j < nr ? nb - j : nr; /* the strip's */
                 const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;  /* the tile's */
+                float *strip_pb = s->pb + half * nr * SPAN; /* per_strip: the strip's panel */
                 if (per_strip && t == 0) {
-                    if (!ready) pack_b(k, p, l0, kc, j0 + j, (int)cols, s->pb + half * nr * SPAN, p0 == 0);
+                    if (!ready) pack_b(k, p, l0, kc, j0 + j, (int)cols, strip_pb, p0 == 0);
                     /* the next strip: this chunk's, or the first of the next span */
                     const size_t nl = st + 1 < strips ? l0 : l0 + kc, nj = st + 1 < strips ? j + nr : 0;
                     const size_t nkc = nl < p->red ? span_at(p->red, nl) : 0;
@@ -504,10 +506,10 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                                                  s->pb + (half ^ 1) * nr * SPAN, 0, FUSED_TILES};
                 }
                 const float *pb = direct      ? (const float *)p->b.data + offset(&p->b, l0, j0 + j)
-                                  : per_strip ? s->pb + half * nr * SPAN
+                                  : per_strip ? strip_pb
                                               : s->pb + st * kp * nr + (l0 - p0) * nr;
-                const uint32_t *pairs_b =
-                    (const uint32_t *)s->pb + (per_strip ? 0 : (st * pairs + (l0 - p0) / 2) * nr);
+                const uint32_t *pairs_b = per_strip ? (const uint32_t *)strip_pb
+                                                    : (const uint32_t *)s->pb + (st * pairs + (l0 - p0) / 2) * nr;
                 if (p->sb && (by_rows || t == 0)) col_scales(p, l0, j0 + j, cols, nr, sb);
                 if (p->sb) row_scales(p, l0, i0 + i, rows, sa);
                 const size_t share = ck_div_up(lines - pf.at, calls--), steps = dot ? kcp : kc;
@@ -516,7 +518,7 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                 if (dot)
                     dot->tile(kcp, ap + i * ldap, ldap, pairs_b, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
                               pf.n ? &pf : NULL);
-                else if (per_strip && ready && t < FUSED_TILES) {
+                else if (ready && t < FUSED_TILES) {
                     next_panel.part = t;
                     k->tile_pack(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, l0 == 0, pf.n ? &pf : NULL,
                                  &next_panel);

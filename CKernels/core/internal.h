@@ -110,9 +110,9 @@ typedef struct ck_formats_kernels {
  *   `prefetch`: the kernel prefetches src ahead of its reads (otherwise the caller did).
  * tile_pack (NULL in the scalar and AVX2 tables): the tile with sa == NULL (pf as there), and meanwhile part
  *   pp->part of pp->parts of the pack of one full panel of FP32 [N, K] weights, pp->dst[l*nr + c] =
- *   pp->src[c*pp->ld + l], l < pp->kc (a multiple of 16), c < nr (pack's panel of B(l, c) = src[l + c*ld], cols =
- *   nr): the next panel's transposes run between the FMAs of the tiles before it. The parts 0 ..< parts together
- *   write the panel once; pp->dst must not overlap pb or out.
+ *   pp->src[c*pp->ld + l], l < pp->kc (a positive multiple of 16), c < nr (pack's panel of B(l, c) = src[l + c*ld],
+ *   cols = nr): the next panel's transposes run between the FMAs of the tiles before it. The parts 0 ..< parts
+ *   together write the panel once; pp->dst must not overlap pb or out.
  * tile_t (NULL in the scalar table): the tile's chains from +0 over l < kc, transposed, for rows (<= tile_t_rows) rows
  *   of A given transposed, A(i, l) = xt[l*ldt + i] (ldt >= rows rounded up to 16, finite values past rows), against
  *   cols columns of B(l, j) = w[j*ldw + l] (FP32 read in place, l contiguous): out[i*ldo + j] = the chain over l of

@@ -87,9 +87,9 @@ import TestSupport
         ([20], 600, 300),
         // [N, K] experts of 24 to 64 rows: on AVX-512 the first four tiles of a full 64-column strip pack the next
         // full strip's panel (the span's next strip, or the next span's first) on the way; 544 = 256 + 256 + 32 (a
-        // short last span, a multiple of 16, packed so too), 550 ends in a span of 38 (packed by itself), 150
-        // columns end in a ragged strip (packed by itself)
-        ([30, 47], 544, 150), ([24], 550, 128),
+        // short last span, a multiple of 16, packed so too), 550 ends in a span of 38 (packed by itself); 200
+        // columns make tasks of 128 and 72, whose second strip (8 columns) is ragged (packed by itself)
+        ([30, 47], 544, 200), ([24], 550, 128),
         // row blocks (64 tiles: 384 rows at mr 6, 256 at the scalar mr 4) with remainders that join the last block
         // (up to a quarter of a block: 389 = 384 + 5, 300 = 256 + 44) and that get their own (481 = 384 + 97)
         ([300, 389, 481, 0], 9, 70),
