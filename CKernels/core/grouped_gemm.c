@@ -25,7 +25,7 @@
  * weight only a few times, take NB_FEW columns per task, for more tasks (and decode_nk's problems take NB_FEW columns
  * too); a task's rows: MB_TILES tiles (see row_blocks); decode problems with [K, N] weights: up to NB_KN columns per
  * task (see kn_task_cols), packed weights' KN_STRIPS strips per decode_kn call (a pass over 8 FP32 strips and the next
- * pass's lines, prefetched into L1 meanwhile, take 16 KiB; over 22, 44 KiB): calls over all 22 of a V2-Lite expert's
+ * pass's lines, prefetched meanwhile, take 16 KiB; over 22, 44 KiB): calls over all 22 of a V2-Lite expert's
  * strips took 1.08-1.13 x the time of calls of 8 with FP32 weights, 1.01-1.12 x with BF16 and 1.07-1.09 x with E4M3
  * (two threads, one row, weights from DRAM, medians of five calls in turn with the [N, K] kernel; measured with
  * decode_kn's passes, before BF16 and E4M3 strips against few rows took its strips kernel, which reads a call's strips

@@ -237,25 +237,31 @@ CK_INLINE vf32 load_f32_of(const void *p, ck_dtype t, size_t i) {
     return v_as_f32(v_load_x(p, t, i));
 }
 
+/* Where load_block_t's prefetches go: nowhere, into L1, into L2. */
+enum { PF_NONE, PF_L1, PF_L2 };
+
 /* A CK_VW x CK_VW block of W(c, i) = element c*ldw + i of w (type t), decoded exactly and transposed: col[j] lane c =
  * W(c, l + j). BF16 and E4M3 come through v_load_u16_t / v_load_e4m3_t (transposed while still narrow); E4M3 blocks of
  * normal codes come decoded, the rare others take the full decode. (A short decode of subnormal codes would give
  * binary32 subnormals: exact with the default environment, but a microcode assist per product on x86, and zero with
  * denormals-are-zero set.) The loaders write col itself: with an integer array in between, clang turned its copy into
- * col into a memcpy call per block. With `prefetch`, every 64 bytes along the rows, each row is prefetched 16 blocks
- * ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as FP32; into L1, which
- * measured faster than into L2 for E4M3 and the same for FP32 and BF16). A caller that reads `len` of each row and then
- * the CK_VW rows `next` rows on, and so on, gets the position 16 blocks on in that order prefetched: past the end of
- * the rows, the same place in the rows `next` on (or further, where len is under 16 blocks). The prefetch addresses may
- * lie past the weights, so they are formed as integers (a prefetch never faults; a pointer past its object would be
- * undefined). */
-CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const bool prefetch,
+ * col into a memcpy call per block. With `prefetch` (PF_L1 or PF_L2), every 64 bytes along the rows, each row is
+ * prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as FP32)
+ * into that level: the pack's into L1, the decode kernels' into L2 (see decode_nk_groups). A caller that reads `len` of
+ * each row and then the CK_VW rows `next` rows on, and so on, gets the position 16 blocks on in that order prefetched:
+ * past the end of the rows, the same place in the rows `next` on (or further, where len is under 16 blocks). The
+ * prefetch addresses may lie past the weights, so they are formed as integers (a prefetch never faults; a pointer past
+ * its object would be undefined). */
+CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const int prefetch,
                             const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
     const uint8_t *p = (const uint8_t *)w + l * size;
     if (prefetch && l * size % 64 == 0) {
         const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : at / len * next * ld + at % len * size);
-        for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
+        for (int c = 0; c < CK_VW; c++) {
+            if (prefetch == PF_L2) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 2);
+            else __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
+        }
     }
     switch (t) {
     case CK_DTYPE_F32:
@@ -303,7 +309,7 @@ CK_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs
                 for (size_t l = 0; l < blocks; l += CK_VW) {
                     vf32 r[CK_VW];
                     const uint8_t *rows = (const uint8_t *)src + (size_t)(st * nr + v * CK_VW) * cs * ck_dtype_size(t);
-                    load_block_t(rows, t, cs, l, kc, prefetch, CK_VW, r);
+                    load_block_t(rows, t, cs, l, kc, prefetch ? PF_L1 : PF_NONE, CK_VW, r);
                     for (int i = 0; i < CK_VW; i++)
                         v_store_u32(dst + ((size_t)st * kc + l + (size_t)i) * nr + v * CK_VW, v_as_u32(r[i]));
                 }
@@ -407,7 +413,13 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * block for FP32) cost more than the hardware prefetchers leave to gain: V3's FP32 decode at T = 16 (about six
  * rows per expert) took 0.91-0.94 x the time without them with two threads and 0.95 x with one (V2-Lite's, 1.5
  * rows per expert: 0.97-0.99 x; V3's BF16: 0.97-0.98 x), and V2-Lite's FP32 forward at T = 256 (m = 0) 0.96-0.98 x
- * (BF16 0.94-0.99 x).
+ * (BF16 0.94-0.99 x). They go into L2 (PF_L2), as do decode_kn_body's and the dot kernels' decode's: on Zen 4 (64 of
+ * V2-Lite's experts, the same rows each, weights from DRAM in 2 MiB pages, two threads, a C driver, medians of five
+ * calls in turn with the same prefetches into L1) E4M3 weights took 0.76-0.79 x the time with one, two and four rows
+ * (0.89 x with eight), BF16 0.91 and 0.97 x with one and two rows, FP32 0.86 and 0.90 x, [K, N] FP32 weights 0.98 and
+ * 0.90 x, packed FP32 weights 0.78 and 0.81 x, under dot products E4M3 0.77 x and BF16 0.90 x with one row; top-6
+ * routing of 16 tokens 0.91 x, of 256 tokens the same time. (The prefetches had gone into L1 since a measurement on a
+ * Xeon, early on, found that faster for E4M3; not measured there again.)
  * For up to 12 rows (CK_DECODE_NK_M) this beats or ties packing, because the weights stream in while the FMAs run
  * instead of in a pass of their own. Since the packed path's tiles prefetch the next span, on an Ice Lake with 64 of
  * V2-Lite's experts on two threads (medians of three calls, in turn), the packed path took 1.14 and 1.10 x this
@@ -442,7 +454,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
                                 size_t sb_ls, const int m, const int ng) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc, ld = CK_DECODE_NK_W, gw = (size_t)CK_VW * ldw * ck_dtype_size(t);
     float *acc = sb ? out + CK_DECODE_NK_M * ld : out; /* m = 0: the chains between blocks */
-    const bool prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2);
+    const int prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
         vf32 a[NK_GROUPS][NK_REG_M];
@@ -609,7 +621,8 @@ CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, si
  * next pass in part (a 128-long block's partial sums when scaled).
  * Reading whole rows (up to 2048 columns) lets the hardware prefetchers stream them: in a C driver, calls of 128
  * columns (runs of 512 bytes, 8 KiB apart) streamed V3's FP32 experts at about 60 % of this speed. Each 64
- * bytes of a pass's columns also prefetch the same bytes of the next pass's rows, spread out over the pass
+ * bytes of a pass's columns also prefetch the same bytes of the next pass's rows into L2 (see decode_nk_groups),
+ * spread out over the pass
  * (prefetching whole rows at the start of a pass was slower than none), and E4M3 strips whose 64 columns hold
  * only normal codes in the pass decode in four integer instructions (now a byte shuffle and three): with one thread
  * the two took E4M3 from 3.3 to 5.3 G weights/s (FP32, the prefetch only: 10.8 to 12.8 GB/s). Packed weights'
@@ -652,7 +665,7 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
                     if (((size_t)c0 * size + b) % 64 == 0) /* these 64 bytes of the next pass's rows (possibly past
                                                              the weights) */
                         for (size_t l = ps.l2; l < ps.l2 + kr; l++)
-                            __builtin_prefetch((const void *)((uintptr_t)wc + b + l * ldw * size), 0, 3);
+                            __builtin_prefetch((const void *)((uintptr_t)wc + b + l * ldw * size), 0, 2);
                 if (t == CK_DTYPE_E4M3FN && c0 % 64 == 0)
                     normal = c0 + 64 <= cols && v_e4m3_normal64((const uint8_t *)wc + ps.l1 * ldw, ldw, ps.l2 - ps.l1);
                 if (nv == 2) kn_chains(&ps, wc, t, ldw, c0, n, normal, m, 2);

@@ -216,7 +216,8 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * the whole reduction (each 128-wide block's, when scaled), and each 16 x 16 block of weight words (16 weight rows
  * x 16 pairs, read straight from memory) is transposed in registers and serves every row, as decode_nk does for
  * FMAs. Each weight row's line 1 KiB ahead (E4M3: 2 KiB, 64 blocks; at 512 codes V2-Lite's E4M3 experts at
- * T = 16 took 1.0-1.5 x the time) is prefetched when a block starts a line (E4M3: every other block). */
+ * T = 16 took 1.0-1.5 x the time) is prefetched into L2 when a block starts a line (E4M3: every other block; into L2
+ * rather than L1: see decode_nk_groups in gemm_simd.h). */
 DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
                             size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                             const int m) {
@@ -232,7 +233,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
             for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
                 if (l * size % 64 == 0) /* an integer: the line may lie past the weights */
                     for (int c = 0; c < CK_VW; c++)
-                        __builtin_prefetch((const void *)((uintptr_t)w + ((size_t)c * ldw + l + ahead) * size), 0, 3);
+                        __builtin_prefetch((const void *)((uintptr_t)w + ((size_t)c * ldw + l + ahead) * size), 0, 2);
                 vf32 col[CK_VW]; /* col[c] = pairs of weight row c, then col[j] = pair l/2 + j of every row */
                 for (int c = 0; c < CK_VW; c++) col[c] = _mm512_castsi512_ps(words_at(w, t, (size_t)c * ldw + l, &e));
                 v_transpose(col);
