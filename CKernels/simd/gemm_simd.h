@@ -347,6 +347,14 @@ CK_INLINE void fold_block(vf32 *acc, const float *out, size_t ld, const float *s
     }
 }
 
+/* The chains a[r] of m rows stored into out[r*ld], of scale block b folded in first (sb != NULL, fold_block). */
+CK_INLINE void nk_store(vf32 *a, float *out, size_t ld, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                        size_t b, const int m) {
+    if (sb) fold_block(a, out, ld, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
+#pragma unroll
+    for (int r = 0; r < m; r++) v_store_u32(out + (size_t)r * ld, v_as_u32(a[r]));
+}
+
 /* One step of the chains a[r] of m rows (m <= NK_REG_M, a constant) against n columns of W that lie at l:
  * col[j] lane c = W(c, l + j), x(r, l + j) = xb[r*CK_DECODE_XB + j] (decode_nk's blocked x, so every row's
  * value is a constant offset from one pointer). */
@@ -400,12 +408,12 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
 
 /* `rows` rows of x against `cols` (<= ng * CK_VW) weight rows W(c, l) = w[c*ldw + l] over the whole reduction (see
  * ck_gemm_kernels.decode_nk), in ng groups of CK_VW (ng > 1: full groups, m > 0) whose blocks take turns along l,
- * each group with its own chains; out's rows are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in
- * registers, so each lane is one output column and its chain runs along l as in the tiles; each weight element is
- * read once, straight from memory (load_block_t, as in the pack), and serves every row. m = rows (a constant up to
- * NK_REG_M): the chains stay in registers for the whole reduction; m = 0 (more rows, on AVX2): each block's turn
- * over the rows, CK_DECODE_M at a time, carries them in acc. Software prefetches (with the next CK_VW rows' starts
- * past the end) are kept where they pay:
+ * each group with its own chains (or, see decode_nk_body, one group's chains of two scale blocks in turn); out's rows
+ * are CK_DECODE_NK_W apart. CK_VW x CK_VW blocks of W are transposed in registers, so each lane is one output column
+ * and its chain runs along l as in the tiles; each weight element is read once, straight from memory (load_block_t,
+ * as in the pack), and serves every row. m = rows (a constant up to NK_REG_M): the chains stay in registers for the
+ * whole reduction; m = 0 (more rows, on AVX2): each block's turn over the rows, CK_DECODE_M at a time, carries them
+ * in acc. Software prefetches (with the next CK_VW rows' starts past the end) are kept where they pay:
  * for E4M3 weights, whose rows reach a new line only every 64 / CK_VW blocks (weight-only FP8 at V2-Lite's T = 256,
  * weights streamed from DRAM, timed call by call in alternation with the kernel without them in one process:
  * 0.90-0.95 x its time with two threads, 0.92 x with one; FP8 x FP8 takes the same path), and for FP32 and BF16
@@ -419,7 +427,9 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * (0.89 x with eight), BF16 0.91 and 0.97 x with one and two rows, FP32 0.86 and 0.90 x, [K, N] FP32 weights 0.98 and
  * 0.90 x, packed FP32 weights 0.78 and 0.81 x, under dot products E4M3 0.77 x and BF16 0.90 x with one row; top-6
  * routing of 16 tokens 0.91 x, of 256 tokens the same time. (The prefetches had gone into L1 since a measurement on a
- * Xeon, early on, found that faster for E4M3; not measured there again.)
+ * Xeon, early on, found that faster for E4M3; not measured there again.) Capped at AVX2 (the same driver, medians of
+ * five to nine calls in turn, one and two rows) E4M3 took 0.88-1.04 x the time, BF16 0.87-0.92 x, FP32 0.83-0.92 x
+ * and packed FP32 0.85 x with one row.
  * For up to 12 rows (CK_DECODE_NK_M) this beats or ties packing, because the weights stream in while the FMAs run
  * instead of in a pass of their own. Since the packed path's tiles prefetch the next span, on an Ice Lake with 64 of
  * V2-Lite's experts on two threads (medians of three calls, in turn), the packed path took 1.14 and 1.10 x this
@@ -455,7 +465,27 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
     const size_t span = sb ? CK_SCALE_BLOCK : kc, ld = CK_DECODE_NK_W, gw = (size_t)CK_VW * ldw * ck_dtype_size(t);
     float *acc = sb ? out + CK_DECODE_NK_M * ld : out; /* m = 0: the chains between blocks */
     const int prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
+    /* one group's chains of two scale blocks in turn (see decode_nk_body) */
+    const bool pairs = sb && m != 0 && m <= NK_PAIR_M && ng == 1 && cols == CK_VW;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
+        if (pairs && kc - l0 >= 2 * span) {
+            vf32 a[2][NK_PAIR_M];
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+#pragma unroll
+                for (int r = 0; r < m; r++) a[h][r] = v_setf(0.0f);
+            for (size_t l = l0; l < l0 + span; l += CK_VW)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    vf32 col[CK_VW];
+                    load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
+                    nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
+                }
+#pragma unroll
+            for (int h = 0; h < 2; h++) nk_store(a[h], out, ld, sa, sa_rs, sb, sb_ls, l0 / CK_SCALE_BLOCK + h, m);
+            l0 += span;
+            continue;
+        }
         const size_t end = kc - l0 < span ? kc : l0 + span;
         vf32 a[NK_GROUPS][NK_REG_M];
 #pragma unroll
@@ -510,11 +540,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
         const size_t b = l0 / CK_SCALE_BLOCK;
         if (m)
 #pragma unroll
-            for (int g = 0; g < ng; g++) {
-                if (sb) fold_block(a[g], out + g * CK_VW, ld, sa, sa_rs, b, v_setf(sb[b * sb_ls]), m);
-#pragma unroll
-                for (int r = 0; r < m; r++) v_store_u32(out + g * CK_VW + r * ld, v_as_u32(a[g][r]));
-            }
+            for (int g = 0; g < ng; g++) nk_store(a[g], out + g * CK_VW, ld, sa, sa_rs, sb, sb_ls, b, m);
         else if (sb)
             for (int r = 0; r < rows; r++) {
                 vf32 p = v_as_f32(v_load_u32(acc + r * ld));
@@ -545,7 +571,18 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
  * a 1 KiB buffer, then the FMAs from it, so the decode and the chains no longer compete for 16 registers. On a Zen 3
  * (64 of V2-Lite's experts, two threads, call by call in alternation with the fused loop in one process) whole calls
  * took 0.96 x (E4M3) and 0.92 x (BF16) the time with one row, 0.81 x and 0.86 x with two; staged pairs of three rows
- * took 0.87 x with E4M3 but 1.15 x with BF16, and four rows 0.98 x and 1.06 x, so the pair stays at two rows. */
+ * took 0.87 x with E4M3 but 1.15 x with BF16, and four rows 0.98 x and 1.06 x, so the pair stays at two rows.
+ * With scaled weights (E4M3 and its 128 x 128 scales), one or two rows and one full group (AVX-512's calls, AVX2's
+ * groups of a ragged call), two scale blocks' chains take turns instead: each block's chain starts from +0 and is
+ * folded into out in block order as before, so no sum changes, and the second block's chains are in flight while the
+ * first's wait on the FMA latency. On Zen 4 (a C driver, one thread, K = 2048, 32 weight rows in L1 and L2) E4M3 with
+ * one row took 18.2 ns a block against 22.6 (0.80 x), with two rows 20.1 against 23.3 (0.86 x); with 64 of V2-Lite's
+ * experts from DRAM one thread took 0.90 x the time with one row, two threads 0.85-1.06 x over four runs (median
+ * about 0.98 x: there the reads hold it back). Cutting the decode's instructions gained in L1 but not from DRAM (one
+ * row, two threads): AVX512_VBMI's vpermi2b looking E4M3 up in 128-entry tables of BF16 bytes (exact for every code,
+ * so no check for special codes; 0.88 x the time in L1, 0.90-0.95 x from DRAM, within the noise), and a rebias by
+ * OR into weights scaled by 2^-8 (one ternary-logic instruction instead of a mask and an add; 0.88 x in L1, 0.98-1.01
+ * x from DRAM). */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {

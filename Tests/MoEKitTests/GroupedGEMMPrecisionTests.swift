@@ -167,6 +167,7 @@ import TestSupport
         ([3, 0, 130], 300, 130), ([1, 2], 127, 64), ([5], 128, 257), ([0, 7, 1], 129, 17), ([2], 1, 3),
         ([2, 1], 1100, 70), ([12, 70], 1030, 40), ([23], 260, 20),
         (raggedNK, 150, 70), (raggedKN, 150, 70),
+        ([1, 0, 2], 400, 40), // an odd number of whole scale blocks, then a part, for one and two rows
     ]
     /// Ragged routing, U(0.7, 1.3) x 12 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
     static let raggedNK = raggedGroupSizes(experts: 6, mean: 12, seed: 33)
