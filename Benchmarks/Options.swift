@@ -11,7 +11,7 @@ struct Options {
     var basePages = false
 
     static let usage = """
-        usage: benchmarks [--filter TEXT] [--threads N] [--isa scalar|avx2|avx512|avx512bf16] [--quick] [--json PATH] [--list]
+        usage: benchmarks [--filter TEXT] [--threads N] [--isa scalar|avx2|avx512|avx512vbmi|avx512bf16] [--quick] [--json PATH] [--list]
                           [--base-pages]
 
           --filter TEXT  run only cases whose "suite/case" contains TEXT

@@ -17,8 +17,8 @@
 #include <cpuid.h>
 #endif
 
-static const char *const isa_names[CK_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512bf16"};
-#define ISA_NAMES_TEXT "scalar, avx2, avx512, avx512bf16" /* isa_names, for messages */
+static const char *const isa_names[CK_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vbmi", "avx512bf16"};
+#define ISA_NAMES_TEXT "scalar, avx2, avx512, avx512vbmi, avx512bf16" /* isa_names, for messages */
 
 const char *ck_isa_name(ck_isa isa) {
     return (unsigned)isa < CK_ISA_COUNT ? isa_names[isa] : "unknown";
@@ -46,7 +46,10 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
-static ck_isa detect(void) {
+/* The detected level, with VBMI_BIT set where the CPU has AVX512_VBMI (which avx512bf16 does not imply). */
+enum { VBMI_BIT = 0x100 };
+
+static int detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return CK_ISA_SCALAR;
     const bool osxsave = c & (1u << 27), fma = c & (1u << 12), f16c = c & (1u << 29), avx = c & (1u << 28);
@@ -57,7 +60,7 @@ static ck_isa detect(void) {
     if (__get_cpuid_max(0, NULL) < 7) return CK_ISA_SCALAR;
     __cpuid_count(7, 0, a, b, c, d);
     const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512dq = b & (1u << 17),
-               avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+               avx512bw = b & (1u << 30), avx512vl = b & (1u << 31), avx512vbmi = c & (1u << 1);
     __cpuid_count(7, 1, a, b, c, d);
     const bool avx512bf16 = a & (1u << 5);
 
@@ -68,7 +71,8 @@ static ck_isa detect(void) {
           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
           __builtin_cpu_supports("avx512vl")))
         return CK_ISA_AVX2;
-    return avx512bf16 ? CK_ISA_AVX512BF16 : CK_ISA_AVX512;
+    const int vbmi = avx512vbmi && __builtin_cpu_supports("avx512vbmi") ? VBMI_BIT : 0;
+    return (avx512bf16 ? CK_ISA_AVX512BF16 : vbmi ? CK_ISA_AVX512VBMI : CK_ISA_AVX512) | vbmi;
 }
 
 static char cpu_name[49] = "unknown";
@@ -92,7 +96,8 @@ const char *ck_cpu_name(void) {
     return cpu_name;
 }
 #else
-static ck_isa detect(void) { return CK_ISA_SCALAR; }
+enum { VBMI_BIT = 0x100 };
+static int detect(void) { return CK_ISA_SCALAR; }
 const char *ck_cpu_name(void) { return "unknown"; }
 #endif
 
@@ -100,13 +105,20 @@ const char *ck_cpu_name(void) { return "unknown"; }
 static atomic_int detected = -1;
 static atomic_int cap = -1;
 
-ck_isa ck_detected_isa(void) {
-    int isa = atomic_load_explicit(&detected, memory_order_relaxed);
-    if (isa < 0) {
-        isa = detect();
-        atomic_store(&detected, isa);
+/* detect()'s answer, read once. */
+static int detection(void) {
+    int value = atomic_load_explicit(&detected, memory_order_relaxed);
+    if (value < 0) {
+        value = detect();
+        atomic_store(&detected, value);
     }
-    return (ck_isa)isa;
+    return value;
+}
+
+ck_isa ck_detected_isa(void) { return (ck_isa)(detection() & ~VBMI_BIT); }
+
+bool ck_isa_supported(ck_isa isa) {
+    return (unsigned)isa <= (unsigned)ck_detected_isa() && (isa != CK_ISA_AVX512VBMI || detection() & VBMI_BIT);
 }
 
 ck_isa ck_max_isa(void) {
@@ -130,8 +142,8 @@ ck_status ck_set_max_isa(ck_isa isa) {
 }
 
 ck_isa ck_active_isa(void) {
-    const ck_isa d = ck_detected_isa(), c = ck_max_isa();
-    return d < c ? d : c;
+    const ck_isa d = ck_detected_isa(), c = ck_max_isa(), a = d < c ? d : c;
+    return a == CK_ISA_AVX512VBMI && !(detection() & VBMI_BIT) ? CK_ISA_AVX512 : a;
 }
 
 #define CK_FORMATS_ENTRY(level, formats, gemm, probe) [level] = &formats,
@@ -142,7 +154,10 @@ static const ck_gemm_kernels *const gemm_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(
 static const ck_probe_kernels *const probe_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_PROBE_ENTRY)};
 
 const ck_formats_kernels *ck_formats_dispatch(void) { return formats_table[ck_active_isa()]; }
-const ck_gemm_kernels *ck_gemm_dispatch(void) { return gemm_table[ck_active_isa()]; }
+const ck_gemm_kernels *ck_gemm_dispatch(void) {
+    const ck_isa a = ck_active_isa();
+    return a == CK_ISA_AVX512BF16 && !(detection() & VBMI_BIT) ? gemm_table[CK_ISA_AVX512] : gemm_table[a];
+}
 const ck_probe_kernels *ck_probe_dispatch(void) { return probe_table[ck_active_isa()]; }
 
 /* SIZE_MAX: not read yet (the setter stores at most SIZE_MAX - 1, which no output's size exceeds). */

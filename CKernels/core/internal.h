@@ -229,7 +229,7 @@ const ck_dot_kernels *ck_dot_dispatch(void);
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.
  * X(level, formats table, gemm table, probe table) */
 extern const ck_formats_kernels ck_formats_scalar, ck_formats_avx2, ck_formats_avx512;
-extern const ck_gemm_kernels ck_gemm_scalar, ck_gemm_avx2, ck_gemm_avx512;
+extern const ck_gemm_kernels ck_gemm_scalar, ck_gemm_avx2, ck_gemm_avx512, ck_gemm_avx512vbmi;
 
 typedef struct ck_probe_kernels {
     double (*fma_f32)(uint64_t iterations);  /* one thread; returns flops */
@@ -242,7 +242,8 @@ extern const ck_probe_kernels ck_probe_scalar, ck_probe_avx2, ck_probe_avx512, c
     X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, ck_probe_scalar)                                    \
     X(CK_ISA_AVX2, ck_formats_avx2, ck_gemm_avx2, ck_probe_avx2)                                            \
     X(CK_ISA_AVX512, ck_formats_avx512, ck_gemm_avx512, ck_probe_avx512)                                    \
-    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_gemm_avx512, ck_probe_avx512bf16)
+    X(CK_ISA_AVX512VBMI, ck_formats_avx512, ck_gemm_avx512vbmi, ck_probe_avx512)                            \
+    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_gemm_avx512vbmi, ck_probe_avx512bf16)
 #else
 #define CK_ISA_VARIANTS(X) X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, ck_probe_scalar)
 #endif

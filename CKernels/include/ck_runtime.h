@@ -39,18 +39,24 @@ const char *ck_last_error_message(void);
 const char *ck_status_name(ck_status status);
 
 /* ---- ISA dispatch -------------------------------------------------------------------------------------
- * The ISA levels form a lattice: scalar < avx2 (AVX2+FMA+F16C) < avx512 (F/BW/DQ/VL) < avx512bf16.
+ * The ISA levels form a lattice: scalar < avx2 (AVX2+FMA+F16C) < avx512 (F/BW/DQ/VL) < avx512vbmi (+AVX512_VBMI)
+ * < avx512bf16 (+AVX512_BF16, and AVX512_VBMI's kernels where the CPU has it: all but Cooper Lake do).
  * The detected level requires both the CPU feature bits and OS support for the registers (XCR0).
- * The active level is min(detected, cap); the cap comes from MOEKIT_MAX_ISA (read once) or ck_set_max_isa. */
+ * The active level is min(detected, cap), except that a cap of avx512vbmi on a CPU without AVX512_VBMI gives avx512;
+ * the cap comes from MOEKIT_MAX_ISA (read once) or ck_set_max_isa. */
 typedef enum ck_isa {
     CK_ISA_SCALAR = 0,
     CK_ISA_AVX2 = 1,
     CK_ISA_AVX512 = 2,
-    CK_ISA_AVX512BF16 = 3,
+    CK_ISA_AVX512VBMI = 3,
+    CK_ISA_AVX512BF16 = 4,
 } ck_isa;
-#define CK_ISA_COUNT 4
+#define CK_ISA_COUNT 5
 
 ck_isa ck_detected_isa(void);
+/* Whether this CPU and OS run level isa's kernels: the levels up to the detected one, avx512vbmi only with
+ * AVX512_VBMI. */
+bool ck_isa_supported(ck_isa isa);
 ck_isa ck_active_isa(void);
 /* Caps the active ISA (a cap above the detected level is allowed and means "no cap"). */
 ck_status ck_set_max_isa(ck_isa cap);

@@ -578,11 +578,12 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
  * first's wait on the FMA latency. On Zen 4 (a C driver, one thread, K = 2048, 32 weight rows in L1 and L2) E4M3 with
  * one row took 18.2 ns a block against 22.6 (0.80 x), with two rows 20.1 against 23.3 (0.86 x); with 64 of V2-Lite's
  * experts from DRAM one thread took 0.90 x the time with one row, two threads 0.85-1.06 x over four runs (median
- * about 0.98 x: there the reads hold it back). Cutting the decode's instructions gained in L1 but not from DRAM (one
- * row, two threads): AVX512_VBMI's vpermi2b looking E4M3 up in 128-entry tables of BF16 bytes (exact for every code,
- * so no check for special codes; 0.88 x the time in L1, 0.90-0.95 x from DRAM, within the noise), and a rebias by
- * OR into weights scaled by 2^-8 (one ternary-logic instruction instead of a mask and an add; 0.88 x in L1, 0.98-1.01
- * x from DRAM). */
+ * about 0.98 x: there the reads hold it back). With the pairs, the decode's instructions count: AVX512_VBMI's table
+ * decode (v_load_e4m3_t, the avx512vbmi level against avx512, in one process) took 0.87 x the time in L1 with one row,
+ * 0.92 x with two and 0.86 x with four, and from DRAM (64 experts, two threads) 0.89-0.96 x with one row and 0.95 x
+ * with two, 12 and 24 rows (the pack) the same time within the noise. A rebias by OR into weights scaled by 2^-8
+ * against x scaled by 2^8 (as in the strips kernel; one ternary-logic instruction instead of a mask and an add) took
+ * 0.88 x in L1 before the pairs but 0.98-1.01 x from DRAM, and would need a scaled copy of x per call. */
 CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                               size_t sb_ls, const int m) {

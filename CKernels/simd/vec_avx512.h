@@ -11,7 +11,11 @@
 
 #define CK_VREGS 32 /* vector registers */
 #define CK_VW 16
+#if CK_AVX512_VBMI /* the GEMM kernels again with AVX512_VBMI (x86_avx512/gemm_avx512vbmi.c) */
+#define CK_SIMD(name) name##_avx512vbmi
+#else
 #define CK_SIMD(name) name##_avx512
+#endif
 
 typedef __m512i vu32;
 typedef __m512 vf32;
@@ -156,6 +160,72 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
 }
 
+/* The byte stages of a 16 x 16 block's transpose: z[k] = v_rows4(p, ld, k, 0), q[i] lane L dword d = column 4i + d,
+ * rows 4L... */
+static inline void v_bytes_t(const uint8_t *p, size_t ld, __m512i z[4], __m512i q[4]) {
+    for (int k = 0; k < 4; k++) z[k] = v_rows4(p, ld, k, 0);
+    const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
+    const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
+    q[0] = _mm512_unpacklo_epi16(a0, a2), q[1] = _mm512_unpackhi_epi16(a0, a2);
+    q[2] = _mm512_unpacklo_epi16(a1, a3), q[3] = _mm512_unpackhi_epi16(a1, a3);
+}
+
+/* The transpose's last stage: h[i] holds columns 2i and 2i + 1 of 16-bit values (the lanes of each 128-bit lane's
+ * four rows), widened into the top halves of out[2i] and out[2i + 1]'s lanes. */
+static inline void v_widen_t(const __m512i h[8], vf32 out[16]) {
+    const __m512i zero = _mm512_setzero_si512();
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, h[i]));
+        out[2 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, h[i]));
+    }
+}
+
+#if CK_AVX512_VBMI
+/* BF16's bits of the E4M3FN value of code c with sign 0 (c < 128): normal codes' exponent and mantissa moved into
+ * BF16's fields and rebiased by 120; subnormal codes (c * 2^-9) are normal BF16 values; 0x7F is the NaN. */
+#define E4M3_BF16(c)                                                                                                   \
+    ((c) == 0x7F ? 0x7FC0                                                                                              \
+     : (c) >= 8  ? (((c) >> 3) + 120) << 7 | ((c) & 7) << 4                                                            \
+     : (c) >= 4  ? 120 << 7 | ((c) & 3) << 5                                                                           \
+     : (c) >= 2  ? 119 << 7 | ((c) & 1) << 6                                                                           \
+     : (c) == 1  ? 118 << 7                                                                                            \
+                 : 0)
+#define E4M3_HI(c) (uint8_t)(E4M3_BF16(c) >> 8)
+#define E4M3_LO(c) (uint8_t)(E4M3_BF16(c) & 0xFF)
+#define E4M3_8(F, c) F(c), F(c + 1), F(c + 2), F(c + 3), F(c + 4), F(c + 5), F(c + 6), F(c + 7)
+#define E4M3_32(F, c) E4M3_8(F, c), E4M3_8(F, c + 8), E4M3_8(F, c + 16), E4M3_8(F, c + 24)
+/* Those bits' high and low bytes: the tables vpermi2b looks the codes' low seven bits up in. */
+static const uint8_t e4m3_bf16_hi[128] __attribute__((aligned(64))) = {
+    E4M3_32(E4M3_HI, 0), E4M3_32(E4M3_HI, 32), E4M3_32(E4M3_HI, 64), E4M3_32(E4M3_HI, 96)};
+static const uint8_t e4m3_bf16_lo[128] __attribute__((aligned(64))) = {
+    E4M3_32(E4M3_LO, 0), E4M3_32(E4M3_LO, 32), E4M3_32(E4M3_LO, 64), E4M3_32(E4M3_LO, 96)};
+#undef E4M3_32
+#undef E4M3_8
+#undef E4M3_LO
+#undef E4M3_HI
+#undef E4M3_BF16
+
+/* 16 x 16 E4M3FN codes, every code decoded exactly (v_load_e4m3_t's contract in vec_avx2.h, never false): after the
+ * transpose's byte stages, vpermi2b looks 64 codes at a time up in the tables of BF16's high and low bytes (the sign
+ * ORed into the high one), and the last stages pair the bytes into BF16 bits and widen those. 12 instructions
+ * decode 256 codes, where the arithmetic decode below takes 24 and its check for special codes 12. */
+static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
+    const __m512i sign = _mm512_set1_epi8((char)0x80);
+    const __m512i hi0 = _mm512_load_si512(e4m3_bf16_hi), hi1 = _mm512_load_si512(e4m3_bf16_hi + 64);
+    const __m512i lo0 = _mm512_load_si512(e4m3_bf16_lo), lo1 = _mm512_load_si512(e4m3_bf16_lo + 64);
+    __m512i z[4], q[4], h[8]; /* h[2i], h[2i + 1]: q[i]'s BF16 bits, its low and its high half */
+    v_bytes_t(p, ld, z, q);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi0, q[i], hi1), q[i], sign, 0xF8);
+        const __m512i lo = _mm512_permutex2var_epi8(lo0, q[i], lo1);
+        h[2 * i] = _mm512_unpacklo_epi8(lo, hi), h[2 * i + 1] = _mm512_unpackhi_epi8(lo, hi);
+    }
+    v_widen_t(h, out);
+    return false;
+}
+#else
 /* 16 x 16 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
  * below 8: (b + 1) & 0x7F <= 8). If none is, out holds the codes decoded exactly (v_load_e4m3_t's contract in
  * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction: an
@@ -164,31 +234,22 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
  * lanes' top bytes, for the exact decode. */
 static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
-    __m512i z[4], w[4];
-    for (int k = 0; k < 4; k++) {
-        z[k] = v_rows4(p, ld, k, 0);
-        w[k] = _mm512_and_si512(_mm512_add_epi8(z[k], one), low7);
-    }
+    __m512i z[4], q[4], h[8]; /* h: codes << 8 in 16-bit lanes, h[2i] the low, h[2i + 1] the high half of q[i]'s bytes */
+    v_bytes_t(p, ld, z, q);
+    __m512i w[4];
+    for (int k = 0; k < 4; k++) w[k] = _mm512_and_si512(_mm512_add_epi8(z[k], one), low7);
     const __m512i least = _mm512_min_epu8(_mm512_min_epu8(w[0], w[1]), _mm512_min_epu8(w[2], w[3]));
     const bool special = _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) != 0;
-    const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
-    const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
-    const __m512i q[4] = {_mm512_unpacklo_epi16(a0, a2), _mm512_unpackhi_epi16(a0, a2), _mm512_unpacklo_epi16(a1, a3),
-                          _mm512_unpackhi_epi16(a1, a3)}; /* q[i] lane L dword d: column 4i + d, rows 4L.. */
     const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
-    __m512i h[8]; /* codes << 8 in 16-bit lanes: h[2i] the low, h[2i + 1] the high half of q[i]'s bytes */
 #pragma unroll
     for (int i = 0; i < 4; i++) h[2 * i] = _mm512_unpacklo_epi8(zero, q[i]), h[2 * i + 1] = _mm512_unpackhi_epi8(zero, q[i]);
     if (!special) /* one branch per block, so that the unrolled loops keep every value in a register */
 #pragma unroll
         for (int i = 0; i < 8; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, h[i]));
-        out[2 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, h[i]));
-    }
+    v_widen_t(h, out);
     return special;
 }
+#endif
 
 /* 64 E4M3FN codes of normal numbers (a strip row) decoded exactly and scaled by 2^-8, into 4 vectors in row order:
  * out[2h + o] lane j = code 32h + 2j + o. Each 32 codes are sign-extended into 16-bit lanes; a shift then puts a

@@ -1,6 +1,8 @@
 import CKernels
 
-/// Instruction-set levels of MoEKit's kernels, ordered: each level includes the ones below it.
+/// Instruction-set levels of MoEKit's kernels, ordered: each level includes the ones below it, except that
+/// ``avx512bf16`` includes ``avx512vbmi``'s kernels only on CPUs with AVX512_VBMI (all with AVX512_BF16 but Cooper
+/// Lake).
 public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
     /// Portable C, always available; the reference every other level matches bit for bit.
     case scalar = 0
@@ -8,13 +10,15 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
     case avx2 = 1
     /// AVX-512 F, BW, DQ and VL.
     case avx512 = 2
-    /// AVX-512 plus AVX512_BF16.
-    case avx512bf16 = 3
+    /// AVX-512 plus AVX512_VBMI, whose byte permutes decode FP8 E4M3 weights by table lookups.
+    case avx512vbmi = 3
+    /// AVX-512 plus AVX512_BF16 (and AVX512_VBMI's kernels where the CPU has it).
+    case avx512bf16 = 4
 
-    /// Levels order by what they include: scalar < AVX2 < AVX-512 < AVX-512 + BF16.
+    /// Levels order by what they include: scalar < AVX2 < AVX-512 < AVX-512 + VBMI < AVX-512 + BF16.
     public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
 
-    /// The name `MOEKIT_MAX_ISA` accepts: `scalar`, `avx2`, `avx512`, `avx512bf16`.
+    /// The name `MOEKIT_MAX_ISA` accepts: `scalar`, `avx2`, `avx512`, `avx512vbmi`, `avx512bf16`.
     public var description: String { String(cString: ck_isa_name(ck_isa(UInt32(rawValue)))) }
 
     /// Parses a name as `MOEKIT_MAX_ISA` does.
@@ -32,7 +36,8 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
 /// BF16 dot products.
 ///
 /// The detected ISA requires both the CPU's feature bits and the operating system's support for the
-/// registers. The active ISA is the lower of the detected one and the cap, which starts at
+/// registers. The active ISA is the lower of the detected one and the cap (``ISA/avx512`` for a cap of
+/// ``ISA/avx512vbmi`` on a CPU without AVX512_VBMI), which starts at
 /// `MOEKIT_MAX_ISA` (if set) and can be changed with ``setMaxISA(_:)``. The thread count starts at
 /// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. Each variable is read once, when
 /// its setting is first needed (not at all if it was set through the API before); a value MoEKit cannot use is
@@ -50,8 +55,9 @@ public enum Runtime {
     public static func setMaxISA(_ isa: ISA) {
         precondition(ck_set_max_isa(isa.c) == CK_OK)
     }
-    /// Every level this machine can run, lowest first: the paths tests must cover here.
-    public static var availableISAs: [ISA] { ISA.allCases.filter { $0 <= detectedISA } }
+    /// Every level this machine can run, lowest first: the paths tests must cover here (``ISA/avx512vbmi`` only
+    /// with AVX512_VBMI: below it, a cap there runs ``ISA/avx512``).
+    public static var availableISAs: [ISA] { ISA.allCases.filter { ck_isa_supported($0.c) } }
 
     /// Threads used by parallel kernels.
     public static var threadCount: Int { Int(ck_num_threads()) }

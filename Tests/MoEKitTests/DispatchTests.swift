@@ -1,7 +1,8 @@
-// Proves the ISA dispatch contract: the active ISA is min(detected, cap) for every cap, the cap reads back,
-// availableISAs is exactly the levels <= detectedISA (scalar always), ISA names round-trip through
-// ISA(name:) and unknown names are rejected, the C runtime agrees with the Swift view, and on Linux the detected
-// level is the one /proc/cpuinfo's feature flags imply.
+// Proves the ISA dispatch contract: the active ISA is min(detected, cap) for every cap (avx512 for a cap of
+// avx512vbmi without AVX512_VBMI), the cap reads back, availableISAs is exactly the levels <= detectedISA (scalar
+// always; avx512vbmi only with VBMI), ISA names round-trip through ISA(name:) and unknown names are rejected, the C
+// runtime agrees with the Swift view, and on Linux the detected level and VBMI are what /proc/cpuinfo's feature
+// flags imply.
 import CKernels
 import Foundation
 import MoEKit
@@ -12,12 +13,13 @@ import Testing
 struct DispatchTests {
     @Test("active = min(detected, cap) for every cap")
     func activeIsMinimum() {
-        let detected = Runtime.detectedISA
+        let detected = Runtime.detectedISA, vbmi = ck_isa_supported(CK_ISA_AVX512VBMI)
         for cap in ISA.allCases {
             withISA(cap) {
+                let least = min(detected, cap), want = least == .avx512vbmi && !vbmi ? .avx512 : least
                 #expect(Runtime.maxISA == cap)
-                #expect(Runtime.activeISA == min(detected, cap), "cap \(cap)")
-                #expect(ck_active_isa().rawValue == UInt32(min(detected, cap).rawValue))
+                #expect(Runtime.activeISA == want, "cap \(cap)")
+                #expect(ck_active_isa().rawValue == UInt32(want.rawValue))
             }
         }
         #expect(Runtime.detectedISA == detected)
@@ -26,7 +28,9 @@ struct DispatchTests {
     @Test("available ISAs are exactly the levels up to the detected one")
     func available() {
         let detected = Runtime.detectedISA
-        #expect(Runtime.availableISAs == ISA.allCases.filter { $0 <= detected })
+        let vbmi = ck_isa_supported(CK_ISA_AVX512VBMI)
+        #expect(Runtime.availableISAs == ISA.allCases.filter { $0 <= detected && ($0 != .avx512vbmi || vbmi) })
+        #expect(!vbmi || detected >= .avx512vbmi)
         #expect(Runtime.availableISAs.first == .scalar)
         #expect(Runtime.availableISAs.last == detected)
         #expect(ck_detected_isa().rawValue == UInt32(detected.rawValue))
@@ -42,17 +46,21 @@ struct DispatchTests {
         let line = try #require(info.first { $0.hasPrefix("flags") })
         let flags = Set(line.split(separator: " ").map(String.init))
         let has = { (names: [String]) in names.allSatisfy(flags.contains) }
-        var want = ISA.scalar
+        var want = ISA.scalar, vbmi = false
         if has(["avx2", "fma", "f16c"]) {
             want = .avx2
-            if has(["avx512f", "avx512bw", "avx512dq", "avx512vl"]) { want = has(["avx512_bf16"]) ? .avx512bf16 : .avx512 }
+            if has(["avx512f", "avx512bw", "avx512dq", "avx512vl"]) {
+                vbmi = has(["avx512vbmi"])
+                want = has(["avx512_bf16"]) ? .avx512bf16 : vbmi ? .avx512vbmi : .avx512
+            }
         }
         #expect(Runtime.detectedISA == want, "flags imply \(want)")
+        #expect(ck_isa_supported(CK_ISA_AVX512VBMI) == vbmi, "flags imply AVX512_VBMI: \(vbmi)")
     }
 
     @Test("names round-trip; others are rejected")
     func names() {
-        #expect(ISA.allCases.map(\.description) == ["scalar", "avx2", "avx512", "avx512bf16"])
+        #expect(ISA.allCases.map(\.description) == ["scalar", "avx2", "avx512", "avx512vbmi", "avx512bf16"])
         for isa in ISA.allCases { #expect(ISA(name: isa.description) == isa) }
         for bad in ["", "AVX2", "Scalar", "avx", "avx512f", "avx512bf16 ", " scalar", "sse4", "neon", "avx512_bf16"] {
             #expect(ISA(name: bad) == nil, "'\(bad)'")
