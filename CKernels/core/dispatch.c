@@ -39,15 +39,15 @@ ck_status ck_isa_from_name(const char *name, ck_isa *isa) {
     return CK_OK;
 }
 
+/* detect() answers the level, with VBMI_BIT set where the CPU has AVX512_VBMI (which avx512bf16 does not imply). */
+enum { VBMI_BIT = 0x100 };
+
 #if defined(__x86_64__)
 static uint64_t read_xcr0(void) {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((uint64_t)hi << 32) | lo;
 }
-
-/* The detected level, with VBMI_BIT set where the CPU has AVX512_VBMI (which avx512bf16 does not imply). */
-enum { VBMI_BIT = 0x100 };
 
 static int detect(void) {
     unsigned a, b, c, d;
@@ -96,7 +96,6 @@ const char *ck_cpu_name(void) {
     return cpu_name;
 }
 #else
-enum { VBMI_BIT = 0x100 };
 static int detect(void) { return CK_ISA_SCALAR; }
 const char *ck_cpu_name(void) { return "unknown"; }
 #endif
@@ -116,9 +115,10 @@ static int detection(void) {
 }
 
 ck_isa ck_detected_isa(void) { return (ck_isa)(detection() & ~VBMI_BIT); }
+static bool has_vbmi(void) { return detection() & VBMI_BIT; }
 
 bool ck_isa_supported(ck_isa isa) {
-    return (unsigned)isa <= (unsigned)ck_detected_isa() && (isa != CK_ISA_AVX512VBMI || detection() & VBMI_BIT);
+    return (unsigned)isa <= (unsigned)ck_detected_isa() && (isa != CK_ISA_AVX512VBMI || has_vbmi());
 }
 
 ck_isa ck_max_isa(void) {
@@ -143,7 +143,7 @@ ck_status ck_set_max_isa(ck_isa isa) {
 
 ck_isa ck_active_isa(void) {
     const ck_isa d = ck_detected_isa(), c = ck_max_isa(), a = d < c ? d : c;
-    return a == CK_ISA_AVX512VBMI && !(detection() & VBMI_BIT) ? CK_ISA_AVX512 : a;
+    return a == CK_ISA_AVX512VBMI && !has_vbmi() ? CK_ISA_AVX512 : a;
 }
 
 #define CK_FORMATS_ENTRY(level, formats, gemm, probe) [level] = &formats,
@@ -156,7 +156,7 @@ static const ck_probe_kernels *const probe_table[CK_ISA_COUNT] = {CK_ISA_VARIANT
 const ck_formats_kernels *ck_formats_dispatch(void) { return formats_table[ck_active_isa()]; }
 const ck_gemm_kernels *ck_gemm_dispatch(void) {
     const ck_isa a = ck_active_isa();
-    return a == CK_ISA_AVX512BF16 && !(detection() & VBMI_BIT) ? gemm_table[CK_ISA_AVX512] : gemm_table[a];
+    return a == CK_ISA_AVX512BF16 && !has_vbmi() ? gemm_table[CK_ISA_AVX512] : gemm_table[a];
 }
 const ck_probe_kernels *ck_probe_dispatch(void) { return probe_table[ck_active_isa()]; }
 

@@ -467,25 +467,24 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
     const int prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
     /* one group's chains of two scale blocks in turn (see decode_nk_body) */
     const bool pairs = sb && m != 0 && m <= NK_PAIR_M && ng == 1 && cols == CK_VW;
-    for (size_t l0 = 0; l0 < kc; l0 += span) {
-        if (pairs && kc - l0 >= 2 * span) {
-            vf32 a[2][NK_PAIR_M];
+    size_t l0 = 0;
+    for (; pairs && kc - l0 >= 2 * span; l0 += 2 * span) {
+        vf32 a[2][NK_PAIR_M];
 #pragma unroll
-            for (int h = 0; h < 2; h++)
+        for (int h = 0; h < 2; h++)
 #pragma unroll
-                for (int r = 0; r < m; r++) a[h][r] = v_setf(0.0f);
-            for (size_t l = l0; l < l0 + span; l += CK_VW)
+            for (int r = 0; r < m; r++) a[h][r] = v_setf(0.0f);
+        for (size_t l = l0; l < l0 + span; l += CK_VW)
 #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    vf32 col[CK_VW];
-                    load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
-                    nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
-                }
+            for (int h = 0; h < 2; h++) {
+                vf32 col[CK_VW];
+                load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
+                nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
+            }
 #pragma unroll
-            for (int h = 0; h < 2; h++) nk_store(a[h], out, ld, sa, sa_rs, sb, sb_ls, l0 / CK_SCALE_BLOCK + h, m);
-            l0 += span;
-            continue;
-        }
+        for (int h = 0; h < 2; h++) nk_store(a[h], out, ld, sa, sa_rs, sb, sb_ls, l0 / CK_SCALE_BLOCK + h, m);
+    }
+    for (; l0 < kc; l0 += span) { /* the rest a block (or the whole reduction) at a time */
         const size_t end = kc - l0 < span ? kc : l0 + span;
         vf32 a[NK_GROUPS][NK_REG_M];
 #pragma unroll
