@@ -160,14 +160,22 @@ static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
 }
 
-/* The byte stages of a 16 x 16 block's transpose: z[k] = v_rows4(p, ld, k, 0), q[i] lane L dword d = column 4i + d,
- * rows 4L... */
-static inline void v_bytes_t(const uint8_t *p, size_t ld, __m512i z[4], __m512i q[4]) {
+/* The byte stages of a 16 x 16 block's transpose, of bytes (unit 1) or of byte pairs (unit 2; 16 rows x 8 pairs):
+ * z[k] = v_rows4(p, ld, k, 0); unit 1: q[i] lane L dword d = column 4i + d of rows 4L ... 4L + 3, a byte each;
+ * unit 2: q[i] lane L qword d = pair 2i + d of those rows, two bytes each. */
+static inline void v_bytes_t(const uint8_t *p, size_t ld, __m512i z[4], __m512i q[4], const int unit) {
     for (int k = 0; k < 4; k++) z[k] = v_rows4(p, ld, k, 0);
-    const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
-    const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
-    q[0] = _mm512_unpacklo_epi16(a0, a2), q[1] = _mm512_unpackhi_epi16(a0, a2);
-    q[2] = _mm512_unpacklo_epi16(a1, a3), q[3] = _mm512_unpackhi_epi16(a1, a3);
+    if (unit == 1) {
+        const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
+        const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
+        q[0] = _mm512_unpacklo_epi16(a0, a2), q[1] = _mm512_unpackhi_epi16(a0, a2);
+        q[2] = _mm512_unpacklo_epi16(a1, a3), q[3] = _mm512_unpackhi_epi16(a1, a3);
+    } else {
+        const __m512i a0 = _mm512_unpacklo_epi16(z[0], z[1]), a1 = _mm512_unpackhi_epi16(z[0], z[1]);
+        const __m512i a2 = _mm512_unpacklo_epi16(z[2], z[3]), a3 = _mm512_unpackhi_epi16(z[2], z[3]);
+        q[0] = _mm512_unpacklo_epi32(a0, a2), q[1] = _mm512_unpackhi_epi32(a0, a2);
+        q[2] = _mm512_unpacklo_epi32(a1, a3), q[3] = _mm512_unpackhi_epi32(a1, a3);
+    }
 }
 
 /* The transpose's last stage: h[i] holds columns 2i and 2i + 1 of 16-bit values (the lanes of each 128-bit lane's
@@ -206,36 +214,30 @@ static const uint8_t e4m3_bf16_lo[128] __attribute__((aligned(64))) = {
 #undef E4M3_HI
 #undef E4M3_BF16
 
-/* 16 x 16 E4M3FN codes, every code decoded exactly (v_load_e4m3_t's contract in vec_avx2.h, never false): after the
- * transpose's byte stages, vpermi2b looks 64 codes at a time up in the tables of BF16's high and low bytes (the sign
- * ORed into the high one), and the last stages pair the bytes into BF16 bits and widen those. 12 instructions
- * decode 256 codes, where the arithmetic decode below takes 24 and its check for special codes 12. */
-static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
+/* The 256 codes of v_bytes_t's q as BF16 bits in 16-bit words, h[2i] from the low eight bytes of each of q[i]'s
+ * 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermi2b looks 64 codes at a time up in
+ * the tables of BF16's high and low bytes (the sign ORed into the high one), and unpacks pair the bytes. 12
+ * instructions decode 256 codes, where the arithmetic decode below takes 24 and its check for special codes 12. */
+static inline bool v_e4m3_words(const __m512i z[4], const __m512i q[4], __m512i h[8]) {
+    (void)z;
     const __m512i sign = _mm512_set1_epi8((char)0x80);
     const __m512i hi0 = _mm512_load_si512(e4m3_bf16_hi), hi1 = _mm512_load_si512(e4m3_bf16_hi + 64);
     const __m512i lo0 = _mm512_load_si512(e4m3_bf16_lo), lo1 = _mm512_load_si512(e4m3_bf16_lo + 64);
-    __m512i z[4], q[4], h[8]; /* h[2i], h[2i + 1]: q[i]'s BF16 bits, its low and its high half */
-    v_bytes_t(p, ld, z, q);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi0, q[i], hi1), q[i], sign, 0xF8);
         const __m512i lo = _mm512_permutex2var_epi8(lo0, q[i], lo1);
         h[2 * i] = _mm512_unpacklo_epi8(lo, hi), h[2 * i + 1] = _mm512_unpackhi_epi8(lo, hi);
     }
-    v_widen_t(h, out);
     return false;
 }
 #else
-/* 16 x 16 E4M3FN codes; returns whether one is a NaN, zero or subnormal code (its low seven bits are 0x7F or
- * below 8: (b + 1) & 0x7F <= 8). If none is, out holds the codes decoded exactly (v_load_e4m3_t's contract in
- * vec_avx2.h), done on the 16-bit lanes of the transpose's last stage, 32 codes per instruction: an
- * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the
- * exponent rebiases them; widening then makes BF16 bits binary32 ones. Otherwise out holds the codes in the
- * lanes' top bytes, for the exact decode. */
-static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
+/* The same; returns whether one of the codes (all of z's) is a NaN, zero or subnormal code (its low seven bits are
+ * 0x7F or below 8: (b + 1) & 0x7F <= 8). If none is, h holds the codes decoded exactly, 32 per instruction: an
+ * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the exponent
+ * rebiases them. Otherwise h holds the codes << 8, for the exact decode. */
+static inline bool v_e4m3_words(const __m512i z[4], const __m512i q[4], __m512i h[8]) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
-    __m512i z[4], q[4], h[8]; /* h: codes << 8 in 16-bit lanes, h[2i] the low, h[2i + 1] the high half of q[i]'s bytes */
-    v_bytes_t(p, ld, z, q);
     __m512i w[4];
     for (int k = 0; k < 4; k++) w[k] = _mm512_and_si512(_mm512_add_epi8(z[k], one), low7);
     const __m512i least = _mm512_min_epu8(_mm512_min_epu8(w[0], w[1]), _mm512_min_epu8(w[2], w[3]));
@@ -246,10 +248,30 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     if (!special) /* one branch per block, so that the unrolled loops keep every value in a register */
 #pragma unroll
         for (int i = 0; i < 8; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
-    v_widen_t(h, out);
     return special;
 }
 #endif
+
+/* 16 x 16 E4M3FN codes (v_load_e4m3_t's contract in vec_avx2.h): the transpose's byte stages, v_e4m3_words, then
+ * its last stage widens the words (BF16 bits, or when special the codes << 8) into the lanes' top halves. */
+static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
+    __m512i z[4], q[4], h[8];
+    v_bytes_t(p, ld, z, q, 1);
+    const bool special = v_e4m3_words(z, q, h);
+    v_widen_t(h, out);
+    return special;
+}
+
+/* 16 rows x 8 pairs of E4M3FN codes (row c at p + c*ld) as pairs of BF16 values, the even code low: out[j] lane c =
+ * pair j of row c. Returns whether a code is special (v_e4m3_words; then out is not the decode). */
+static inline bool v_load_e4m3_pairs_t(const uint8_t *p, size_t ld, vf32 out[8]) {
+    __m512i z[4], q[4], h[8];
+    v_bytes_t(p, ld, z, q, 2);
+    const bool special = v_e4m3_words(z, q, h);
+#pragma unroll
+    for (int i = 0; i < 8; i++) out[i] = _mm512_castsi512_ps(h[i]);
+    return special;
+}
 
 /* 64 E4M3FN codes of normal numbers (a strip row) decoded exactly and scaled by 2^-8, into 4 vectors in row order:
  * out[2h + o] lane j = code 32h + 2j + o. Each 32 codes are sign-extended into 16-bit lanes; a shift then puts a

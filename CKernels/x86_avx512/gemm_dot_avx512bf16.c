@@ -118,6 +118,20 @@ DOT_INLINE __m512i words_part(const void *src, ck_dtype t, size_t i, int n, cons
     return e4m3_words(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(k, (const uint8_t *)src + i)), e);
 }
 
+/* 16 rows of B x 16 pairs from element `at` (row c's at at + c*ld) as col[j] lane c = pair j of row c. E4M3 codes
+ * are transposed while still bytes, in two halves of 8 pairs (v_load_e4m3_pairs_t: 32 shuffles and the decode's 16
+ * instructions for 256 codes); BF16 words, and E4M3 blocks with a code that is not a normal number, are decoded
+ * (words_at) and transposed as words (v_transpose: 64 shuffles for 256 pairs). */
+DOT_INLINE void block_pairs(const void *src, const ck_dtype t, size_t ld, size_t at, const e4m3_table *e,
+                            vf32 col[CK_VW]) {
+    if (t == CK_DTYPE_E4M3FN && !v_load_e4m3_pairs_t((const uint8_t *)src + at, ld, col) &&
+        !v_load_e4m3_pairs_t((const uint8_t *)src + at + 16, ld, col + 8))
+        return;
+#pragma unroll
+    for (int c = 0; c < CK_VW; c++) col[c] = _mm512_castsi512_ps(words_at(src, t, at + (size_t)c * ld, e));
+    v_transpose(col);
+}
+
 /* vpermt2w indices that interleave two vectors of 32 words x and y into pairs: lo (x[i], y[i]) for i < 16, hi for
  * i >= 16. */
 typedef struct {
@@ -171,10 +185,8 @@ DOT_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t c
         else {
             for (; p + CK_VW <= whole; p += CK_VW)
                 for (int v = 0; v < V; v++) {
-                    vf32 r[CK_VW]; /* r[c] = pairs p ..< p + 16 of column v*16 + c, then r[j] = pair p + j */
-                    for (int c = 0; c < CK_VW; c++)
-                        r[c] = _mm512_castsi512_ps(words_at(src, t, c0 + (size_t)(v * CK_VW + c) * cs + 2 * p, &e));
-                    v_transpose(r);
+                    vf32 r[CK_VW]; /* r[j] = pair p + j of columns v*16 ... v*16 + 15 */
+                    block_pairs(src, t, cs, c0 + (size_t)v * CK_VW * cs + 2 * p, &e, r);
                     for (int j = 0; j < CK_VW; j++) _mm512_storeu_ps(d + (p + (size_t)j) * NR + v * CK_VW, r[j]);
                 }
             for (; p < kp; p++)
@@ -217,7 +229,10 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * x 16 pairs, read straight from memory) is transposed in registers and serves every row, as decode_nk does for
  * FMAs. Each weight row's line 1 KiB ahead (E4M3: 2 KiB, 64 blocks; at 512 codes V2-Lite's E4M3 experts at
  * T = 16 took 1.0-1.5 x the time) is prefetched into L2 when a block starts a line (E4M3: every other block; into L2
- * rather than L1: see decode_nk_groups in gemm_simd.h). */
+ * rather than L1: see decode_nk_groups in gemm_simd.h). E4M3 blocks are transposed as bytes (block_pairs): on Zen 4
+ * (two threads, in turn with the kernel that decoded each row's 32 codes and transposed 16 x 16 words) the benchmark's
+ * V2-Lite experts at T = 16 took 0.79-0.83 x the time, V3's 0.80-0.89 x; in a C driver (4 experts, one thread, one to
+ * four rows each) 0.71-0.80 x. */
 DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
                             size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                             const int m) {
@@ -234,9 +249,8 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
                 if (l * size % 64 == 0) /* an integer: the line may lie past the weights */
                     for (int c = 0; c < CK_VW; c++)
                         __builtin_prefetch((const void *)((uintptr_t)w + ((size_t)c * ldw + l + ahead) * size), 0, 2);
-                vf32 col[CK_VW]; /* col[c] = pairs of weight row c, then col[j] = pair l/2 + j of every row */
-                for (int c = 0; c < CK_VW; c++) col[c] = _mm512_castsi512_ps(words_at(w, t, (size_t)c * ldw + l, &e));
-                v_transpose(col);
+                vf32 col[CK_VW]; /* col[j] = pair l/2 + j of every weight row */
+                block_pairs(w, t, ldw, l, &e, col);
 #pragma unroll
                 for (int j = 0; j < CK_VW; j++)
 #pragma unroll
