@@ -248,16 +248,14 @@ enum { PF_NONE, PF_L1, PF_L2 };
  * col into a memcpy call per block. With `prefetch` (PF_L1 or PF_L2), every 64 bytes along the rows, each row is
  * prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as FP32)
  * into that level: the pack's into L1, the decode kernels' into L2 (see decode_nk_groups). A caller that reads `len` of
- * each row and then the CK_VW rows `next` rows on, and so on, gets the position 16 blocks on in that order prefetched:
- * past the end of the rows, the same place in the rows `next` on (or further, where len is under 16 blocks). The
- * prefetch addresses may lie past the weights, so they are formed as integers (a prefetch never faults; a pointer past
- * its object would be undefined). */
+ * each row and then the CK_VW rows `next` rows on, and so on, gets the position 16 blocks on in that order prefetched
+ * (ck_decode_ahead). */
 CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const int prefetch,
                             const size_t next, vf32 col[CK_VW]) {
-    const size_t size = ck_dtype_size(t), ld = ldw * size, at = l + 16 * CK_VW;
+    const size_t size = ck_dtype_size(t), ld = ldw * size;
     const uint8_t *p = (const uint8_t *)w + l * size;
     if (prefetch && l * size % 64 == 0) {
-        const uintptr_t ahead = (uintptr_t)w + (at < len ? at * size : at / len * next * ld + at % len * size);
+        const uintptr_t ahead = ck_decode_ahead(w, size, ld, l, len, next);
         for (int c = 0; c < CK_VW; c++) {
             if (prefetch == PF_L2) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 2);
             else __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);

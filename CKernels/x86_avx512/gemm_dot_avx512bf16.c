@@ -227,9 +227,13 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
 /* The decode kernel (see ck_dot_kernels) for m rows, a constant: the chains of CK_VW columns stay in registers for
  * the whole reduction (each 128-wide block's, when scaled), and each 16 x 16 block of weight words (16 weight rows
  * x 16 pairs, read straight from memory) is transposed in registers and serves every row, as decode_nk does for
- * FMAs. Each weight row's line 1 KiB ahead (E4M3: 2 KiB, 64 blocks; at 512 codes V2-Lite's E4M3 experts at
- * T = 16 took 1.0-1.5 x the time) is prefetched into L2 when a block starts a line (E4M3: every other block; into L2
- * rather than L1: see decode_nk_groups in gemm_simd.h). E4M3 blocks are transposed as bytes (block_pairs): on Zen 4
+ * FMAs. When a block starts a line (E4M3: every other block), each weight row's line CK_DECODE_AHEAD elements on is
+ * prefetched into L2, as decode_nk does (ck_decode_ahead: past the end of the rows, in the next call's 16 rows; into
+ * L2 rather than L1: see decode_nk_groups in gemm_simd.h). That took 0.76 x the time of a prefetch 2 KiB ahead within
+ * each row with one and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading
+ * already), 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM,
+ * medians of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before)
+ * took the same time. E4M3 blocks are transposed as bytes (block_pairs): on Zen 4
  * (two threads, in turn with the kernel that decoded each row's 32 codes and transposed 16 x 16 words) the benchmark's
  * V2-Lite experts at T = 16 took 0.79-0.83 x the time, V3's 0.80-0.89 x; in a C driver (4 experts, one thread, one to
  * four rows each) 0.71-0.80 x. */
@@ -237,7 +241,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
                             size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                             const int m) {
     const e4m3_table e = e4m3_words_table();
-    const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t), ahead = (size == 1 ? 128 : 32) * CK_VW;
+    const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
         __m512 acc[CK_DECODE_NK_M];
@@ -246,9 +250,10 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
         size_t l = l0;
         if (cols == CK_VW)
             for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
-                if (l * size % 64 == 0) /* an integer: the line may lie past the weights */
-                    for (int c = 0; c < CK_VW; c++)
-                        __builtin_prefetch((const void *)((uintptr_t)w + ((size_t)c * ldw + l + ahead) * size), 0, 2);
+                if (l * size % 64 == 0) {
+                    const uintptr_t ahead = ck_decode_ahead(w, size, ldw * size, l, kc, CK_VW);
+                    for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ldw * size), 0, 2);
+                }
                 vf32 col[CK_VW]; /* col[j] = pair l/2 + j of every weight row */
                 block_pairs(w, t, ldw, l, &e, col);
 #pragma unroll
