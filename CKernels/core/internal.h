@@ -140,11 +140,12 @@ static inline size_t ck_decode_x_index(size_t r, size_t l, size_t ldx) {
     return l / CK_DECODE_XB * ldx + r * CK_DECODE_XB + l % CK_DECODE_XB;
 }
 #define CK_SCALE_BLOCK 128 /* the FP8 scale block along the reduction */
-/* The decode kernels' prefetch distance along the rows, in elements (16 blocks of 16 codes), and where it leads: in a
- * walk that reads len elements of each of a group of rows (ld bytes apart, elements of `size` bytes) and then the
- * same of the rows `next` on, and so on, the element CK_DECODE_AHEAD past element l of w's row (past the end of the
- * rows: the same place in the rows next on, or further when len is shorter). An integer: the address may lie past the
- * weights, which a prefetch may (it never faults) and a pointer may not. */
+/* The decode kernels' prefetch distance along the rows, in elements (16 blocks of AVX-512, 32 of AVX2; see
+ * load_block_t), and where it leads: in a walk that reads len (> 0) elements of each of a group of rows (ld bytes
+ * apart, elements of `size` bytes) and then the same of the rows `next` on, and so on, the element CK_DECODE_AHEAD
+ * past element l of w's row (past the end of the rows: the same place in the rows next on, or further when len is
+ * shorter). An integer: the address may lie past the weights, which a prefetch may (it never faults) and a pointer
+ * may not. */
 #define CK_DECODE_AHEAD 256
 static inline uintptr_t ck_decode_ahead(const void *w, size_t size, size_t ld, size_t l, size_t len, size_t next) {
     const size_t at = l + CK_DECODE_AHEAD;

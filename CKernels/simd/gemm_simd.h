@@ -246,10 +246,14 @@ enum { PF_NONE, PF_L1, PF_L2 };
  * binary32 subnormals: exact with the default environment, but a microcode assist per product on x86, and zero with
  * denormals-are-zero set.) The loaders write col itself: with an integer array in between, clang turned its copy into
  * col into a memcpy call per block. With `prefetch` (PF_L1 or PF_L2), every 64 bytes along the rows, each row is
- * prefetched 16 blocks ahead (a distance in blocks rather than bytes keeps narrow types as far ahead in time as FP32)
- * into that level: the pack's into L1, the decode kernels' into L2 (see decode_nk_groups). A caller that reads `len` of
- * each row and then the CK_VW rows `next` rows on, and so on, gets the position 16 blocks on in that order prefetched
- * (ck_decode_ahead). */
+ * prefetched CK_DECODE_AHEAD elements ahead (a distance in elements rather than bytes keeps narrow types as far ahead
+ * in time as FP32) into that level: the pack's into L1, the decode kernels' into L2 (see decode_nk_groups). A caller
+ * that reads `len` of each row and then the CK_VW rows `next` rows on, and so on, gets the position that far on in
+ * that order prefetched (ck_decode_ahead). That is 16 blocks on AVX-512 (8, 24 and 32 were no faster for E4M3). On
+ * AVX2 it was 16 blocks of 8 until the distance became one for both (capped at AVX2 on Zen 4, a C driver, 64 of
+ * V2-Lite's experts from DRAM, medians of seven to nine calls in turn with 128 elements ahead): E4M3 took 0.94 x the
+ * time with one row (0.90 x on one thread), 0.89 x with two and 0.95 x with four, BF16 0.94 x and 0.99 x with one
+ * and two, FP32 with one row and the pack with 24 rows the same time. */
 CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t l, size_t len, const int prefetch,
                             const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size;
@@ -465,24 +469,27 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
     const int prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
     /* one group's chains of two scale blocks in turn (see decode_nk_body) */
     const bool pairs = sb && m != 0 && m <= NK_PAIR_M && ng == 1 && cols == CK_VW;
-    size_t l0 = 0;
-    for (; pairs && kc - l0 >= 2 * span; l0 += 2 * span) {
-        vf32 a[2][NK_PAIR_M];
+    for (size_t l0 = 0; l0 < kc; l0 += span) {
+        /* (inside the block loop: as a loop of its own before it, the same vector instructions took 1.15 x the time
+         * in L1 with one row on Zen 4) */
+        if (pairs && kc - l0 >= 2 * span) {
+            vf32 a[2][NK_PAIR_M];
 #pragma unroll
-        for (int h = 0; h < 2; h++)
+            for (int h = 0; h < 2; h++)
 #pragma unroll
-            for (int r = 0; r < m; r++) a[h][r] = v_setf(0.0f);
-        for (size_t l = l0; l < l0 + span; l += CK_VW)
+                for (int r = 0; r < m; r++) a[h][r] = v_setf(0.0f);
+            for (size_t l = l0; l < l0 + span; l += CK_VW)
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                vf32 col[CK_VW];
-                load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
-                nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
-            }
+                for (int h = 0; h < 2; h++) {
+                    vf32 col[CK_VW];
+                    load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
+                    nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
+                }
 #pragma unroll
-        for (int h = 0; h < 2; h++) nk_store(a[h], out, ld, sa, sa_rs, sb, sb_ls, l0 / CK_SCALE_BLOCK + h, m);
-    }
-    for (; l0 < kc; l0 += span) { /* the rest a block (or the whole reduction) at a time */
+            for (int h = 0; h < 2; h++) nk_store(a[h], out, ld, sa, sa_rs, sb, sb_ls, l0 / CK_SCALE_BLOCK + h, m);
+            l0 += span;
+            continue;
+        }
         const size_t end = kc - l0 < span ? kc : l0 + span;
         vf32 a[NK_GROUPS][NK_REG_M];
 #pragma unroll

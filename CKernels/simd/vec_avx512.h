@@ -153,18 +153,18 @@ static inline void v_transpose(vf32 r[CK_VW]) {
  * gather each column's four rows of a lane into one dword, and unpacks against zero widen those dwords into
  * lanes (row 4L + d in lane 4L + d), so the transpose costs 32 in-lane shuffles (plus the 128-bit inserts of
  * the loads) instead of the 64 shuffles of v_transpose. */
-static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k, size_t at) {
-    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)k * ld + at)));
-    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + k) * ld + at)), 1);
-    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(8 + k) * ld + at)), 2);
-    return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld + at)), 3);
+static inline __m512i v_rows4(const uint8_t *p, size_t ld, int k) {
+    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)k * ld)));
+    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + k) * ld)), 1);
+    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(8 + k) * ld)), 2);
+    return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + k) * ld)), 3);
 }
 
-/* The byte stages of a 16 x 16 block's transpose, of bytes (unit 1) or of byte pairs (unit 2; 16 rows x 8 pairs):
- * z[k] = v_rows4(p, ld, k, 0); unit 1: q[i] lane L dword d = column 4i + d of rows 4L ... 4L + 3, a byte each;
- * unit 2: q[i] lane L qword d = pair 2i + d of those rows, two bytes each. */
+/* The byte stages of a 16 x 16 block's transpose, of bytes (unit 1) or of 16-bit units (unit 2: 16 rows x 8 units,
+ * BF16 elements or pairs of E4M3 codes): z[k] = v_rows4(p, ld, k); unit 1: q[i] lane L dword d = column 4i + d of
+ * rows 4L ... 4L + 3, a byte each; unit 2: q[i] lane L qword d = unit 2i + d of those rows, two bytes each. */
 static inline void v_bytes_t(const uint8_t *p, size_t ld, __m512i z[4], __m512i q[4], const int unit) {
-    for (int k = 0; k < 4; k++) z[k] = v_rows4(p, ld, k, 0);
+    for (int k = 0; k < 4; k++) z[k] = v_rows4(p, ld, k);
     if (unit == 1) {
         const __m512i a0 = _mm512_unpacklo_epi8(z[0], z[1]), a1 = _mm512_unpackhi_epi8(z[0], z[1]);
         const __m512i a2 = _mm512_unpacklo_epi8(z[2], z[3]), a3 = _mm512_unpackhi_epi8(z[2], z[3]);
@@ -317,17 +317,13 @@ static inline bool v_e4m3_normal64(const uint8_t *p, size_t ld, size_t rows) {
     return _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) == 0;
 }
 
-/* 16 x 16 16-bit elements. */
+/* 16 x 16 16-bit elements: v_bytes_t's stages on 16-bit units, eight columns at a time, then widened. */
 static inline void v_load_u16_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     const __m512i zero = _mm512_setzero_si512();
-    for (int h = 0; h < 2; h++) { /* columns 8h .. 8h + 7 */
-        __m512i z[4];
-        for (int k = 0; k < 4; k++) z[k] = v_rows4(p, ld, k, 16 * (size_t)h);
-        const __m512i a0 = _mm512_unpacklo_epi16(z[0], z[1]), a1 = _mm512_unpackhi_epi16(z[0], z[1]);
-        const __m512i a2 = _mm512_unpacklo_epi16(z[2], z[3]), a3 = _mm512_unpackhi_epi16(z[2], z[3]);
-        const __m512i q[4] = {_mm512_unpacklo_epi32(a0, a2), _mm512_unpackhi_epi32(a0, a2),
-                              _mm512_unpacklo_epi32(a1, a3), _mm512_unpackhi_epi32(a1, a3)};
-        for (int i = 0; i < 4; i++) { /* q[i] lane L qword e: column 8h + 2i + e, rows 4L.. */
+    for (int h = 0; h < 2; h++) { /* columns 8h .. 8h + 7: q[i] lane L qword e = column 8h + 2i + e, rows 4L.. */
+        __m512i z[4], q[4];
+        v_bytes_t(p + 16 * (size_t)h, ld, z, q, 2);
+        for (int i = 0; i < 4; i++) {
             out[8 * h + 2 * i] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, q[i]));
             out[8 * h + 2 * i + 1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, q[i]));
         }

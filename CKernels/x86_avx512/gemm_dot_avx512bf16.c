@@ -119,9 +119,10 @@ DOT_INLINE __m512i words_part(const void *src, ck_dtype t, size_t i, int n, cons
 }
 
 /* 16 rows of B x 16 pairs from element `at` (row c's at at + c*ld) as col[j] lane c = pair j of row c. E4M3 codes
- * are transposed while still bytes, in two halves of 8 pairs (v_load_e4m3_pairs_t: 32 shuffles and the decode's 16
- * instructions for 256 codes); BF16 words, and E4M3 blocks with a code that is not a normal number, are decoded
- * (words_at) and transposed as words (v_transpose: 64 shuffles for 256 pairs). */
+ * are transposed while still bytes, in two halves of 8 pairs (v_load_e4m3_pairs_t: per 256 codes the loads' 12
+ * inserts and 8 unpacks, then the decode's 8 unpacks into words, 24 instructions of arithmetic and 12 of its check);
+ * BF16 words, and E4M3 blocks with a code that is not a normal number, are decoded (words_at) and transposed as
+ * words (v_transpose: 64 shuffles for 256 pairs). */
 DOT_INLINE void block_pairs(const void *src, const ck_dtype t, size_t ld, size_t at, const e4m3_table *e,
                             vf32 col[CK_VW]) {
     if (t == CK_DTYPE_E4M3FN && !v_load_e4m3_pairs_t((const uint8_t *)src + at, ld, col) &&
@@ -162,8 +163,8 @@ DOT_INLINE uint32_t pair_at(const void *src, ck_dtype t, size_t ls, size_t cs, s
 
 /* The pack (see ck_dot_kernels): B's columns contiguous (cs == 1: [K, N] weights and packed strips) interleave two
  * rows of B 32 columns at a time; B's rows contiguous (ls == 1: [N, K] weights) hold each pair as two adjacent
- * words, so 16 columns x 16 pairs are a 16 x 16 transpose of words; ragged strips and the odd tail go pair by
- * pair. */
+ * elements, so 16 columns x 16 pairs are a 16 x 16 transpose of pairs (block_pairs); ragged strips and the odd tail
+ * go pair by pair. */
 DOT_INLINE void pack_body(const void *src, const ck_dtype t, size_t ls, size_t cs, size_t kc, int cols,
                           uint32_t *dst) {
     const size_t kp = (kc + 1) / 2, whole = kc / 2; /* pairs, and pairs with both halves in B */
@@ -225,18 +226,18 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
 }
 
 /* The decode kernel (see ck_dot_kernels) for m rows, a constant: the chains of CK_VW columns stay in registers for
- * the whole reduction (each 128-wide block's, when scaled), and each 16 x 16 block of weight words (16 weight rows
- * x 16 pairs, read straight from memory) is transposed in registers and serves every row, as decode_nk does for
- * FMAs. When a block starts a line (E4M3: every other block), each weight row's line CK_DECODE_AHEAD elements on is
- * prefetched into L2, as decode_nk does (ck_decode_ahead: past the end of the rows, in the next call's 16 rows; into
- * L2 rather than L1: see decode_nk_groups in gemm_simd.h). That took 0.76 x the time of a prefetch 2 KiB ahead within
- * each row with one and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading
- * already), 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM,
- * medians of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before)
- * took the same time. E4M3 blocks are transposed as bytes (block_pairs): on Zen 4
- * (two threads, in turn with the kernel that decoded each row's 32 codes and transposed 16 x 16 words) the benchmark's
- * V2-Lite experts at T = 16 took 0.79-0.83 x the time, V3's 0.80-0.89 x; in a C driver (4 experts, one thread, one to
- * four rows each) 0.71-0.80 x. */
+ * the whole reduction (each 128-wide block's, when scaled), and each block of 16 weight rows x 16 pairs, read straight
+ * from memory, is transposed in registers (block_pairs) and serves every row, as decode_nk does for FMAs. E4M3
+ * blocks are transposed as bytes: on Zen 4 (two threads, in turn with the kernel that decoded each row's 32 codes
+ * and transposed 16 x 16 words) the benchmark's V2-Lite experts at T = 16 took 0.79-0.83 x the time, V3's
+ * 0.80-0.89 x; in a C driver (4 experts, one thread, one to four rows each) 0.71-0.80 x. When a block starts a line
+ * (E4M3: every other block), each weight row's line CK_DECODE_AHEAD (256) elements on is prefetched into L2, as
+ * decode_nk does (ck_decode_ahead: past the end of the rows, in the next call's 16 rows; into L2 rather than L1: see
+ * decode_nk_groups in gemm_simd.h). That took 0.76 x the time of a prefetch 2 KiB ahead within each row with one
+ * and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading already),
+ * 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM, medians
+ * of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before) took
+ * the same time. */
 DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
                             size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                             const int m) {
@@ -251,8 +252,9 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
         if (cols == CK_VW)
             for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
                 if (l * size % 64 == 0) {
-                    const uintptr_t ahead = ck_decode_ahead(w, size, ldw * size, l, kc, CK_VW);
-                    for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ldw * size), 0, 2);
+                    const size_t ld = ldw * size;
+                    const uintptr_t ahead = ck_decode_ahead(w, size, ld, l, kc, CK_VW);
+                    for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 2);
                 }
                 vf32 col[CK_VW]; /* col[j] = pair l/2 + j of every weight row */
                 block_pairs(w, t, ldw, l, &e, col);
