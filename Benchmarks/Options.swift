@@ -11,8 +11,8 @@ struct Options {
     var basePages = false
 
     static let usage = """
-        usage: benchmarks [--filter TEXT] [--threads N] [--isa scalar|avx2|avx512|avx512vbmi|avx512bf16] [--quick] [--json PATH] [--list]
-                          [--base-pages]
+        usage: benchmarks [--filter TEXT] [--threads N] [--isa scalar|avx2|avx512|avx512vbmi|avx512bf16|avx512bf16vbmi]
+                          [--quick] [--json PATH] [--list] [--base-pages]
 
           --filter TEXT  run only cases whose "suite/case" contains TEXT
           --threads N    threads for MoEKit and the probes (default: MOEKIT_NUM_THREADS or all CPUs)

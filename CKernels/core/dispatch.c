@@ -17,8 +17,9 @@
 #include <cpuid.h>
 #endif
 
-static const char *const isa_names[CK_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vbmi", "avx512bf16"};
-#define ISA_NAMES_TEXT "scalar, avx2, avx512, avx512vbmi, avx512bf16" /* isa_names, for messages */
+static const char *const isa_names[CK_ISA_COUNT] = {"scalar",     "avx2",       "avx512",
+                                                     "avx512vbmi", "avx512bf16", "avx512bf16vbmi"};
+#define ISA_NAMES_TEXT "scalar, avx2, avx512, avx512vbmi, avx512bf16, avx512bf16vbmi" /* isa_names, for messages */
 
 const char *ck_isa_name(ck_isa isa) {
     return (unsigned)isa < CK_ISA_COUNT ? isa_names[isa] : "unknown";
@@ -38,9 +39,6 @@ ck_status ck_isa_from_name(const char *name, ck_isa *isa) {
     *isa = (ck_isa)i;
     return CK_OK;
 }
-
-/* detect() answers the level, with VBMI_BIT set where the CPU has AVX512_VBMI (which avx512bf16 does not imply). */
-enum { VBMI_BIT = 0x100 };
 
 #if defined(__x86_64__)
 static uint64_t read_xcr0(void) {
@@ -71,8 +69,8 @@ static int detect(void) {
           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
           __builtin_cpu_supports("avx512vl")))
         return CK_ISA_AVX2;
-    const int vbmi = avx512vbmi && __builtin_cpu_supports("avx512vbmi") ? VBMI_BIT : 0;
-    return (avx512bf16 ? CK_ISA_AVX512BF16 : vbmi ? CK_ISA_AVX512VBMI : CK_ISA_AVX512) | vbmi;
+    const bool vbmi = avx512vbmi && __builtin_cpu_supports("avx512vbmi");
+    return avx512bf16 ? (vbmi ? CK_ISA_AVX512BF16VBMI : CK_ISA_AVX512BF16) : vbmi ? CK_ISA_AVX512VBMI : CK_ISA_AVX512;
 }
 
 static char cpu_name[49] = "unknown";
@@ -114,11 +112,13 @@ static int detection(void) {
     return value;
 }
 
-ck_isa ck_detected_isa(void) { return (ck_isa)(detection() & ~VBMI_BIT); }
-static bool has_vbmi(void) { return detection() & VBMI_BIT; }
+ck_isa ck_detected_isa(void) { return (ck_isa)detection(); }
 
+/* avx512vbmi and avx512bf16 each add one feature to avx512, so the levels are no chain there: a CPU detected as
+ * avx512bf16 (Cooper Lake) lacks avx512vbmi, which orders below it. */
 bool ck_isa_supported(ck_isa isa) {
-    return (unsigned)isa <= (unsigned)ck_detected_isa() && (isa != CK_ISA_AVX512VBMI || has_vbmi());
+    const ck_isa d = ck_detected_isa();
+    return (unsigned)isa <= (unsigned)d && !(isa == CK_ISA_AVX512VBMI && d == CK_ISA_AVX512BF16);
 }
 
 ck_isa ck_max_isa(void) {
@@ -128,7 +128,7 @@ ck_isa ck_max_isa(void) {
         const bool set = env && *env;
         const int named = set ? isa_index(env) : -1;
         int expected = -1;
-        const bool first = atomic_compare_exchange_strong(&cap, &expected, named >= 0 ? named : (int)CK_ISA_AVX512BF16);
+        const bool first = atomic_compare_exchange_strong(&cap, &expected, named >= 0 ? named : CK_ISA_COUNT - 1);
         if (first && set && named < 0) ck_warn_env("MOEKIT_MAX_ISA", env, "one of " ISA_NAMES_TEXT);
         value = atomic_load(&cap);
     }
@@ -142,22 +142,23 @@ ck_status ck_set_max_isa(ck_isa isa) {
 }
 
 ck_isa ck_active_isa(void) {
-    const ck_isa d = ck_detected_isa(), c = ck_max_isa(), a = d < c ? d : c;
-    return a == CK_ISA_AVX512VBMI && !has_vbmi() ? CK_ISA_AVX512 : a;
+    const ck_isa d = ck_detected_isa(), c = ck_max_isa();
+    int a = d < c ? d : c;
+    while (!ck_isa_supported((ck_isa)a)) a--; /* scalar always is */
+    return (ck_isa)a;
 }
 
-#define CK_FORMATS_ENTRY(level, formats, gemm, probe) [level] = &formats,
-#define CK_GEMM_ENTRY(level, formats, gemm, probe) [level] = &gemm,
-#define CK_PROBE_ENTRY(level, formats, gemm, probe) [level] = &probe,
+#define CK_FORMATS_ENTRY(level, formats, gemm, dot, probe) [level] = &formats,
+#define CK_GEMM_ENTRY(level, formats, gemm, dot, probe) [level] = &gemm,
+#define CK_DOT_ENTRY(level, formats, gemm, dot, probe) [level] = dot,
+#define CK_PROBE_ENTRY(level, formats, gemm, dot, probe) [level] = &probe,
 static const ck_formats_kernels *const formats_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_FORMATS_ENTRY)};
 static const ck_gemm_kernels *const gemm_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_GEMM_ENTRY)};
+static const ck_dot_kernels *const dot_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_DOT_ENTRY)};
 static const ck_probe_kernels *const probe_table[CK_ISA_COUNT] = {CK_ISA_VARIANTS(CK_PROBE_ENTRY)};
 
 const ck_formats_kernels *ck_formats_dispatch(void) { return formats_table[ck_active_isa()]; }
-const ck_gemm_kernels *ck_gemm_dispatch(void) {
-    const ck_isa a = ck_active_isa();
-    return a == CK_ISA_AVX512BF16 && !has_vbmi() ? gemm_table[CK_ISA_AVX512] : gemm_table[a];
-}
+const ck_gemm_kernels *ck_gemm_dispatch(void) { return gemm_table[ck_active_isa()]; }
 const ck_probe_kernels *ck_probe_dispatch(void) { return probe_table[ck_active_isa()]; }
 
 /* SIZE_MAX: not read yet (the setter stores at most SIZE_MAX - 1, which no output's size exceeds). */
@@ -187,9 +188,4 @@ static _Thread_local bool bf16_dot_products;
 void ck_set_bf16_dot_products(bool on) { bf16_dot_products = on; }
 bool ck_bf16_dot_products(void) { return bf16_dot_products; }
 
-const ck_dot_kernels *ck_dot_dispatch(void) {
-#if defined(__x86_64__)
-    if (bf16_dot_products && ck_active_isa() >= CK_ISA_AVX512BF16) return &ck_dot_avx512bf16;
-#endif
-    return NULL;
-}
+const ck_dot_kernels *ck_dot_dispatch(void) { return bf16_dot_products ? dot_table[ck_active_isa()] : NULL; }

@@ -197,7 +197,8 @@ typedef struct ck_gemm_kernels {
     ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;
 
-/* ---- BF16 dot-product kernels (x86_avx512/gemm_dot_avx512bf16.c), for ck_set_bf16_dot_products ----
+/* ---- BF16 dot-product kernels (x86_avx512/gemm_dot_avx512bf16.c, and with AVX512_VBMI's E4M3 decode
+ * gemm_dot_avx512bf16vbmi.c: the same bits), for ck_set_bf16_dot_products ----
  * A uint32_t holds a pair of BF16 values, the even reduction index in its low half; E4M3 elements become BF16
  * exactly. The tiles have the shape of the AVX-512 table's (CK_DOT_MR x CK_DOT_NR): the driver lays its blocks out by
  * the active gemm table and takes these kernels only when that table has the same shape.
@@ -233,12 +234,12 @@ typedef struct ck_dot_kernels {
     void (*decode_kn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
                       int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
 } ck_dot_kernels;
-extern const ck_dot_kernels ck_dot_avx512bf16;
+extern const ck_dot_kernels ck_dot_avx512bf16, ck_dot_avx512bf16vbmi;
 /* The dot-product kernels when the calling thread asked for them and the active ISA has them, else NULL. */
 const ck_dot_kernels *ck_dot_dispatch(void);
 
 /* The one list of ISA variants: dispatch, tests and benchmarks learn about variants from here.
- * X(level, formats table, gemm table, probe table) */
+ * X(level, formats table, gemm table, dot table (a pointer, NULL where the level has none), probe table) */
 extern const ck_formats_kernels ck_formats_scalar, ck_formats_avx2, ck_formats_avx512;
 extern const ck_gemm_kernels ck_gemm_scalar, ck_gemm_avx2, ck_gemm_avx512, ck_gemm_avx512vbmi;
 
@@ -250,13 +251,14 @@ extern const ck_probe_kernels ck_probe_scalar, ck_probe_avx2, ck_probe_avx512, c
 
 #if defined(__x86_64__)
 #define CK_ISA_VARIANTS(X)                                                                                  \
-    X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, ck_probe_scalar)                                    \
-    X(CK_ISA_AVX2, ck_formats_avx2, ck_gemm_avx2, ck_probe_avx2)                                            \
-    X(CK_ISA_AVX512, ck_formats_avx512, ck_gemm_avx512, ck_probe_avx512)                                    \
-    X(CK_ISA_AVX512VBMI, ck_formats_avx512, ck_gemm_avx512vbmi, ck_probe_avx512)                            \
-    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_gemm_avx512vbmi, ck_probe_avx512bf16)
+    X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, NULL, ck_probe_scalar)                              \
+    X(CK_ISA_AVX2, ck_formats_avx2, ck_gemm_avx2, NULL, ck_probe_avx2)                                      \
+    X(CK_ISA_AVX512, ck_formats_avx512, ck_gemm_avx512, NULL, ck_probe_avx512)                              \
+    X(CK_ISA_AVX512VBMI, ck_formats_avx512, ck_gemm_avx512vbmi, NULL, ck_probe_avx512)                      \
+    X(CK_ISA_AVX512BF16, ck_formats_avx512, ck_gemm_avx512, &ck_dot_avx512bf16, ck_probe_avx512bf16)        \
+    X(CK_ISA_AVX512BF16VBMI, ck_formats_avx512, ck_gemm_avx512vbmi, &ck_dot_avx512bf16vbmi, ck_probe_avx512bf16)
 #else
-#define CK_ISA_VARIANTS(X) X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, ck_probe_scalar)
+#define CK_ISA_VARIANTS(X) X(CK_ISA_SCALAR, ck_formats_scalar, ck_gemm_scalar, NULL, ck_probe_scalar)
 #endif
 
 const ck_formats_kernels *ck_formats_dispatch(void);

@@ -39,29 +39,31 @@ const char *ck_last_error_message(void);
 const char *ck_status_name(ck_status status);
 
 /* ---- ISA dispatch -------------------------------------------------------------------------------------
- * The ISA levels form a lattice: scalar < avx2 (AVX2+FMA+F16C) < avx512 (F/BW/DQ/VL) < avx512vbmi (+AVX512_VBMI)
- * < avx512bf16 (+AVX512_BF16, and AVX512_VBMI's kernels where the CPU has it: all but Cooper Lake do).
- * The detected level requires both the CPU feature bits and OS support for the registers (XCR0).
- * The active level is min(detected, cap), except that a cap of avx512vbmi on a CPU without AVX512_VBMI gives avx512;
- * the cap comes from MOEKIT_MAX_ISA (read once) or ck_set_max_isa. */
+ * The ISA levels, in the order caps compare them: scalar, avx2 (AVX2+FMA+F16C), avx512 (F/BW/DQ/VL), avx512vbmi
+ * (+AVX512_VBMI), avx512bf16 (+AVX512_BF16 without AVX512_VBMI: Cooper Lake's set) and avx512bf16vbmi (+both: Zen 4,
+ * Sapphire Rapids and later). A level is supported where the CPU has each feature it names and the OS saves the
+ * registers (XCR0); the detected level is the highest supported one. The active level is the highest supported level
+ * at or below min(detected, cap): a cap of avx512vbmi on Cooper Lake gives avx512, one of avx512bf16 on Zen 4 runs
+ * Cooper Lake's kernels. The cap comes from MOEKIT_MAX_ISA (read once) or ck_set_max_isa. */
 typedef enum ck_isa {
     CK_ISA_SCALAR = 0,
     CK_ISA_AVX2 = 1,
     CK_ISA_AVX512 = 2,
     CK_ISA_AVX512VBMI = 3,
     CK_ISA_AVX512BF16 = 4,
+    CK_ISA_AVX512BF16VBMI = 5,
 } ck_isa;
-#define CK_ISA_COUNT 5
+#define CK_ISA_COUNT 6
 
 ck_isa ck_detected_isa(void);
-/* Whether this CPU and OS run level isa's kernels: the levels up to the detected one, avx512vbmi only with
- * AVX512_VBMI. */
+/* Whether this CPU and OS run level isa's kernels: the levels up to the detected one, but avx512vbmi not where the
+ * detected level is avx512bf16. */
 bool ck_isa_supported(ck_isa isa);
 ck_isa ck_active_isa(void);
 /* Caps the active ISA (a cap above the detected level is allowed and means "no cap"). */
 ck_status ck_set_max_isa(ck_isa cap);
 ck_isa ck_max_isa(void);
-/* "scalar", "avx2", "avx512", "avx512bf16". */
+/* "scalar", "avx2", "avx512", "avx512vbmi", "avx512bf16", "avx512bf16vbmi". */
 const char *ck_isa_name(ck_isa isa);
 /* Parses an ISA name as MOEKIT_MAX_ISA does; CK_ERR_INVALID_VALUE for unknown names. */
 ck_status ck_isa_from_name(const char *name, ck_isa *isa);
@@ -95,7 +97,7 @@ void ck_set_stream_threshold(size_t bytes);
 /* ---- BF16 dot products (opt-in, per thread) --------------------------------------------------------------
  * Off by default. While on for the calling thread, its m-grouped GEMMs whose x and weights are BF16 or E4M3
  * (BF16 x BF16, weight-only FP8, FP8 x FP8; any layout, masked and contiguous calls included) run every expert on
- * AVX512_BF16's vdpbf16ps when the active ISA is avx512bf16, in the order that instruction defines instead of the
+ * AVX512_BF16's vdpbf16ps when the active ISA is avx512bf16 or avx512bf16vbmi (the same bits), in the order that instruction defines instead of the
  * canonical one (ck_gemm.h, "dot-product order"): bitwise identical for every thread count and batch, but not to
  * the other ISAs. Decode-sized experts run dot decode kernels (up to 12 rows of [K, N] and packed weights, 6 of
  * [N, K] ones, 12 while their x takes at most 1 MiB). At lower levels, and for FP32 operands, the setting changes nothing. The calling thread's setting applies to the whole call, whichever threads

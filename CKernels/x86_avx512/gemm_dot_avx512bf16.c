@@ -6,11 +6,19 @@
  * 32-bit word, the even index low): B packed in panels (or interleaved on the fly by the decode kernels), A's rows
  * copied. E4M3 codes become BF16 on the way, exactly (every finite E4M3 value is a normal BF16 one). Contract and
  * order: the instruction's, spelled out in core/internal.h (not the canonical FMA chain, so not the other ISAs' bits).
+ * Compiled twice: on its own (ck_dot_avx512bf16), and with CK_AVX512_VBMI by gemm_dot_avx512bf16vbmi.c
+ * (ck_dot_avx512bf16vbmi), whose E4M3 blocks decode by AVX512_VBMI's table lookups (v_e4m3_words): the same bits.
  */
 #if defined(__x86_64__)
 #include "../core/internal.h"
 #include "../core/formats_element.h"
+#if CK_AVX512_VBMI
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi"))), apply_to = function)
+#define DOT_TABLE ck_dot_avx512bf16vbmi
+#else
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"))), apply_to = function)
+#define DOT_TABLE ck_dot_avx512bf16
+#endif
 #include "../simd/vec_avx512.h"
 
 #define DOT_INLINE static inline __attribute__((always_inline))
@@ -120,9 +128,10 @@ DOT_INLINE __m512i words_part(const void *src, ck_dtype t, size_t i, int n, cons
 
 /* 16 rows of B x 16 pairs from element `at` (row c's at at + c*ld) as col[j] lane c = pair j of row c. E4M3 codes
  * are transposed while still bytes, in two halves of 8 pairs (v_load_e4m3_pairs_t: per 256 codes the loads' 12
- * inserts and 8 unpacks, then the decode's 8 unpacks into words, 24 instructions of arithmetic and 12 of its check);
- * BF16 words, and E4M3 blocks with a code that is not a normal number, are decoded (words_at) and transposed as
- * words (v_transpose: 64 shuffles for 256 pairs). */
+ * inserts and 8 unpacks, then the decode's 8 unpacks into words, 24 instructions of arithmetic and 12 of its check,
+ * or with AVX512_VBMI 12 of table lookups and unpacks); BF16 words, and without AVX512_VBMI E4M3 blocks with a code
+ * that is not a normal number, are decoded (words_at) and transposed as words (v_transpose: 64 shuffles for 256
+ * pairs). */
 DOT_INLINE void block_pairs(const void *src, const ck_dtype t, size_t ld, size_t at, const e4m3_table *e,
                             vf32 col[CK_VW]) {
     if (t == CK_DTYPE_E4M3FN && !v_load_e4m3_pairs_t((const uint8_t *)src + at, ld, col) &&
@@ -386,7 +395,7 @@ DECODE_ENTRY(dot_decode_kn, decode_kn_body)
 #undef ROWS
 #undef CASE
 
-const ck_dot_kernels ck_dot_avx512bf16 = {
+const ck_dot_kernels DOT_TABLE = {
     .tile = dot_tile, .pack = dot_pack, .rows = dot_rows, .decode = dot_decode, .decode_kn = dot_decode_kn};
 
 #pragma clang attribute pop

@@ -1,8 +1,7 @@
 import CKernels
 
 /// Instruction-set levels of MoEKit's kernels, ordered: each level includes the ones below it, except that
-/// ``avx512bf16`` includes ``avx512vbmi``'s kernels only on CPUs with AVX512_VBMI (all with AVX512_BF16 but Cooper
-/// Lake).
+/// ``avx512bf16`` (Cooper Lake's features) does not include ``avx512vbmi``.
 public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
     /// Portable C, always available; the reference every other level matches bit for bit.
     case scalar = 0
@@ -12,13 +11,17 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
     case avx512 = 2
     /// AVX-512 plus AVX512_VBMI, whose byte permutes decode FP8 E4M3 weights by table lookups.
     case avx512vbmi = 3
-    /// AVX-512 plus AVX512_BF16 (and AVX512_VBMI's kernels where the CPU has it).
+    /// AVX-512 plus AVX512_BF16, whose `vdpbf16ps` runs ``Runtime/withBF16DotProducts(_:)``, without AVX512_VBMI:
+    /// what Cooper Lake has.
     case avx512bf16 = 4
+    /// AVX-512 plus AVX512_BF16 and AVX512_VBMI: what Zen 4, Sapphire Rapids and later CPUs have.
+    case avx512bf16vbmi = 5
 
-    /// Levels order by what they include: scalar < AVX2 < AVX-512 < AVX-512 + VBMI < AVX-512 + BF16.
+    /// Levels order by what they include: scalar < AVX2 < AVX-512 < AVX-512 + VBMI < AVX-512 + BF16 < AVX-512 + BF16
+    /// + VBMI, where AVX-512 + BF16 lacks VBMI.
     public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
 
-    /// The name `MOEKIT_MAX_ISA` accepts: `scalar`, `avx2`, `avx512`, `avx512vbmi`, `avx512bf16`.
+    /// The name `MOEKIT_MAX_ISA` accepts: `scalar`, `avx2`, `avx512`, `avx512vbmi`, `avx512bf16`, `avx512bf16vbmi`.
     public var description: String { String(cString: ck_isa_name(ck_isa(UInt32(rawValue)))) }
 
     /// Parses a name as `MOEKIT_MAX_ISA` does.
@@ -37,13 +40,13 @@ public enum ISA: Int, CaseIterable, Comparable, Sendable, CustomStringConvertibl
 ///
 /// The detected ISA requires both the CPU's feature bits and the operating system's support for the
 /// registers. The active ISA is the lower of the detected one and the cap (``ISA/avx512`` for a cap of
-/// ``ISA/avx512vbmi`` on a CPU without AVX512_VBMI), which starts at
+/// ``ISA/avx512vbmi`` on a CPU detected as ``ISA/avx512bf16``), which starts at
 /// `MOEKIT_MAX_ISA` (if set) and can be changed with ``setMaxISA(_:)``. The thread count starts at
 /// `MOEKIT_NUM_THREADS` (if set) or the number of CPUs available to the process. Each variable is read once, when
 /// its setting is first needed (not at all if it was set through the API before); a value MoEKit cannot use is
 /// then ignored, with one line on standard error saying so. Results never depend on
 /// the process-wide settings: every ISA, thread count and streaming threshold produces the same bits. Only
-/// ``withBF16DotProducts(_:)``, at ``ISA/avx512bf16``, trades that for speed.
+/// ``withBF16DotProducts(_:)``, at ``ISA/avx512bf16`` and above, trades that for speed.
 public enum Runtime {
     /// The highest level this CPU and OS support.
     public static var detectedISA: ISA { ISA(ck_detected_isa()) }
@@ -55,8 +58,8 @@ public enum Runtime {
     public static func setMaxISA(_ isa: ISA) {
         precondition(ck_set_max_isa(isa.c) == CK_OK)
     }
-    /// Every level this machine can run, lowest first: the paths tests must cover here (``ISA/avx512vbmi`` only
-    /// with AVX512_VBMI: below it, a cap there runs ``ISA/avx512``).
+    /// Every level this machine can run, lowest first: the paths tests must cover here (not ``ISA/avx512vbmi`` on a
+    /// CPU detected as ``ISA/avx512bf16``, where a cap there runs ``ISA/avx512``).
     public static var availableISAs: [ISA] { ISA.allCases.filter { ck_isa_supported($0.c) } }
 
     /// Threads used by parallel kernels.
@@ -99,7 +102,8 @@ public enum Runtime {
     ///
     /// While it is on, the m-grouped GEMMs this thread calls (`mGrouped`, `mGroupedMasked`, the contiguous layout)
     /// whose activations and weights are `BFloat16` or E4M3 codes (BF16 × BF16, weight-only FP8 and FP8 × FP8) run on
-    /// AVX512_BF16's `vdpbf16ps` when the active ISA is ``ISA/avx512bf16``: two products per lane per instruction,
+    /// AVX512_BF16's `vdpbf16ps` when the active ISA is ``ISA/avx512bf16`` or above (the same bits at both levels;
+    /// ``ISA/avx512bf16vbmi`` decodes E4M3 weights with fewer instructions): two products per lane per instruction,
     /// about twice the FMA units' rate where the CPU runs it at full width. The price is the order: each output (each
     /// 128-wide block's partial sum, with FP8 weights) is summed pair by pair in the instruction's order (`ck_gemm.h`,
     /// "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero, instead of the

@@ -11,8 +11,8 @@
  * owes an output and leave the rest (gaps between rows, rows it must not touch) as it was. With fill_differs
  * set (the call never reads its outputs), each run prefills its outputs with a NaN pattern of its own, so an
  * output owed but not written shows up as a difference. With dot_runs, where the CPU has AVX512_BF16, two more runs
- * take BF16 dot products (ck_set_bf16_dot_products), whose bits are not the scalar run's: they must agree with each
- * other.
+ * per dot-product level take BF16 dot products (ck_set_bf16_dot_products), whose bits are not the scalar run's: they
+ * must agree with each other.
  */
 #ifndef MOEKIT_FUZZ_SUPPORT_H
 #define MOEKIT_FUZZ_SUPPORT_H
@@ -227,9 +227,10 @@ static inline ck_status fz_run(const fz_call *c, fz_runner run, const void *ctx,
     return s;
 }
 
-/* The check; then, where the CPU has AVX512_BF16, the call under BF16 dot products (ck_set_bf16_dot_products) on
- * one thread and on two, each with its own prefill: the scalar run's status, and the same bytes in both wherever
- * an output is owed (their order is not the scalar one, so that is what can be compared). */
+/* The check; then, where the CPU has AVX512_BF16, the call under BF16 dot products (ck_set_bf16_dot_products) at
+ * each dot-product level it runs (avx512bf16, and avx512bf16vbmi with AVX512_VBMI) on one thread and on two, each with
+ * its own prefill: the scalar run's status, and the same bytes in all wherever an output is owed (their order is not
+ * the scalar one, so that is what can be compared). */
 static inline void fz_check(fz_call *c, fz_runner run, const void *ctx) {
     fz_expect_detected();
     ck_status first = CK_OK;
@@ -246,21 +247,29 @@ static inline void fz_check(fz_call *c, fz_runner run, const void *ctx) {
             else free(mem[i]);
         }
     }
-    if (c->dot_runs && ck_detected_isa() >= CK_ISA_AVX512BF16) {
-        uint8_t *one[FZ_MAX_BUFFERS], *two[FZ_MAX_BUFFERS];
-        const ck_isa top = CK_ISA_AVX512BF16;
-        const ck_status s1 = fz_run(c, run, ctx, top, 1, true, 0x7FA0DDDDu, one);
-        const ck_status s2 = fz_run(c, run, ctx, top, 2, true, 0x7FA0EEEEu, two);
-        if (s1 != first || s2 != first) fz_fail("BF16 dot products: status differs from the scalar run's", top, s1, -1, 0);
+    uint8_t *dot_first[FZ_MAX_BUFFERS], *runs[2][FZ_MAX_BUFFERS];
+    bool dot_ran = false;
+    for (int isa = CK_ISA_AVX512BF16; c->dot_runs && isa < CK_ISA_COUNT; isa++) {
+        if (!ck_isa_supported((ck_isa)isa)) continue;
+        const ck_status s1 = fz_run(c, run, ctx, isa, 1, true, 0x7FA0DDDDu + (uint32_t)isa, runs[0]);
+        const ck_status s2 = fz_run(c, run, ctx, isa, 2, true, 0x7FA0EEEEu + (uint32_t)isa, runs[1]);
+        if (s1 != first || s2 != first)
+            fz_fail("BF16 dot products: status differs from the scalar run's", (ck_isa)isa, s1, -1, 0);
         for (int i = 0; i < c->count; i++) {
             const fz_buffer *b = &c->b[i];
-            for (size_t q = 0; b->output && s1 == CK_OK && q < b->bytes; q++)
-                if (b->owed[q] && one[i][q] != two[i][q])
-                    fz_fail("BF16 dot products: one thread and two (or an owed byte not written)", top, s1, i, q);
-            free(one[i]);
-            free(two[i]);
+            for (size_t q = 0; b->output && s1 == CK_OK && q < b->bytes; q++) {
+                if (b->owed[q] && runs[0][i][q] != runs[1][i][q])
+                    fz_fail("BF16 dot products: one thread and two (or an owed byte not written)", (ck_isa)isa, s1, i, q);
+                if (b->owed[q] && dot_ran && runs[0][i][q] != dot_first[i][q])
+                    fz_fail("BF16 dot products: output differs from the lower dot level's", (ck_isa)isa, s1, i, q);
+            }
+            if (dot_ran) free(runs[0][i]);
+            else dot_first[i] = runs[0][i];
+            free(runs[1][i]);
         }
+        dot_ran = true;
     }
+    for (int i = 0; dot_ran && i < c->count; i++) free(dot_first[i]);
     fz_release(c);
 }
 

@@ -1,4 +1,4 @@
-// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 the m-grouped GEMMs on BF16 x BF16, BF16 x E4M3
+// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 and avx512bf16vbmi the m-grouped GEMMs on BF16 x BF16, BF16 x E4M3
 // (weight-only FP8) and E4M3 x E4M3 operands give the bits of the instruction's order, written independently in
 // GemmReference.dotPairs (per 128-wide scale block with FP8 weights), within the float64 bound, for every layout,
 // sizes around the tiles' edges, odd K (a last pair with one half), beta, BF16 and FP32 outputs and row strides;
@@ -21,7 +21,7 @@ import TestSupport
     ]
 
     /// Runs `p` under `Runtime.withBF16DotProducts` at every ISA, and checks each against the dot-product order at
-    /// avx512bf16 and the canonical one below.
+    /// avx512bf16 and above (with and without AVX512_VBMI's decode) and the canonical one below.
     static func check(_ p: Reference.Problem, _ layout: WeightLayout, beta: Float, bf16Out: Bool, gaps: (x: Int, y: Int),
                       bounded: Bool, _ what: String) throws {
         let old = priorOutputs(p.rows * p.n, beta: beta, seed: 6)
@@ -32,7 +32,7 @@ import TestSupport
                 try Reference.run(p, layout, beta: beta, old: old, bf16Out: bf16Out, gaps: gaps)
             }
         }) {
-            let want = isa == .avx512bf16 ? dot : canonical
+            let want = isa >= .avx512bf16 ? dot : canonical
             if bounded { expectMatches(got, want, bf16Out: bf16Out, "\(isa) \(what)") }
             else { expectSameBits(got, want.bits, "\(isa) \(what)") }
         }
@@ -173,7 +173,8 @@ import TestSupport
     /// 4520 wrong calls of 20000 in a C stress before the fix).
     @Test(arguments: [WeightLayout.kn, .packed])
     func aCapLoweredDuringACallGivesOneOrder(layout: WeightLayout) throws {
-        guard Runtime.availableISAs.contains(.avx512bf16) else { return } // no dot kernels to fall back from
+        let top = Runtime.detectedISA
+        guard top >= .avx512bf16 else { return } // no dot kernels to fall back from
         let p = Reference.Problem(sizes: [10, 12, 3], k: 256, n: 64, x: .bf16, w: .bf16, seed: 12)
         let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
         let dot = Reference.expected(p, beta: 0, old: old, bf16Out: false, dot: true).bits
@@ -181,9 +182,9 @@ import TestSupport
         final class Flag: Sendable { let stop = Atomic<Bool>(false) }
         let flag = Flag(), toggler = DispatchGroup()
         var counts = (dot: 0, canonical: 0, neither: 0)
-        try withRuntimeSettings(isa: .avx512bf16, threads: 1) {
+        try withRuntimeSettings(isa: top, threads: 1) {
             DispatchQueue.global().async(group: toggler) {
-                while !flag.stop.load(ordering: .relaxed) { Runtime.setMaxISA(.avx2); Runtime.setMaxISA(.avx512bf16) }
+                while !flag.stop.load(ordering: .relaxed) { Runtime.setMaxISA(.avx2); Runtime.setMaxISA(top) }
             }
             defer { flag.stop.store(true, ordering: .relaxed); toggler.wait() }
             for _ in 0..<400 {

@@ -206,6 +206,8 @@ struct CArgumentValidationTests {
             Self.expectStatus(ck_isa_from_name("scalar", nil), CK_ERR_NULL_POINTER, "isa", "NULL isa")
             Self.expectStatus(ck_isa_from_name("avx512bf16", &isa), CK_OK, "")
             #expect(isa == CK_ISA_AVX512BF16)
+            Self.expectStatus(ck_isa_from_name("avx512bf16vbmi", &isa), CK_OK, "")
+            #expect(isa == CK_ISA_AVX512BF16VBMI)
             Self.expectStatus(ck_isa_from_name("avx512vbmi", &isa), CK_OK, "")
             #expect(isa == CK_ISA_AVX512VBMI)
             #expect(String(cString: ck_isa_name(ck_isa(rawValue: 9))) == "unknown")

@@ -1,8 +1,8 @@
 // Proves the ISA dispatch contract: the active ISA is min(detected, cap) for every cap (avx512 for a cap of
-// avx512vbmi without AVX512_VBMI), the cap reads back, availableISAs is exactly the levels <= detectedISA (scalar
-// always; avx512vbmi only with VBMI), ISA names round-trip through ISA(name:) and unknown names are rejected, the C
-// runtime agrees with the Swift view, and on Linux the detected level and VBMI are what /proc/cpuinfo's feature
-// flags imply.
+// avx512vbmi on a CPU detected as avx512bf16, which lacks AVX512_VBMI), the cap reads back, availableISAs is exactly
+// the levels <= detectedISA (scalar always; avx512vbmi not on such a CPU), ISA names round-trip through ISA(name:)
+// and unknown names are rejected, the C runtime agrees with the Swift view, and on Linux the detected level is what
+// /proc/cpuinfo's feature flags imply.
 import CKernels
 import Foundation
 import MoEKit
@@ -13,10 +13,10 @@ import Testing
 struct DispatchTests {
     @Test("active = min(detected, cap) for every cap")
     func activeIsMinimum() {
-        let detected = Runtime.detectedISA, vbmi = ck_isa_supported(CK_ISA_AVX512VBMI)
+        let detected = Runtime.detectedISA
         for cap in ISA.allCases {
             withISA(cap) {
-                let least = min(detected, cap), want = least == .avx512vbmi && !vbmi ? .avx512 : least
+                let least = min(detected, cap), want = least == .avx512vbmi && detected == .avx512bf16 ? .avx512 : least
                 #expect(Runtime.maxISA == cap)
                 #expect(Runtime.activeISA == want, "cap \(cap)")
                 #expect(ck_active_isa().rawValue == UInt32(want.rawValue))
@@ -28,9 +28,9 @@ struct DispatchTests {
     @Test("available ISAs are exactly the levels up to the detected one")
     func available() {
         let detected = Runtime.detectedISA
-        let vbmi = ck_isa_supported(CK_ISA_AVX512VBMI)
-        #expect(Runtime.availableISAs == ISA.allCases.filter { $0 <= detected && ($0 != .avx512vbmi || vbmi) })
-        #expect(!vbmi || detected >= .avx512vbmi)
+        #expect(Runtime.availableISAs == ISA.allCases.filter {
+            $0 <= detected && !($0 == .avx512vbmi && detected == .avx512bf16)
+        })
         #expect(Runtime.availableISAs.first == .scalar)
         #expect(Runtime.availableISAs.last == detected)
         #expect(ck_detected_isa().rawValue == UInt32(detected.rawValue))
@@ -46,23 +46,26 @@ struct DispatchTests {
         let line = try #require(info.first { $0.hasPrefix("flags") })
         let flags = Set(line.split(separator: " ").map(String.init))
         let has = { (names: [String]) in names.allSatisfy(flags.contains) }
-        var want = ISA.scalar, vbmi = false
+        var want = ISA.scalar
         if has(["avx2", "fma", "f16c"]) {
             want = .avx2
             if has(["avx512f", "avx512bw", "avx512dq", "avx512vl"]) {
-                vbmi = has(["avx512vbmi"])
-                want = has(["avx512_bf16"]) ? .avx512bf16 : vbmi ? .avx512vbmi : .avx512
+                switch (has(["avx512_bf16"]), has(["avx512vbmi"])) {
+                case (true, true): want = .avx512bf16vbmi
+                case (true, false): want = .avx512bf16
+                case (false, true): want = .avx512vbmi
+                case (false, false): want = .avx512
+                }
             }
         }
         #expect(Runtime.detectedISA == want, "flags imply \(want)")
-        #expect(ck_isa_supported(CK_ISA_AVX512VBMI) == vbmi, "flags imply AVX512_VBMI: \(vbmi)")
     }
 
     @Test("names round-trip; others are rejected")
     func names() {
-        #expect(ISA.allCases.map(\.description) == ["scalar", "avx2", "avx512", "avx512vbmi", "avx512bf16"])
+        #expect(ISA.allCases.map(\.description) == ["scalar", "avx2", "avx512", "avx512vbmi", "avx512bf16", "avx512bf16vbmi"])
         for isa in ISA.allCases { #expect(ISA(name: isa.description) == isa) }
-        for bad in ["", "AVX2", "Scalar", "avx", "avx512f", "avx512bf16 ", " scalar", "sse4", "neon", "avx512_bf16"] {
+        for bad in ["", "AVX2", "Scalar", "avx", "avx512f", "avx512bf16 ", "avx512vbmibf16", " scalar", "sse4", "neon", "avx512_bf16"] {
             #expect(ISA(name: bad) == nil, "'\(bad)'")
         }
     }
