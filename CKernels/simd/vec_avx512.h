@@ -11,7 +11,7 @@
 
 #define CK_VREGS 32 /* vector registers */
 #define CK_VW 16
-#if CK_AVX512_VBMI /* the GEMM kernels again with AVX512_VBMI (x86_avx512/gemm_avx512vbmi.c) */
+#if CK_AVX512_VBMI /* kernels again with AVX512_VBMI (x86_avx512/gemm_avx512vbmi.c, gemm_dot_avx512bf16vbmi.c) */
 #define CK_SIMD(name) name##_avx512vbmi
 #else
 #define CK_SIMD(name) name##_avx512

@@ -103,7 +103,7 @@ public enum Runtime {
     /// While it is on, the m-grouped GEMMs this thread calls (`mGrouped`, `mGroupedMasked`, the contiguous layout)
     /// whose activations and weights are `BFloat16` or E4M3 codes (BF16 × BF16, weight-only FP8 and FP8 × FP8) run on
     /// AVX512_BF16's `vdpbf16ps` when the active ISA is ``ISA/avx512bf16`` or above (the same bits at both levels;
-    /// ``ISA/avx512bf16vbmi`` decodes E4M3 weights with fewer instructions): two products per lane per instruction,
+    /// ``ISA/avx512bf16vbmi`` decodes E4M3 `.nk` weights with fewer instructions): two products per lane per instruction,
     /// about twice the FMA units' rate where the CPU runs it at full width. The price is the order: each output (each
     /// 128-wide block's partial sum, with FP8 weights) is summed pair by pair in the instruction's order (`ck_gemm.h`,
     /// "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero, instead of the

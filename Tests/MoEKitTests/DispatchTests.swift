@@ -2,7 +2,7 @@
 // avx512vbmi on a CPU detected as avx512bf16, which lacks AVX512_VBMI), the cap reads back, availableISAs is exactly
 // the levels <= detectedISA (scalar always; avx512vbmi not on such a CPU), ISA names round-trip through ISA(name:)
 // and unknown names are rejected, the C runtime agrees with the Swift view, and on Linux the detected level is what
-// /proc/cpuinfo's feature flags imply.
+// /proc/cpuinfo's feature flags imply, and so are the levels it can run.
 import CKernels
 import Foundation
 import MoEKit
@@ -46,19 +46,26 @@ struct DispatchTests {
         let line = try #require(info.first { $0.hasPrefix("flags") })
         let flags = Set(line.split(separator: " ").map(String.init))
         let has = { (names: [String]) in names.allSatisfy(flags.contains) }
-        var want = ISA.scalar
+        var want = ISA.scalar, available: [ISA] = [.scalar]
         if has(["avx2", "fma", "f16c"]) {
             want = .avx2
+            available.append(.avx2)
             if has(["avx512f", "avx512bw", "avx512dq", "avx512vl"]) {
-                switch (has(["avx512_bf16"]), has(["avx512vbmi"])) {
+                let bf16 = has(["avx512_bf16"]), vbmi = has(["avx512vbmi"])
+                switch (bf16, vbmi) {
                 case (true, true): want = .avx512bf16vbmi
                 case (true, false): want = .avx512bf16
                 case (false, true): want = .avx512vbmi
                 case (false, false): want = .avx512
                 }
+                available.append(.avx512)
+                if vbmi { available.append(.avx512vbmi) }
+                if bf16 { available.append(.avx512bf16) }
+                if bf16 && vbmi { available.append(.avx512bf16vbmi) }
             }
         }
         #expect(Runtime.detectedISA == want, "flags imply \(want)")
+        #expect(Runtime.availableISAs == available, "flags imply \(available)")
     }
 
     @Test("names round-trip; others are rejected")
