@@ -34,7 +34,8 @@ func gemmSuite(llcBytes: Int) -> [BenchCase] {
     for precision in [Precision.bf16, .fp8, .w8] { // a small prefill: ~24 tokens per expert
         cases.append(gemmCase(v2lite, llc: llcBytes, tokens: 256, routing: .uniform, op: .forward, precision: precision))
     }
-    // the same with BF16 dot products (Runtime.withBF16DotProducts: vdpbf16ps at avx512bf16 and above, the canonical order below)
+    // the same with BF16 dot products (Runtime.withBF16DotProducts: vdpbf16ps at avx512bf16 and above, the canonical
+    // order below)
     for tokens in [16, 256, 4096] {
         for precision in [Precision.bf16, .fp8, .w8] where tokens > 16 || precision != .fp8 {
             cases.append(gemmCase(v2lite, llc: llcBytes, tokens: tokens, routing: .uniform, op: .forward,

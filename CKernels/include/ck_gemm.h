@@ -50,8 +50,8 @@
  * call.
  *
  * Dot-product order (opt-in: ck_set_bf16_dot_products; m-grouped calls whose x and weights are BF16 or E4M3, at
- * the active ISA avx512bf16 or avx512bf16vbmi, the same bits): the chain over a reduction (the whole of K, or with FP8 weights each 128-wide block,
- * whose partial sums then fold in as above) is AVX512_BF16's vdpbf16ps chain over pairs, (0, 1), (2, 3), ... in
+ * the active ISA avx512bf16 or avx512bf16vbmi, the same bits): the chain over a reduction (the whole of K, or with
+ * FP8 weights each 128-wide block, whose partial sums then fold in as above) is AVX512_BF16's vdpbf16ps chain over pairs, (0, 1), (2, 3), ... in
  * order, from +0: per pair, acc = ftz(fma(daz(x[2i+1]), daz(w[2i+1]), daz(acc))), then acc = ftz(fma(daz(x[2i]),
  * daz(w[2i]), acc)), where daz reads a subnormal input as a zero of its sign and ftz flushes a subnormal result
  * likewise (E4M3 values are all normal BF16 ones); an odd length's last pair has +0 for its second half. beta,

@@ -4,8 +4,8 @@
  * as long as the arguments claim. fz_check (fuzz_support.h) runs each call at every ISA and checks: the same
  * status everywhere; nothing written when rejected; otherwise the scalar run's bytes at every ISA wherever an
  * output is owed, and the rest untouched; under BF16 dot products (where the CPU has them), the same bytes on one
- * thread and on two, and at each dot-product level (avx512bf16, avx512bf16vbmi). Sizes stay small enough (at most about 2M multiply-adds) for
- * thousands of calls a second, but reach past the tile, decode and scale-block edges.
+ * thread and on two, and at each dot-product level (avx512bf16, avx512bf16vbmi). Sizes stay small enough (at most
+ * about 2M multiply-adds) for thousands of calls a second, but reach past the tile, decode and scale-block edges.
  */
 #include "fuzz_support.h"
 

@@ -1,6 +1,6 @@
-// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 and avx512bf16vbmi the m-grouped GEMMs on BF16 x BF16, BF16 x E4M3
-// (weight-only FP8) and E4M3 x E4M3 operands give the bits of the instruction's order, written independently in
-// GemmReference.dotPairs (per 128-wide scale block with FP8 weights), within the float64 bound, for every layout,
+// BF16 dot products (`Runtime.withBF16DotProducts`): at avx512bf16 and avx512bf16vbmi the m-grouped GEMMs on
+// BF16 x BF16, BF16 x E4M3 (weight-only FP8) and E4M3 x E4M3 operands give the bits of the instruction's order,
+// written independently in GemmReference.dotPairs (per 128-wide scale block with FP8 weights), within the float64 bound, for every layout,
 // sizes around the tiles' edges, odd K (a last pair with one half), beta, BF16 and FP32 outputs and row strides;
 // below avx512bf16 the setting changes nothing (the canonical bits), nor does it for FP32 operands. Subnormal inputs and sums flush as the
 // instruction defines; the bits do not depend on threads or on the other rows of the call; the setting belongs to the
