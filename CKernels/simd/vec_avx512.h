@@ -214,17 +214,18 @@ static const uint8_t e4m3_bf16_lo[128] __attribute__((aligned(64))) = {
 #undef E4M3_HI
 #undef E4M3_BF16
 
-/* The 256 codes of v_bytes_t's q as BF16 bits in 16-bit words, h[2i] from the low eight bytes of each of q[i]'s
- * 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermi2b looks 64 codes at a time up in
+/* The 64 * n codes of q[0 .. n) (v_bytes_t's q, n = 4, or any codes) as BF16 bits in 16-bit words, h[2i] from the low
+ * eight bytes of each of q[i]'s 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermi2b looks 64 codes at a time up in
  * the tables of BF16's high and low bytes (the sign ORed into the high one), and unpacks pair the bytes. 12
  * instructions decode 256 codes, where the arithmetic decode below takes 24 and its check for special codes 12. */
-static inline bool v_e4m3_words(const __m512i z[4], const __m512i q[4], __m512i h[8]) {
+static inline __attribute__((always_inline)) bool v_e4m3_words(const __m512i z[], const __m512i q[], __m512i h[],
+                                                                const int n) {
     (void)z;
     const __m512i sign = _mm512_set1_epi8((char)0x80);
     const __m512i hi0 = _mm512_load_si512(e4m3_bf16_hi), hi1 = _mm512_load_si512(e4m3_bf16_hi + 64);
     const __m512i lo0 = _mm512_load_si512(e4m3_bf16_lo), lo1 = _mm512_load_si512(e4m3_bf16_lo + 64);
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi0, q[i], hi1), q[i], sign, 0xF8);
         const __m512i lo = _mm512_permutex2var_epi8(lo0, q[i], lo1);
         h[2 * i] = _mm512_unpacklo_epi8(lo, hi), h[2 * i + 1] = _mm512_unpackhi_epi8(lo, hi);
@@ -232,22 +233,23 @@ static inline bool v_e4m3_words(const __m512i z[4], const __m512i q[4], __m512i 
     return false;
 }
 #else
-/* The same; returns whether one of the codes (all of z's) is a NaN, zero or subnormal code (its low seven bits are
+/* The same; returns whether one of the codes (all of z[0 .. n)'s, q's in any order) is a NaN, zero or subnormal code (its low seven bits are
  * 0x7F or below 8: (b + 1) & 0x7F <= 8). If none is, h holds the codes decoded exactly, 32 per instruction: an
  * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the exponent
  * rebiases them. Otherwise h holds the codes << 8, for the exact decode. */
-static inline bool v_e4m3_words(const __m512i z[4], const __m512i q[4], __m512i h[8]) {
+static inline __attribute__((always_inline)) bool v_e4m3_words(const __m512i z[], const __m512i q[], __m512i h[],
+                                                                const int n) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
-    __m512i w[4];
-    for (int k = 0; k < 4; k++) w[k] = _mm512_and_si512(_mm512_add_epi8(z[k], one), low7);
-    const __m512i least = _mm512_min_epu8(_mm512_min_epu8(w[0], w[1]), _mm512_min_epu8(w[2], w[3]));
+    __m512i least = low7;
+#pragma unroll
+    for (int k = 0; k < n; k++) least = _mm512_min_epu8(least, _mm512_and_si512(_mm512_add_epi8(z[k], one), low7));
     const bool special = _mm512_cmple_epu8_mask(least, _mm512_set1_epi8(8)) != 0;
     const __m512i fields = _mm512_set1_epi16((short)0x87F0), bias = _mm512_set1_epi16(120 << 7);
 #pragma unroll
-    for (int i = 0; i < 4; i++) h[2 * i] = _mm512_unpacklo_epi8(zero, q[i]), h[2 * i + 1] = _mm512_unpackhi_epi8(zero, q[i]);
+    for (int i = 0; i < n; i++) h[2 * i] = _mm512_unpacklo_epi8(zero, q[i]), h[2 * i + 1] = _mm512_unpackhi_epi8(zero, q[i]);
     if (!special) /* one branch per block, so that the unrolled loops keep every value in a register */
 #pragma unroll
-        for (int i = 0; i < 8; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
+        for (int i = 0; i < 2 * n; i++) h[i] = _mm512_add_epi16(_mm512_and_si512(_mm512_srai_epi16(h[i], 4), fields), bias);
     return special;
 }
 #endif
@@ -257,7 +259,7 @@ static inline bool v_e4m3_words(const __m512i z[4], const __m512i q[4], __m512i 
 static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
     __m512i z[4], q[4], h[8];
     v_bytes_t(p, ld, z, q, 1);
-    const bool special = v_e4m3_words(z, q, h);
+    const bool special = v_e4m3_words(z, q, h, 4);
     v_widen_t(h, out);
     return special;
 }
@@ -267,7 +269,7 @@ static inline bool v_load_e4m3_t(const uint8_t *p, size_t ld, vf32 out[16]) {
 static inline bool v_load_e4m3_pairs_t(const uint8_t *p, size_t ld, vf32 out[8]) {
     __m512i z[4], q[4], h[8];
     v_bytes_t(p, ld, z, q, 2);
-    const bool special = v_e4m3_words(z, q, h);
+    const bool special = v_e4m3_words(z, q, h, 4);
 #pragma unroll
     for (int i = 0; i < 8; i++) out[i] = _mm512_castsi512_ps(h[i]);
     return special;

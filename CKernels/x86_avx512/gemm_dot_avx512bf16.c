@@ -294,12 +294,31 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
     }
 }
 
+/* E4M3 rows p and, if odd, p + ld (else +0), their first cols (<= 0: none; +0 after) of vk * 16 as decode_kn_step's
+ * pairs, in its unpack order: the codes' qwords are permuted so that lane j holds columns 8j .. 8j + 7 low and
+ * 32 + 8j .. high, the two rows' bytes interleaved, then decoded as bytes (v_e4m3_words), whose words come out in
+ * that order. Returns whether it did: false if a code is special and v_e4m3_words did not decode it. */
+DOT_INLINE bool kn_e4m3_pairs(const uint8_t *p, size_t ld, bool odd, int cols, __m512bh b[V], const int vk) {
+    const int n = cols < vk * CK_VW ? cols : vk * CK_VW;
+    const __mmask64 k = n <= 0 ? 0 : n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+    const __m512i spread = _mm512_set_epi64(7, 3, 6, 2, 5, 1, 4, 0);
+    const __m512i r0 = _mm512_permutexvar_epi64(spread, _mm512_maskz_loadu_epi8(k, p));
+    const __m512i r1 = odd ? _mm512_permutexvar_epi64(spread, _mm512_maskz_loadu_epi8(k, p + ld)) : _mm512_setzero_si512();
+    const __m512i q[2] = {_mm512_unpacklo_epi8(r0, r1), _mm512_unpackhi_epi8(r0, r1)};
+    __m512i h[4];
+    if (v_e4m3_words(q, q, h, vk / 2)) return false;
+#pragma unroll
+    for (int v = 0; v < vk; v++) b[v] = as_pairs(h[v]);
+    return true;
+}
+
 /* One step of the [K, N] decode kernel: weight rows l and, if odd, l + 1 (else +0), the first cols (constant in the
  * main loop) of the pass's vk * 16 columns, as pairs in unpack order: vpunpck{l,h}wd interleave two rows' words
  * within 128-bit lanes, so b[2h + e] lane j dword d holds column 32h + 8j + 4e + d (cheaper than row_pairs'
- * vpermt2w, and with no index registers, which the 24 chains leave none for); decode_kn_body puts the chains back
- * in column order. With prefetch, the lines PF_BYTES of the strip ahead are prefetched (as many bytes for BF16 as
- * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
+ * vpermt2w, and with no index registers, which the 24 chains leave none for); E4M3 codes come in the same order
+ * from kn_e4m3_pairs, decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI);
+ * decode_kn_body puts the chains back in column order. With prefetch, the lines PF_BYTES of the strip ahead are
+ * prefetched (as many bytes for BF16 as E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
 DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size_t l, bool odd, int cols, bool prefetch,
                                const uint32_t *x, size_t ldx, const e4m3_table *e, __m512 acc[2 * MR][V], const int m,
                                const int vk) {
@@ -308,13 +327,14 @@ DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size
         for (size_t q = 0; q < 2 * row; q += 64) /* as integers: the lines may lie past the weights */
             __builtin_prefetch((const void *)((uintptr_t)w + (l + ahead + q / row) * ldw * size + q % row), 0, 3);
     __m512bh b[V];
+    if (t != CK_DTYPE_E4M3FN || !kn_e4m3_pairs((const uint8_t *)w + l * ldw, ldw, odd, cols, b, vk))
 #pragma unroll
-    for (int h = 0; h < vk * CK_VW; h += 32) {
-        const __m512i lo = words_part(w, t, l * ldw + (size_t)h, cols - h, e);
-        const __m512i hi = odd ? words_part(w, t, (l + 1) * ldw + (size_t)h, cols - h, e) : _mm512_setzero_si512();
-        b[h / CK_VW] = as_pairs(_mm512_unpacklo_epi16(lo, hi));
-        b[h / CK_VW + 1] = as_pairs(_mm512_unpackhi_epi16(lo, hi));
-    }
+        for (int h = 0; h < vk * CK_VW; h += 32) {
+            const __m512i lo = words_part(w, t, l * ldw + (size_t)h, cols - h, e);
+            const __m512i hi = odd ? words_part(w, t, (l + 1) * ldw + (size_t)h, cols - h, e) : _mm512_setzero_si512();
+            b[h / CK_VW] = as_pairs(_mm512_unpacklo_epi16(lo, hi));
+            b[h / CK_VW + 1] = as_pairs(_mm512_unpackhi_epi16(lo, hi));
+        }
 #pragma unroll
     for (int r = 0; r < m; r++) {
         const __m512bh ar = as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2]));

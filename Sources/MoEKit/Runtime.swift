@@ -103,11 +103,11 @@ public enum Runtime {
     /// While it is on, the m-grouped GEMMs this thread calls (`mGrouped`, `mGroupedMasked`, the contiguous layout)
     /// whose activations and weights are `BFloat16` or E4M3 codes (BF16 × BF16, weight-only FP8 and FP8 × FP8) run on
     /// AVX512_BF16's `vdpbf16ps` when the active ISA is ``ISA/avx512bf16`` or above (the same bits at both levels;
-    /// ``ISA/avx512bf16vbmi`` decodes E4M3 `.nk` weights with fewer instructions): two products per lane per instruction,
-    /// about twice the FMA units' rate where the CPU runs it at full width. The price is the order: each output (each
-    /// 128-wide block's partial sum, with FP8 weights) is summed pair by pair in the instruction's order (`ck_gemm.h`,
-    /// "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero, instead of the
-    /// canonical chain of fused multiply-adds. The results are still bitwise identical for every
+    /// ``ISA/avx512bf16vbmi`` decodes the decode kernels' E4M3 weights with fewer instructions): two products per lane
+    /// per instruction, about twice the FMA units' rate where the CPU runs it at full width. The price is the order:
+    /// each output (each 128-wide block's partial sum, with FP8 weights) is summed pair by pair in the instruction's
+    /// order (`ck_gemm.h`, "dot-product order"), with subnormal inputs read as zero and subnormal sums flushed to zero,
+    /// instead of the canonical chain of fused multiply-adds. The results are still bitwise identical for every
     /// thread count and batch, and within the same error bound for normal inputs, but they are not the other ISAs'
     /// bits. Decode-sized experts run decode kernels in the same order (up to 12 rows with `.kn` and `.packed`
     /// weights, 6 with `.nk` ones, 12 while their x takes at most 1 MiB), which stream the weights once as the
