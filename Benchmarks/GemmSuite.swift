@@ -3,7 +3,8 @@ import CKernels
 import MoEKit
 
 /// Suite `grouped_gemm`: MoE expert GEMMs of real models, MoEKit's grouped call vs one OpenBLAS SGEMM per
-/// expert (`openblas-loop`, same thread count) and, where it finishes in reasonable time, the scalar path.
+/// expert (`openblas-loop`, same thread count) and, where it finishes in reasonable time, the scalar path; weight-only
+/// FP8 decode vs MoEKit's own BF16 decode of the same layout in the same order (`moekit-bf16`).
 /// Routing is top-6, uniform or Zipf(1.1) over experts. Cases of up to 256 tokens (decode and a small prefill) whose
 /// weights total less than twice the last-level cache rotate through enough copies of them that every call
 /// streams its weights from DRAM, as a model's layers would.
@@ -162,7 +163,10 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                              : touched * k * n * ws + rows * k * xs + slots * n * ys
     let decode = tokens <= 16
     let weightBytes = e * k * n * ws, copies = tokens <= 256 ? rotationSets(bytes: weightBytes, llc: llc) : 1
-    let baselines = precision != .f32 ? [] : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
+    // weight-only FP8 decode's baseline: the same call on BF16 weights, which read twice the bytes
+    let bf16Baseline = precision == .w8 && decode
+    let baselines = bf16Baseline ? ["moekit-bf16"] : precision != .f32 ? []
+        : decode && k * n < 4 << 20 ? ["openblas-loop", "scalar"] : ["openblas-loop"]
     let dtype = precision.rawValue + (dot ? "dot" : ""), tag = precision == .f32 ? "" : "_" + dtype
     return BenchCase(
         suite: "grouped_gemm", name: "\(shape.name)_\(op.rawValue)\(tag)_T\(tokens)_\(routing.rawValue)",
@@ -171,6 +175,7 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
         work: Work(elements: op == .wgrad ? e * k * n : op == .dgrad ? rows * k : rows * n, bytes: bytes, flops: flops),
         bound: decode ? .dramRead : precision == .f32 ? .compute : .computeBF16,
         impls: ["moekit"] + baselines,
+        implWork: bf16Baseline ? ["moekit-bf16": Work(elements: rows * n, bytes: bytes + touched * k * n, flops: flops)] : [:],
         prepare: {
             let weights = Allocation(bytes: e * k * n * 4)
             let x = Allocation(bytes: slots * max(k, n) * 4), y = Allocation(bytes: max(slots * max(k, n), e * k * n) * 4)
@@ -192,16 +197,25 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                 encode(rows: e * n, cols: k, seed: 1, as: precision.w, into: weights, scales: wScales, block: 128)
                 encode(rows: rows, cols: k, seed: 7, as: precision.x, into: x, scales: xScales, block: 1)
             }
-            let ours = op == .forwardPacked ? packed(weights, type: precision.w, shape) : weights
-            let weightSets = [ours] + (1..<copies).map { _ in
-                let copy = Allocation(bytes: weightBytes)
-                memcpy(copy.raw, ours.raw, weightBytes)
-                return copy
+            // `w` ([E, n, k] of `type`) laid out as the case's calls read it, and copies of it to rotate through
+            func sets(_ w: Allocation, _ type: ck_dtype) -> [Allocation] {
+                let ours = op == .forwardPacked ? packed(w, type: type, shape) : w, size = e * k * n * Precision.size(type)
+                return [ours] + (1..<copies).map { _ in
+                    let copy = Allocation(bytes: size)
+                    memcpy(copy.raw, ours.raw, size)
+                    return copy
+                }
             }
+            let weightSets = sets(weights, precision.w)
+            let bf16Sets: [Allocation] = bf16Baseline ? {
+                let w = Allocation(bytes: e * k * n * 2)
+                encode(rows: e * n, cols: k, seed: 1, as: CK_DTYPE_BF16, into: w, scales: wScales, block: 128)
+                return sets(w, CK_DTYPE_BF16)
+            }() : []
             let xp = UnsafeRawPointer(x.raw), yp = y.raw
-            let ws = precision.w == CK_DTYPE_E4M3FN ? UnsafePointer(wScales.pointer(Float.self)) : nil
+            let scales = precision.w == CK_DTYPE_E4M3FN ? UnsafePointer(wScales.pointer(Float.self)) : nil
             let xs = precision.x == CK_DTYPE_E4M3FN ? UnsafePointer(xScales.pointer(Float.self)) : nil
-            let keep = weightSets + [x, y, wScales, xScales, dy, dyScales, wgradScales] // the runners hold them alive
+            let keep = weightSets + bf16Sets + [x, y, wScales, xScales, dy, dyScales, wgradScales] // the runners hold them alive
             return { impl in
                 _ = keep
                 if impl == "openblas-loop" {
@@ -218,11 +232,13 @@ private func gemmCase(_ shape: ExpertShape, llc: Int, tokens: Int, routing: Rout
                         }
                     }
                 }
+                // MoEKit's call, or its BF16 decode (moekit-bf16: BF16 weights, no scales)
+                let (sets, wt, ws) = impl == "moekit-bf16" ? (bf16Sets, CK_DTYPE_BF16, nil) : (weightSets, precision.w, scales)
                 var next = 0
                 return {
-                    let w = UnsafeRawPointer(weightSets[next].raw)
-                    next = (next + 1) % weightSets.count
-                    let (xt, wt, yt) = (precision.x, precision.w, precision.y)
+                    let w = UnsafeRawPointer(sets[next].raw)
+                    next = (next + 1) % sets.count
+                    let (xt, yt) = (precision.x, precision.y)
                     ck_set_bf16_dot_products(dot) // this thread's calls only
                     defer { ck_set_bf16_dot_products(false) }
                     let status = sizes.withUnsafeBufferPointer { g in

@@ -71,6 +71,9 @@ struct BenchCase {
     var bound: Bound
     /// Implementations in the order they run; the first one is MoEKit's.
     var impls: [String]
+    /// The work of implementations that do other work than `work` (MoEKit's BF16 decode, the baseline of
+    /// weight-only FP8 decode, reads twice the weight bytes).
+    var implWork: [String: Work] = [:]
     /// Allocates the case's buffers and returns a function running one call of the named implementation.
     var prepare: () -> (String) -> () -> Void
 
@@ -115,7 +118,7 @@ func measure(_ c: BenchCase, runner: (String) -> () -> Void, timing: Timing) -> 
     }
     return c.impls.map {
         BenchResult(suite: c.suite, name: c.name, impl: $0, dtype: c.dtype, shape: c.shape, threads: Runtime.threadCount,
-                    seconds: seconds[$0]!, work: c.work, bound: c.bound, peakFraction: nil)
+                    seconds: seconds[$0]!, work: c.implWork[$0] ?? c.work, bound: c.bound, peakFraction: nil)
     }
 }
 

@@ -72,8 +72,8 @@ print("""
     of peak: GB/s over the DRAM copy bandwidth for the formats (L2 cases exceed 100%), over the DRAM read
     bandwidth for decode GEMMs (T = 16, weight-streaming), GFLOP/s over the FP32 FMA peak (for BF16 and FP8
     operands the faster of it and the BF16 dot peak) for other GEMMs; peaks are the best probes of the whole
-    run. speedup: the fastest baseline's time over MoEKit's in the same run (OpenBLAS timed in alternation
-    with MoEKit, call by call).
+    run. speedup: the fastest baseline's time over MoEKit's in the same run, timed in alternation with MoEKit,
+    call by call (OpenBLAS; for weight-only FP8 decode, moekit-bf16: MoEKit's BF16 decode of the same layout).
     repro: swift run -c release benchmarks --isa \(machine.isa) --threads \(machine.threads)\(options.filter.map { " --filter \($0)" } ?? "")
     """)
 
