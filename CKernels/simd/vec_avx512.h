@@ -215,9 +215,10 @@ static const uint8_t e4m3_bf16_lo[128] __attribute__((aligned(64))) = {
 #undef E4M3_BF16
 
 /* The 64 * n codes of q[0 .. n) (v_bytes_t's q, n = 4, or any codes) as BF16 bits in 16-bit words, h[2i] from the low
- * eight bytes of each of q[i]'s 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermi2b looks 64 codes at a time up in
- * the tables of BF16's high and low bytes (the sign ORed into the high one), and unpacks pair the bytes. 12
- * instructions decode 256 codes, where the arithmetic decode below takes 24 and its check for special codes 12. */
+ * eight bytes of each of q[i]'s 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermi2b
+ * looks 64 codes at a time up in the tables of BF16's high and low bytes (the sign ORed into the high one), and unpacks
+ * pair the bytes. 12 instructions decode 256 codes, where the arithmetic decode below takes 24 and its check for
+ * special codes 12. */
 static inline __attribute__((always_inline)) bool v_e4m3_words(const __m512i z[], const __m512i q[], __m512i h[],
                                                                 const int n) {
     (void)z;
@@ -233,10 +234,10 @@ static inline __attribute__((always_inline)) bool v_e4m3_words(const __m512i z[]
     return false;
 }
 #else
-/* The same; returns whether one of the codes (all of z[0 .. n)'s, q's in any order) is a NaN, zero or subnormal code (its low seven bits are
- * 0x7F or below 8: (b + 1) & 0x7F <= 8). If none is, h holds the codes decoded exactly, 32 per instruction: an
- * arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to the exponent
- * rebiases them. Otherwise h holds the codes << 8, for the exact decode. */
+/* The same; returns whether one of the codes (all of z[0 .. n)'s, q's in any order) is a NaN, zero or subnormal code
+ * (its low seven bits are 0x7F or below 8: (b + 1) & 0x7F <= 8). If none is, h holds the codes decoded exactly, 32 per
+ * instruction: an arithmetic shift and a mask move sign, exponent and mantissa into BF16's fields, and adding 120 to
+ * the exponent rebiases them. Otherwise h holds the codes << 8, for the exact decode. */
 static inline __attribute__((always_inline)) bool v_e4m3_words(const __m512i z[], const __m512i q[], __m512i h[],
                                                                 const int n) {
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);

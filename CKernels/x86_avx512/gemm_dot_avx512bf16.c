@@ -313,12 +313,12 @@ DOT_INLINE bool kn_e4m3_pairs(const uint8_t *p, size_t ld, bool odd, int cols, _
 }
 
 /* One step of the [K, N] decode kernel: weight rows l and, if odd, l + 1 (else +0), the first cols (constant in the
- * main loop) of the pass's vk * 16 columns, as pairs in unpack order: vpunpck{l,h}wd interleave two rows' words
- * within 128-bit lanes, so b[2h + e] lane j dword d holds column 32h + 8j + 4e + d (cheaper than row_pairs'
- * vpermt2w, and with no index registers, which the 24 chains leave none for); E4M3 codes come in the same order
- * from kn_e4m3_pairs, decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI);
- * decode_kn_body puts the chains back in column order. With prefetch, the lines PF_BYTES of the strip ahead are
- * prefetched (as many bytes for BF16 as E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
+ * main loop) of the pass's vk * 16 columns, as pairs in unpack order: vpunpck{l,h}wd interleave two rows' words within
+ * 128-bit lanes, so b[2h + e] lane j dword d holds column 32h + 8j + 4e + d (cheaper than row_pairs' vpermt2w, and with
+ * no index registers, which the 24 chains leave none for); E4M3 codes come in the same order from kn_e4m3_pairs,
+ * decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI); decode_kn_body puts the chains
+ * back in column order. With prefetch, the lines PF_BYTES of the strip ahead are prefetched (as many bytes for BF16 as
+ * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
 DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size_t l, bool odd, int cols, bool prefetch,
                                const uint32_t *x, size_t ldx, const e4m3_table *e, __m512 acc[2 * MR][V], const int m,
                                const int vk) {
