@@ -151,6 +151,17 @@ static inline uintptr_t ck_decode_ahead(const void *w, size_t size, size_t ld, s
     const size_t at = l + CK_DECODE_AHEAD;
     return (uintptr_t)w + (at < len ? at * size : at / len * next * ld + at % len * size);
 }
+/* In such a walk, where element l starts a line (l * size a multiple of 64): the line ck_decode_ahead leads to in
+ * each of `rows` rows, prefetched into L2 (l2) or L1. */
+static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *w, size_t size, size_t ld, size_t l,
+                                                                    size_t len, size_t next, int rows, bool l2) {
+    if (l * size % 64) return;
+    const uintptr_t ahead = ck_decode_ahead(w, size, ld, l, len, next);
+    for (int c = 0; c < rows; c++) {
+        if (l2) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 2);
+        else __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
+    }
+}
 typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
                              size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
                              size_t sb_ls, size_t sb_js);

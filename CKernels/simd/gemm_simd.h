@@ -258,13 +258,7 @@ CK_INLINE void load_block_t(const void *w, const ck_dtype t, size_t ldw, size_t 
                             const size_t next, vf32 col[CK_VW]) {
     const size_t size = ck_dtype_size(t), ld = ldw * size;
     const uint8_t *p = (const uint8_t *)w + l * size;
-    if (prefetch && l * size % 64 == 0) {
-        const uintptr_t ahead = ck_decode_ahead(w, size, ld, l, len, next);
-        for (int c = 0; c < CK_VW; c++) {
-            if (prefetch == PF_L2) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 2);
-            else __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
-        }
-    }
+    if (prefetch) ck_prefetch_ahead(w, size, ld, l, len, next, CK_VW, prefetch == PF_L2);
     switch (t) {
     case CK_DTYPE_F32:
         for (int c = 0; c < CK_VW; c++) col[c] = v_as_f32(v_load_f32(p + (size_t)c * ld));

@@ -241,7 +241,7 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * and transposed 16 x 16 words) the benchmark's V2-Lite experts at T = 16 took 0.79-0.83 x the time, V3's
  * 0.80-0.89 x; in a C driver (4 experts, one thread, one to four rows each) 0.71-0.80 x. When a block starts a line
  * (E4M3: every other block), each weight row's line CK_DECODE_AHEAD (256) elements on is prefetched into L2, as
- * decode_nk does (ck_decode_ahead: past the end of the rows, in the next call's 16 rows; into L2 rather than L1: see
+ * decode_nk does (ck_prefetch_ahead: past the end of the rows, in the next call's 16 rows; into L2 rather than L1: see
  * decode_nk_groups in gemm_simd.h). That took 0.76 x the time of a prefetch 2 KiB ahead within each row with one
  * and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading already),
  * 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM, medians
@@ -260,11 +260,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
         size_t l = l0;
         if (cols == CK_VW)
             for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
-                if (l * size % 64 == 0) {
-                    const size_t ld = ldw * size;
-                    const uintptr_t ahead = ck_decode_ahead(w, size, ld, l, kc, CK_VW);
-                    for (int c = 0; c < CK_VW; c++) __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 2);
-                }
+                ck_prefetch_ahead(w, size, ldw * size, l, kc, CK_VW, CK_VW, true);
                 vf32 col[CK_VW]; /* col[j] = pair l/2 + j of every weight row */
                 block_pairs(w, t, ldw, l, &e, col);
 #pragma unroll
