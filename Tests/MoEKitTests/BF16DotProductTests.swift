@@ -89,31 +89,37 @@ import TestSupport
     }
 
     /// Each output row has the same bits on one thread and on two, and computed alone (a decode kernel's row against
-    /// the tiles' rows).
+    /// the tiles' rows), with BF16 and E4M3 weights, at each dot-product level this machine runs (with and without
+    /// AVX512_VBMI's decode; below avx512bf16, where the setting changes nothing, at the detected level).
     @Test(arguments: WeightLayout.allCases)
     func sameBitsForEveryThreadCountAndBatch(layout: WeightLayout) throws {
-        let p = Reference.Problem(sizes: [1, 17, 400, 5], k: 515, n: 200, x: .bf16, w: .bf16, seed: 9)
-        let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
-        func run(_ q: Reference.Problem, threads: Int) throws -> [UInt32] {
-            try withThreads(threads) {
-                try Runtime.withBF16DotProducts {
-                    try Reference.run(q, layout, beta: 0, old: Array(old[..<(q.rows * q.n)]), bf16Out: false)
+        let dotLevels = Runtime.availableISAs.filter { $0 >= .avx512bf16 }
+        for isa in dotLevels.isEmpty ? [Runtime.detectedISA] : dotLevels {
+            for w in [Reference.Element.bf16, .e4m3] {
+                let p = Reference.Problem(sizes: [1, 17, 400, 5], k: 515, n: 200, x: .bf16, w: w, seed: 9)
+                let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+                func run(_ q: Reference.Problem, threads: Int) throws -> [UInt32] {
+                    try withRuntimeSettings(isa: isa, threads: threads) {
+                        try Runtime.withBF16DotProducts {
+                            try Reference.run(q, layout, beta: 0, old: Array(old[..<(q.rows * q.n)]), bf16Out: false)
+                        }
+                    }
+                }
+                let what = "\(layout), \(isa), \(w) weights"
+                let one = try run(p, threads: 1), two = try run(p, threads: 2)
+                expectSameBits(two, one, "\(what): two threads against one")
+                var row = 0
+                for (g, m) in p.sizes.enumerated() {
+                    for r in [row, row + m - 1] where m > 0 {
+                        var alone = p // the same weights, row r the only row
+                        alone.sizes = p.sizes.indices.map { $0 == g ? 1 : 0 }
+                        alone.x = Array(p.x[r * p.k..<(r + 1) * p.k])
+                        expectSameBits(try run(alone, threads: 2), Array(one[r * p.n..<(r + 1) * p.n]),
+                                       "\(what): row \(r) of expert \(g) alone")
+                    }
+                    row += m
                 }
             }
-        }
-        let one = try run(p, threads: 1), two = try run(p, threads: 2)
-        expectSameBits(two, one, "\(layout): two threads against one")
-        var row = 0
-        for (g, m) in p.sizes.enumerated() {
-            for r in [row, row + m - 1] where m > 0 {
-                var alone = p
-                alone.sizes = [1]
-                alone.x = Array(p.x[r * p.k..<(r + 1) * p.k])
-                alone.w = Array(p.w[g * p.n * p.k..<(g + 1) * p.n * p.k])
-                expectSameBits(try run(alone, threads: 2), Array(one[r * p.n..<(r + 1) * p.n]),
-                               "\(layout): row \(r) of expert \(g) alone")
-            }
-            row += m
         }
     }
 
