@@ -94,10 +94,10 @@ import TestSupport
     @Test(arguments: WeightLayout.allCases)
     func sameBitsForEveryThreadCountAndBatch(layout: WeightLayout) throws {
         let dotLevels = Runtime.availableISAs.filter { $0 >= .avx512bf16 }
-        for isa in dotLevels.isEmpty ? [Runtime.detectedISA] : dotLevels {
-            for w in [Reference.Element.bf16, .e4m3] {
-                let p = Reference.Problem(sizes: [1, 17, 400, 5], k: 515, n: 200, x: .bf16, w: w, seed: 9)
-                let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+        for w in [Reference.Element.bf16, .e4m3] {
+            let p = Reference.Problem(sizes: [1, 17, 400, 5], k: 515, n: 200, x: .bf16, w: w, seed: 9)
+            let old = priorOutputs(p.rows * p.n, beta: 0, seed: 6)
+            for isa in dotLevels.isEmpty ? [Runtime.detectedISA] : dotLevels {
                 func run(_ q: Reference.Problem, threads: Int) throws -> [UInt32] {
                     try withRuntimeSettings(isa: isa, threads: threads) {
                         try Runtime.withBF16DotProducts {
