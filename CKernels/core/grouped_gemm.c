@@ -157,11 +157,38 @@ static void col_scales(const problem *p, size_t l0, size_t j0, size_t cols, size
  * would all fall into the same sets). */
 static size_t padded_ld(size_t len) { return (ck_div_up(len, 32) * 2 + 1) * 16; }
 
-/* A's block as the tiles read it: tile t's rows at p + t*ts, element (r, l) of the tile at r*rs + l*cs. */
+/* A's block as the tiles read it: the tile whose first row is i at p + i*ts, element (r, l) of the tile at
+ * r*rs + l*cs. */
 typedef struct {
     const float *p;
     size_t ts, rs, cs;
 } view;
+
+/* A block's mb rows in n tiles of at most the kernels' mr rows: tile t holds rows tile_first(t) ..< tile_first(t + 1),
+ * and its accumulators lie in the block's slot t (mr rows). Where A's rows are a view's rows (A's rows contiguous: x
+ * in the m-grouped calls) the tiles are as even as can be, the first mb % n of them a row longer than the rest;
+ * otherwise (a_view's micro-panels, mr rows each) they take mr rows, the last the rest. A tile of one or two rows
+ * streams the B panel from L2 for a few FMAs per step: 64 of V2-Lite's experts with the same rows each (two threads,
+ * weights from DRAM, the benchmark's T = 256 case with its routing replaced) ran at 60.7 % of the FMA peak with 19
+ * rows (6, 6, 6 and 1) and 69.1 % as 5, 5, 5 and 4. */
+typedef struct {
+    size_t mb, n, base, extra;
+} tiling;
+
+static tiling tiles_of(size_t mb, size_t mr, bool even) {
+    const size_t n = ck_div_up(mb, mr);
+    return even && n ? (tiling){mb, n, mb / n, mb % n} : (tiling){mb, n, mr, 0};
+}
+
+static size_t tile_first(const tiling *tl, size_t t) {
+    const size_t i = t * tl->base + (t < tl->extra ? t : tl->extra);
+    return i < tl->mb ? i : tl->mb;
+}
+
+static size_t tile_of_row(const tiling *tl, size_t i) {
+    const size_t longer = tl->extra * (tl->base + 1); /* the rows of the longer tiles */
+    return i < longer ? i / (tl->base + 1) : tl->extra + (i - longer) / tl->base;
+}
 
 /* One line of a transposed A (A(i, l) for i < len at fixed l) into the micro-panels of a_view: row i at
  * buf + i / mr * mr * kc + l * mr + i % mr. mr is a constant where the caller switches on it, so that each
@@ -201,7 +228,7 @@ static view a_view(const ck_formats_kernels *f, const operand *o, size_t i0, siz
             default: line_to_panels(src, len, i, kc, mr, buf); break;
             }
     }
-    return rows ? (view){buf, mr * ld, ld, 1} : (view){buf, mr * kc, 1, mr};
+    return rows ? (view){buf, ld, ld, 1} : (view){buf, kc, 1, mr};
 }
 
 /* Stores v[q] for q < n as C elements at + q*stride: C = v (beta 0, C never read) or fma(beta, C, v), rounded
@@ -228,18 +255,19 @@ static void store_run(const gemm_job *job, void *c, size_t at, size_t stride, co
     }
 }
 
-/* Stores rows [r0, r1) (r0 a multiple of mr) x strips [s0, s1) of the block's tiles (tile (ti, st) at acc + (ti*strips + st)*mr*nr), of
- * the block's columns j0 ..< j0 + nb. C's rows are runs where C is row-major, each row's piece gathered into one;
- * where C's columns are contiguous (k-grouped [N, K] outputs) each column is gathered into a line and stored as a
- * run. An empty reduction with beta 1 leaves C. */
-static void write_part(const gemm_job *job, const problem *p, float *acc, size_t i0, size_t j0, size_t nb, size_t r0,
-                       size_t r1, size_t s0, size_t s1) {
+/* Stores rows [r0, r1) (r0 a tile's first) x strips [s0, s1) of the block's tiles tl (tile (t, st) at
+ * acc + (t*strips + st)*mr*nr), of the block's columns j0 ..< j0 + nb. C's rows are runs where C is row-major, each
+ * row's piece gathered into one; where C's columns are contiguous (k-grouped [N, K] outputs) each column is gathered
+ * into a line and stored as a run. An empty reduction with beta 1 leaves C. */
+static void write_part(const gemm_job *job, const problem *p, float *acc, const tiling *tl, size_t i0, size_t j0,
+                       size_t nb, size_t r0, size_t r1, size_t s0, size_t s1) {
     if (p->red == 0 && job->beta == 1.0f) return;
     const size_t mr = (size_t)job->k->mr, nr = (size_t)job->k->nr, strips = ck_div_up(nb, nr);
     if (p->csc == 1 || p->rsc != 1)
         for (size_t i = r0; i < r1; i++) {
             float line[NB];
-            const float *row = acc + i / mr * strips * mr * nr + i % mr * nr; /* row i in the block's first tile */
+            const size_t t = tile_of_row(tl, i);
+            const float *row = acc + (t * strips * mr + i - tile_first(tl, t)) * nr; /* row i in its tile of strip 0 */
             const size_t j = s0 * nr, n = (s1 * nr < nb ? s1 * nr : nb) - j;
             for (size_t st = s0; st < s1; st++) memcpy(line + (st - s0) * nr, row + st * mr * nr, nr * sizeof(float));
             store_run(job, p->c, (i0 + i) * p->rsc + (j0 + j) * p->csc, p->csc, line, n, job->stream);
@@ -248,8 +276,10 @@ static void write_part(const gemm_job *job, const problem *p, float *acc, size_t
         for (size_t j = s0 * nr; j < nb && j < s1 * nr; j++) {
             float line[MAX_BLOCK_ROWS];
             const float *col = acc + j / nr * mr * nr + j % nr; /* column j in the block's first tile */
-            for (size_t t = r0 / mr; t * mr < r1; t++) /* tile t's rows */
-                for (size_t r = 0; r < mr && t * mr + r < r1; r++) line[t * mr + r - r0] = col[(t * strips * mr + r) * nr];
+            for (size_t t = tile_of_row(tl, r0); t < tl->n && tile_first(tl, t) < r1; t++) { /* tile t's rows */
+                const size_t first = tile_first(tl, t), end = tile_first(tl, t + 1) < r1 ? tile_first(tl, t + 1) : r1;
+                for (size_t i = first; i < end; i++) line[i - r0] = col[(t * strips * mr + i - first) * nr];
+            }
             store_run(job, p->c, i0 + r0 + (j0 + j) * p->csc, 1, line, r1 - r0, job->stream);
         }
 }
@@ -442,7 +472,9 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                       size_t nb, ck_task_next *after) {
     const ck_gemm_kernels *k = job->k;
     const ck_dot_kernels *dot = p->dot;
-    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr), tiles = ck_div_up(mb, mr);
+    const size_t mr = (size_t)k->mr, nr = (size_t)k->nr, strips = ck_div_up(nb, nr);
+    const tiling tl = tiles_of(mb, mr, p->a.cs == 1);
+    const size_t tiles = tl.n;
     /* packed FP32 weights are the tiles' panels as they stand; other packed weights are packed a strip at a time */
     const bool direct = !dot && p->b.ss && p->b.type == CK_DTYPE_F32;
     const size_t ldb = direct ? CK_PACKED_COLUMNS : nr, piece = p->b.ss ? CK_PACKED_COLUMNS : nb;
@@ -480,7 +512,7 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
         size_t calls = ck_div_up(kp, chunk) * strips * tiles; /* the tile calls left in this span */
         for (size_t l0 = p0; l0 < p0 + kp; l0 += chunk) {
             const size_t kc = p0 + kp - l0 < chunk ? p0 + kp - l0 : chunk, kcp = ck_div_up(kc, 2), lda = padded_ld(kcp);
-            const view a = whole ? (view){s->a + l0, mr * s->x_ld, s->x_ld, 1}
+            const view a = whole ? (view){s->a + l0, s->x_ld, s->x_ld, 1}
                            : dot ? (view){NULL, 0, 0, 0}
                                  : a_view(job->f, &p->a, i0, mb, l0, kc, kc, mr, s->a);
             /* the dot tiles' rows of A as pairs: kept whole, or copied as a_view copies f32 (rows of x 4 KiB apart
@@ -493,7 +525,7 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
             for (size_t q = 0; q < strips * tiles; q++) {
                 const size_t st = by_rows ? q % strips : q / tiles, t = by_rows ? q / strips : q % tiles;
                 const size_t j = st * nr, cols = nb - j < nr ? nb - j : nr; /* the strip's */
-                const size_t i = t * mr, rows = mb - i < mr ? mb - i : mr;  /* the tile's */
+                const size_t i = tile_first(&tl, t), rows = tile_first(&tl, t + 1) - i; /* the tile's */
                 float *strip_pb = s->pb + half * nr * SPAN; /* per_strip: the strip's panel */
                 if (per_strip && t == 0) {
                     if (!ready) pack_b(k, p, l0, kc, j0 + j, (int)cols, strip_pb, p0 == 0);
@@ -520,19 +552,20 @@ static void run_block(const gemm_job *job, const problem *p, scratch *s, size_t 
                               pf.n ? &pf : NULL);
                 else if (ready && t < FUSED_TILES) {
                     next_panel.part = t;
-                    k->tile_pack(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, l0 == 0, pf.n ? &pf : NULL,
+                    k->tile_pack(kc, a.p + i * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, l0 == 0, pf.n ? &pf : NULL,
                                  &next_panel);
                 } else
-                    k->tile(kc, a.p + t * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
+                    k->tile(kc, a.p + i * a.ts, a.rs, a.cs, pb, ldb, out, (int)rows, p->sb ? sa : NULL, sb, l0 == 0,
                             pf.n ? &pf : NULL);
                 if (per_strip && t + 1 == tiles) half ^= ready; /* the next strip reads the panel packed meanwhile */
                 pf.at += pf.n;
-                if (by_rows && st + 1 == strips) write_part(job, p, s->acc, i0, j0, nb, i, i + rows, 0, strips);
-                else if (early && !by_rows && t + 1 == tiles) write_part(job, p, s->acc, i0, j0, nb, 0, mb, st, st + 1);
+                if (by_rows && st + 1 == strips) write_part(job, p, s->acc, &tl, i0, j0, nb, i, i + rows, 0, strips);
+                else if (early && !by_rows && t + 1 == tiles)
+                    write_part(job, p, s->acc, &tl, i0, j0, nb, 0, mb, st, st + 1);
             }
         }
     }
-    if (!early) write_part(job, p, s->acc, i0, j0, nb, 0, mb, 0, strips);
+    if (!early) write_part(job, p, s->acc, &tl, i0, j0, nb, 0, mb, 0, strips);
 }
 
 /* A decode problem's columns [j0, j0 + nb): x's rows decoded once, then each group of the kernel's width of
