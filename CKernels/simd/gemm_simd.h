@@ -139,7 +139,8 @@ static void CK_SIMD(gemm_tile_pack)(size_t kc, const float *a, size_t rsa, size_
  * rows in groups of three columns (see tt_cols), 17, 20 and 24 rows took 0.93, 0.81 and 0.87 x the time (medians of
  * six runs in alternation, five calls each), 16 of V3's experts of 20 and 24 rows 0.87 and 0.92 x; 32 and 40 rows in
  * two passes of at most 24 took 0.96 and 1.26 x. From L3 (two experts, one thread) 24 to 48 rows took 0.79-0.89 x on
- * AVX-512, but an MoE layer's experts come from DRAM. */
+ * AVX-512, but an MoE layer's experts come from DRAM. Rows that decode_nk takes (up to 12) go there first (see
+ * transposed in core/grouped_gemm.c). */
 enum { TT_ACC = CK_GEMM_MR * CK_GEMM_V, TT_NJ = 12, TT_MV = 3, TT_PREFETCH = 128, TT_ROWS = CK_VW == 8 ? 24 : 16 };
 _Static_assert(TT_ROWS <= TT_MV * CK_VW, "the transposed tiles' rows fit their vectors");
 
