@@ -634,6 +634,11 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         if (p->dot && p->decode && p->b.rs != 1 && p->rows > CK_DECODE_M) p->decode = false;
         p->dot = NULL;
     }
+    /* [N, K] experts of more rows than this table's decode_nk takes go to the tiles */
+    for (size_t g = 0; g < groups; g++)
+        if (!problems[g].dot && problems[g].decode && problems[g].b.rs == 1 &&
+            problems[g].rows > (size_t)k->decode_nk_rows)
+            problems[g].decode = false;
     size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating; rows x cols cannot
                         overflow: the checks bounded the output's extent */
     for (size_t g = 0; g < groups; g++) {
@@ -827,7 +832,7 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .dot = dot,
                      .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) ||
                                          (dot && rows <= (c->layout == CK_WEIGHTS_NK ? CK_DOT_MR : CK_DOT_DECODE_KN_M)) ||
-                                         (c->layout == CK_WEIGHTS_NK && rows <= CK_DECODE_NK_M &&
+                                         (c->layout == CK_WEIGHTS_NK && rows <= (dot ? CK_DOT_DECODE_NK_M : CK_DECODE_NK_M) &&
                                           x_floats(rows, k) <= X_FLOATS))};
 }
 

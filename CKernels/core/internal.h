@@ -119,7 +119,7 @@ typedef struct ck_formats_kernels {
  *   A(i, l) * B(l, j), i < rows, j < cols. The weights are broadcast and x read as vectors: no weight is packed.
  * Prefetches are hints: they change no bit, and the scalar reference ignores them.
  * decode_nk, decode_kn: the same chains for rows rows of x (decode_nk: <= CK_DECODE_NK_M, decode_kn:
- *   <= CK_DECODE_M) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
+ *   <= CK_DECODE_M; the driver gives decode_nk at most decode_nk_rows, where it beats the other paths) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
  *   l < kc of x(r, l) * W(c, l). decode_nk reads x blocked by CK_DECODE_XB columns, each block's rows
  *   together, x(r, l) = x[(l / CK_DECODE_XB)*ldx + r*CK_DECODE_XB + l % CK_DECODE_XB] (ck_decode_x_index),
  *   and W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w <= CK_PACKED_COLUMNS, so ss is
@@ -133,7 +133,7 @@ typedef struct ck_formats_kernels {
  *   out[CK_DECODE_M*width ..< 2*CK_DECODE_M*width].
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
-#define CK_DECODE_NK_M 12
+#define CK_DECODE_NK_M 16
 #define CK_DECODE_XB 16 /* the column blocks of decode_nk's x */
 /* Where decode_nk's x(r, l) lies (see above). */
 static inline size_t ck_decode_x_index(size_t r, size_t l, size_t ldx) {
@@ -204,7 +204,7 @@ typedef struct ck_gemm_kernels {
     void (*tile_t)(size_t kc, const float *w, size_t ldw, int cols, const float *xt, size_t ldt, int rows, float *out,
                    size_t ldo);
     int tile_t_rows;
-    int decode_nk_w, decode_kn_w;
+    int decode_nk_w, decode_kn_w, decode_nk_rows;
     ck_decode_fn decode_nk, decode_kn;
 } ck_gemm_kernels;
 
@@ -223,7 +223,7 @@ typedef struct ck_gemm_kernels {
  *   kc and cols.
  * rows: rows of A(i, l) = src[i*ld + l] (BF16 or E4M3), l < kc, as pairs: dst[i*ldd + p] = A(i, 2p) |
  *   A(i, 2p + 1) << 16, 0 past kc.
- * decode: the tile's chains for rows (<= CK_DECODE_NK_M) rows of x as pairs (x[r*ldx + p], as rows writes them)
+ * decode: the tile's chains for rows (<= CK_DOT_DECODE_NK_M) rows of x as pairs (x[r*ldx + p], as rows writes them)
  *   against cols (<= CK_DOT_DECODE_W) rows of [N, K] weights W(c, l) = w[c*ldw + l] (BF16 or E4M3) over the whole
  *   reduction (kc > 0), into out[r*CK_DOT_DECODE_W + c]: sb == NULL: one chain; sb != NULL: per 128-wide block b, the chain from +0 folded
  *   as out = fma(s * sa(r, b), sb[b*sb_ls], b ? out : +0), sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL). Weights
@@ -235,6 +235,7 @@ typedef struct ck_gemm_kernels {
 #define CK_DOT_DECODE_W 16
 #define CK_DOT_DECODE_KN_W 64
 #define CK_DOT_DECODE_KN_M 12
+#define CK_DOT_DECODE_NK_M 12
 typedef struct ck_dot_kernels {
     void (*tile)(size_t kp, const uint32_t *a, size_t rsa, const uint32_t *pb, float *out, int rows, const float *sa,
                  const float *sb, int first, const ck_prefetch *pf);

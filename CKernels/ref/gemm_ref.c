@@ -72,5 +72,5 @@ static void gemm_decode_kn_ref(size_t kc, const void *w, ck_dtype t, size_t ldw,
 
 const ck_gemm_kernels ck_gemm_scalar = {
     .mr = 4, .nr = NR, .tile = gemm_tile_ref, .pack = gemm_pack_ref, .decode_nk_w = NR, .decode_kn_w = NR,
-    .decode_nk = gemm_decode_nk_ref, .decode_kn = gemm_decode_kn_ref,
+    .decode_nk_rows = 12, .decode_nk = gemm_decode_nk_ref, .decode_kn = gemm_decode_kn_ref,
 };

@@ -126,6 +126,7 @@ static void CK_SIMD(gemm_tile_pack)(size_t kc, const float *a, size_t rsa, size_
 #endif
 #undef CK_TILE_CASES
 
+#if CK_VW == 8 /* AVX2's table only: on AVX-512 decode_nk takes the rows they would (see NK_ROWS) */
 /* The transposed tiles (see ck_gemm_kernels.tile_t): a group of nj weight rows (columns of C) against x's rows in mv
  * vectors and, when the rows end in half a vector, h = 1 more half: there each accumulator holds two columns, the
  * weights' broadcasts of columns 2p and 2p + 1 side by side against those rows twice (v_load_half_dup), so rows cost
@@ -139,9 +140,9 @@ static void CK_SIMD(gemm_tile_pack)(size_t kc, const float *a, size_t rsa, size_
  * rows in groups of three columns (see tt_cols), 17, 20 and 24 rows took 0.93, 0.81 and 0.87 x the time (medians of
  * six runs in alternation, five calls each), 16 of V3's experts of 20 and 24 rows 0.87 and 0.92 x; 32 and 40 rows in
  * two passes of at most 24 took 0.96 and 1.26 x. From L3 (two experts, one thread) 24 to 48 rows took 0.79-0.89 x on
- * AVX-512, but an MoE layer's experts come from DRAM. Rows that decode_nk takes (up to 12) go there first (see
+ * AVX-512, but an MoE layer's experts come from DRAM. Rows that decode_nk takes (up to 12 here) go there first (see
  * transposed in core/grouped_gemm.c). */
-enum { TT_ACC = CK_GEMM_MR * CK_GEMM_V, TT_NJ = 12, TT_MV = 3, TT_PREFETCH = 128, TT_ROWS = CK_VW == 8 ? 24 : 16 };
+enum { TT_ACC = CK_GEMM_MR * CK_GEMM_V, TT_NJ = 12, TT_MV = 3, TT_PREFETCH = 128, TT_ROWS = 24 };
 _Static_assert(TT_ROWS <= TT_MV * CK_VW, "the transposed tiles' rows fit their vectors");
 
 /* The columns of a group: as many as TT_ACC accumulators hold (an even count with halves), at most TT_NJ, and with
@@ -221,6 +222,11 @@ static void CK_SIMD(gemm_tile_t)(size_t kc, const float *w, size_t ldw, int cols
     default: tile_t_body(kc, w, ldw, cols, xt, ldt, rows, out, ldo, 3, 0); break;
     }
 }
+#define CK_TILE_T CK_SIMD(gemm_tile_t)
+#else
+#define CK_TILE_T NULL
+enum { TT_ROWS = 0 };
+#endif
 
 /* E4M3FN codes (one per lane, any code) decoded exactly. */
 CK_INLINE vf32 v_e4m3_to_f32(vu32 codes) { return v_as_f32(v_fp8_to_bits(codes, &ck_fp8_specs[CK_FP8_E4M3FN])); }
@@ -376,17 +382,27 @@ CK_INLINE void nk_step(float *acc, size_t ld, const vf32 *col, const int n, cons
  * calls a body whose row count is a constant. */
 #define CK_ROW_CASES(CASE, X) CASE(X, 1) CASE(X, 2) CASE(X, 3) CASE(X, 4) CASE(X, 5) CASE(X, 6) CASE(X, 7) CASE(X, 8)
 _Static_assert(CK_DECODE_M == 8, "one case per row count");
-/* The most rows decode_nk keeps in registers (m): AVX-512's 32 registers hold a transposed block of 16 and 12 chains
+/* The most rows decode_nk keeps in registers (m): AVX-512's 32 registers hold a transposed block of 16 and 16 chains
  * (64 of V2-Lite's experts on two threads, in turn with the kernel that ran 9 to 12 rows 8 at a time with the chains
  * in memory: 0.85-0.97 x the time with 9 to 12 rows of FP32, BF16 and E4M3 weights; E4M3's decode then spills a few
- * registers and gained all the same, 0.88 x with 12 rows); AVX2's 16 hold a block of 8 and 8 chains. */
+ * registers and gained all the same, 0.88 x with 12 rows); AVX2's 16 hold a block of 8 and 8 chains.
+ * NK_ROWS: the most rows the driver gives decode_nk (ck_gemm_kernels.decode_nk_rows). On AVX-512, 16: with 13, 14
+ * and 16 rows (Zen 4, 64 of V2-Lite's experts with the same rows each, two threads, weights from DRAM, the benchmark's
+ * T = 256 case with its routing replaced, builds in turn) it took 0.74-0.83 x the time of the transposed tiles with
+ * FP32 weights, and with 13 and 16 rows 0.77-0.88 x that of the packing tiles with BF16, E4M3 and FP8 x FP8, so the
+ * AVX-512 table has no transposed tiles. (On an Ice Lake, with 13 to 16 rows 8 at a time and the chains in memory, the packing tiles had
+ * taken 1.00-1.01 x its time with FP32 weights and 0.83-0.97 x with BF16 and E4M3.) On AVX2, 12: with 13 and 16
+ * rows the chains in memory took 1.11-1.30 x the time of the transposed and packing tiles (capped at AVX2). */
 #if CK_VW == 16
 #define NK_REG_M CK_DECODE_NK_M
-#define CK_NK_WIDE_CASES(CASE, X) CASE(X, 9) CASE(X, 10) CASE(X, 11) CASE(X, 12)
+#define NK_ROWS CK_DECODE_NK_M
+#define CK_NK_WIDE_CASES(CASE, X)                                                                              \
+    CASE(X, 9) CASE(X, 10) CASE(X, 11) CASE(X, 12) CASE(X, 13) CASE(X, 14) CASE(X, 15) CASE(X, 16)
 #define CK_NK_MORE_ROWS(T) /* none: every row count has its case */
-_Static_assert(CK_DECODE_NK_M == 12, "one case per row count");
+_Static_assert(CK_DECODE_NK_M == 16, "one case per row count");
 #else
 #define NK_REG_M CK_DECODE_M
+#define NK_ROWS 12
 #define CK_NK_WIDE_CASES(CASE, X)
 #define CK_NK_MORE_ROWS(T) decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
 #endif
@@ -928,8 +944,8 @@ static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
 const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .tile_pack = CK_TILE_PACK,
     .pack = CK_SIMD(gemm_pack),
-    .tile_t = CK_SIMD(gemm_tile_t), .tile_t_rows = TT_ROWS,
-    .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk = CK_SIMD(gemm_decode_nk),
+    .tile_t = CK_TILE_T, .tile_t_rows = TT_ROWS,
+    .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk_rows = NK_ROWS, .decode_nk = CK_SIMD(gemm_decode_nk),
     .decode_kn = CK_SIMD(gemm_decode_kn),
 };
 #undef CK_TILE_PACK

@@ -47,9 +47,6 @@ static inline vf32 v_addf(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
 static inline vf32 v_subf(vf32 a, vf32 b) { return _mm512_sub_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
 static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }   /* a*b + c */
-/* Half a vector of floats at p in both halves; a's low half with b's high half. */
-static inline vf32 v_load_half_dup(const float *p) { return _mm512_broadcast_f32x8(_mm256_loadu_ps(p)); }
-static inline vf32 v_halves(vf32 a, vf32 b) { return _mm512_mask_blend_ps(0xFF00, a, b); }
 static inline vf32 v_fnmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fnmadd_ps(a, b, c); } /* c - a*b */
 static inline vf32 v_divf(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
 static inline vf32 v_cvtf(vu32 a) { return _mm512_cvtepi32_ps(a); }

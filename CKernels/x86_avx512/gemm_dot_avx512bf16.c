@@ -254,7 +254,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
     const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
-        __m512 acc[CK_DECODE_NK_M];
+        __m512 acc[CK_DOT_DECODE_NK_M];
 #pragma unroll
         for (int r = 0; r < m; r++) acc[r] = _mm512_setzero_ps();
         size_t l = l0;
@@ -389,7 +389,7 @@ DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_
 }
 
 _Static_assert(CK_DOT_DECODE_KN_M == 2 * MR && CK_DOT_DECODE_KN_W == NR, "the [K, N] kernel's rows and columns");
-_Static_assert(CK_DECODE_NK_M == 12 && CK_DOT_DECODE_KN_M == 12 && CK_DOT_DECODE_W == CK_VW,
+_Static_assert(CK_DOT_DECODE_NK_M == 12 && CK_DOT_DECODE_KN_M == 12 && CK_DOT_DECODE_W == CK_VW,
                "one case per row count; an [N, K] call is one vector wide");
 /* A decode kernel's entry: body instantiated for each dtype and row count (a constant for its unrolled loops). */
 #define CASE(BODY, T, R) case R: BODY(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;

@@ -169,14 +169,15 @@ import TestSupport
         (raggedNK, 150, 70), (raggedKN, 150, 70),
         ([1, 0, 2], 400, 40), // an odd number of whole scale blocks, then a part, for one and two rows
     ]
-    /// Ragged routing, U(0.7, 1.3) x 12 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
-    static let raggedNK = raggedGroupSizes(experts: 6, mean: 12, seed: 33)
+    /// Ragged routing, U(0.7, 1.3) x 14 and x 8 rows: around the decode limits of `.nk` and of `.kn` weights.
+    static let raggedNK = raggedGroupSizes(experts: 6, mean: 14, seed: 35)
     static let raggedKN = raggedGroupSizes(experts: 6, mean: 8, seed: 34)
 
     @Test func raggedShapesStraddleTheDecodeLimits() {
         for (sizes, layout) in [(Self.raggedNK, WeightLayout.nk), (Self.raggedKN, .kn)] {
-            let limit = decodeRowLimit(layout)
-            #expect(sizes.contains { $0 <= limit } && sizes.contains { $0 > limit }, "\(sizes) with \(layout) weights")
+            let limits = decodeRowLimits(layout)
+            #expect(sizes.contains { $0 <= limits.lowerBound } && sizes.contains { $0 > limits.upperBound },
+                    "\(sizes) with \(layout) weights")
         }
     }
 

@@ -73,10 +73,11 @@ import TestSupport
     static let shapes: [(sizes: [Int], k: Int, n: Int)] = [
         ([1], 1, 1), ([3, 0, 5], 15, 7), ([0, 14, 1, 0, 17], 16, 6), ([4, 5], 17, 13),
         ([13, 2, 65], 128, 33), ([2, 7], 300, 97), ([0, 0], 8, 8), ([64], 129, 65), ([3, 1], 700, 66), ([70, 20], 1100, 90),
-        // [N, K] experts of 9 ... 16 rows take the transposed tiles (on AVX-512 one vector of rows, on AVX2 two, or
-        // one and a half: 9 ... 12 rows), in groups of 12, 8 or 6 columns (19 columns: the last group overlaps the
-        // one before; 5: fewer than a group); K = 1 (an [N, 1] expert is also [1, N]), K under a vector, 300 columns
-        // (tasks of 120 share x), and 12 rows whose x passes 1 MiB (too large for both: the packing tiles)
+        // [N, K] experts of 9 ... 16 rows: on AVX-512 decode_nk's chains in registers, on AVX2 its chains in memory
+        // up to 12 rows and past that the transposed tiles (two vectors of rows), in groups of 12, 8 or 6 columns (19
+        // columns: the last group overlaps the one before; 5: fewer than a group); K = 1 (an [N, 1] expert is also
+        // [1, N]), K under a vector, 300 columns (tasks of 120 share x), and 12 rows whose x passes 1 MiB (too large
+        // for both: the packing tiles)
         ([15, 10, 11, 13, 9, 12, 14, 16], 40, 19), ([16, 12, 3], 1, 40), ([11], 5, 16), ([10, 2], 33, 300),
         ([12, 1], 21850, 3), ([9, 16, 13], 7, 5),
         // on AVX2 17 ... 24 rows too: two vectors and a half (17 ... 20 rows, groups of 4 columns) or three (21 ... 24,
@@ -170,12 +171,14 @@ import TestSupport
     }
 
     /// Routing as a router gives it: eight experts of U(0.7, 1.3) x `mean` rows each, the mean near the layout's
-    /// decode limit so that some experts take the decode kernels and some the packed tiles (with `.nk` weights on
-    /// AVX2 and AVX-512, the transposed tiles), in one call, at every ISA.
+    /// decode limits so that some experts take the decode kernels and some the packed tiles (with `.nk` weights on
+    /// AVX2, some the transposed tiles), in one call, at every ISA.
     @Test(arguments: WeightLayout.allCases)
     func raggedRoutingMatchesTheCanonicalOrder(layout: WeightLayout) throws {
-        let limit = decodeRowLimit(layout), sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 12 : 8, seed: 31)
-        #expect(sizes.contains { $0 <= limit } && sizes.contains { $0 > limit }, "\(sizes) takes only one path")
+        let limits = decodeRowLimits(layout)
+        let sizes = raggedGroupSizes(experts: 8, mean: layout == .nk ? 14 : 8, seed: layout == .nk ? 32 : 31)
+        #expect(sizes.contains { $0 <= limits.lowerBound } && sizes.contains { $0 > limits.upperBound },
+                "\(sizes) takes only one path")
         let p = Problem(sizes: sizes, k: 200, n: 150, seed: 32)
         let old = [Float](repeating: .nan, count: p.rows * p.n)
         let want = p.expected(beta: 0, old: old)

@@ -131,10 +131,11 @@ func outputBits<E: Error>(_ prior: [Float], bf16Out: Bool, _ f32: (inout [Float]
     return y.map(\.bitPattern)
 }
 
-/// The most rows an expert can have and still take the GEMM's decode kernels: 12 with `.nk` weights
-/// (CK_DECODE_NK_M, while x fits its budget; FP32 ones take the transposed tiles past 8 rows on AVX2 and AVX-512),
-/// 8 with `.kn` (CK_DECODE_M).
-func decodeRowLimit(_ layout: WeightLayout) -> Int { layout == .nk ? 12 : 8 }
+/// The most rows an expert can have and still take the GEMM's decode kernels, from the lowest ISA's to the highest's:
+/// with `.nk` weights 12 on AVX2 and the scalar reference and under BF16 dot products, 16 on AVX-512
+/// (ck_gemm_kernels.decode_nk_rows, while x fits its budget); with `.kn` weights 8 (CK_DECODE_M). Rows at or below
+/// the lower bound and rows above the upper one take different paths at every ISA.
+func decodeRowLimits(_ layout: WeightLayout) -> ClosedRange<Int> { layout == .nk ? 12...16 : 8...8 }
 
 /// Rows per expert drawn from U(0.7, 1.3) x `mean` (rounded), as a router's balanced-but-ragged routing gives them.
 func raggedGroupSizes(experts: Int, mean: Int, seed: UInt64) -> [Int] {
