@@ -624,7 +624,9 @@ typedef struct {
 } kn_pass;
 
 /* The pass's chains of nv vectors of columns from c0 (n valid lanes when nv is 1) whose weights start at wc: normal:
- * E4M3 codes known to be normal. */
+ * E4M3 codes known to be normal. Each FMA reads its x itself (v_fmaf_at): with one broadcast per row and step, V3's
+ * [K, N] FP32 experts at T = 16 took 1.27 x the time (the benchmark, two threads, Zen 4, builds in turn: 30.7-30.9 ms
+ * against 24.0-24.3). */
 CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, size_t ldw, int c0, int n, bool normal,
                          const int m, const int nv) {
     const size_t size = ck_dtype_size(t);
@@ -648,9 +650,8 @@ CK_INLINE void kn_chains(const kn_pass *ps, const void *wc, const ck_dtype t, si
         }
 #pragma unroll
         for (int r = 0; r < m; r++) {
-            const vf32 xr = v_setf(ps->x[r * ps->ldx + l]);
 #pragma unroll
-            for (int v = 0; v < nv; v++) acc[v][r] = v_fmaf(xr, wv[v], acc[v][r]);
+            for (int v = 0; v < nv; v++) acc[v][r] = v_fmaf_at(&ps->x[r * ps->ldx + l], wv[v], acc[v][r]);
         }
     }
 #pragma unroll
@@ -752,7 +753,10 @@ CK_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t
  * 18.6 and 15.3 G weights/s going row by row in chunks holding a special code, 13.5 and 12.6 taking the exact decode
  * for the whole chunk. Two strips at a time were slower than four (E4M3 1.12-1.16 x the time), six no faster, 16
  * accumulators (two strips with two rows, one with three) no faster than 24, checks of 8 rows no faster than 16; a
- * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16. */
+ * prefetch distance of 32 rows beat 8, 16 and 64 on E4M3 (8 rows: 1.47 x the time) and tied them on FP32 and BF16.
+ * Each FMA reads its x itself (v_fmaf_at): with one broadcast per row and step, packed E4M3 experts at T = 16 took
+ * 1.04 x the time with V2-Lite's (5.40 ms against 5.18-5.24) and 1.08 x with V3's (18.1-18.3 against 16.6-16.8; the
+ * benchmark, two threads, builds in turn; BF16 the same time, bound by the reads). */
 #if CK_VW == 16
 enum { STRIP_ACC = 24 };
 #else
@@ -773,9 +777,6 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
                            size_t ldx, const int m, const int ns, const int n, const bool rowed, const bool fast) {
     const size_t row = CK_PACKED_COLUMNS * ck_dtype_size(t);
     for (size_t l = l1; l < l2; l++) {
-        vf32 xr[CK_DECODE_M];
-#pragma unroll
-        for (int r = 0; r < m; r++) xr[r] = v_setf(x[(size_t)r * ldx + (l - l1)]);
 #pragma unroll
         for (int s = 0; s < ns; s++) {
             const uint8_t *p = ws[s] + l * row;
@@ -799,7 +800,7 @@ CK_INLINE void strip_steps(vf32 *acc, const uint8_t *const *ws, const ck_dtype t
 #pragma unroll
                     for (int r = 0; r < m; r++) {
                         vf32 *a = &acc[(s * STRIP_V + v) * m + r];
-                        *a = v_fmaf(xr[r], wv[v], *a);
+                        *a = v_fmaf_at(&x[(size_t)r * ldx + (l - l1)], wv[v], *a);
                     }
         }
     }

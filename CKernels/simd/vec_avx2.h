@@ -44,6 +44,8 @@ static inline vf32 v_addf(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
 static inline vf32 v_subf(vf32 a, vf32 b) { return _mm256_sub_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
 static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm256_fmadd_ps(a, b, c); }   /* a*b + c */
+/* *x * b + c, *x broadcast (vec_avx512.h's embeds the broadcast in the FMA; VEX has no such operand). */
+static inline vf32 v_fmaf_at(const float *x, vf32 b, vf32 c) { return _mm256_fmadd_ps(_mm256_set1_ps(*x), b, c); }
 /* Half a vector of floats at p in both halves; a's low half with b's high half (the transposed tiles, which only
  * AVX2's table has). */
 static inline vf32 v_load_half_dup(const float *p) { return _mm256_broadcast_ps((const __m128 *)p); }

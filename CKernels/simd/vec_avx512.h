@@ -47,6 +47,14 @@ static inline vf32 v_addf(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
 static inline vf32 v_subf(vf32 a, vf32 b) { return _mm512_sub_ps(a, b); }
 static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
 static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }   /* a*b + c */
+/* *x * b + c, the bits of v_fmaf(v_setf(*x), b, c), with the broadcast embedded in the FMA ({1to16}). clang folds
+ * a broadcast only into its one use, so a value that serves several FMAs gets a vbroadcastss of its own, which on
+ * Zen 4 competes with the decode kernels' shuffles: there, each FMA reading *x itself was faster (the decode
+ * kernels' notes in gemm_simd.h), while the tiles, which shuffle nothing, ran at the same speed either way. */
+static inline __attribute__((always_inline)) vf32 v_fmaf_at(const float *x, vf32 b, vf32 c) {
+    __asm__("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(c) : "v"(b), "m"(*x));
+    return c;
+}
 static inline vf32 v_fnmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fnmadd_ps(a, b, c); } /* c - a*b */
 static inline vf32 v_divf(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
 static inline vf32 v_cvtf(vu32 a) { return _mm512_cvtepi32_ps(a); }

@@ -27,6 +27,15 @@ _Static_assert(NR == CK_DOT_NR, "the tiles' shape");
 
 DOT_INLINE __m512bh as_pairs(__m512i v) { return (__m512bh)v; }
 
+/* _mm512_dpbf16_ps(acc, the pair *x in every lane, b), with the broadcast embedded in the instruction ({1to16}),
+ * as v_fmaf_at (vec_avx512.h) for FMAs: clang keeps each broadcast a vpbroadcastd of its own, which the decode
+ * kernels' shuffles compete with on Zen 4 (see decode_body). The tiles keep the broadcast: there it made no
+ * difference. */
+DOT_INLINE __m512 dot_at(__m512 acc, const uint32_t *x, __m512bh b) {
+    __asm__("vdpbf16ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*x));
+    return acc;
+}
+
 /* A scaled block's partial sums s folded into old: fma(s * sa, sb, old), as the FMA kernels fold them. */
 DOT_INLINE __m512 fold(__m512 s, float sa, __m512 sb, __m512 old) {
     return _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(sa)), sb, old);
@@ -246,7 +255,9 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading already),
  * 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM, medians
  * of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before) took
- * the same time. */
+ * the same time. Each vdpbf16ps reads its x pair itself (dot_at): with a vpbroadcastd per pair, V3's E4M3 experts
+ * at T = 16 took 1.36 x the time (12.6-12.8 ms against 9.25-9.34; the benchmark, two threads, builds in turn), V2-Lite's
+ * about 1.03 x (5.88-6.18 ms against 5.85-5.90). */
 DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
                             size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                             const int m) {
@@ -267,8 +278,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
                 for (int j = 0; j < CK_VW; j++)
 #pragma unroll
                     for (int r = 0; r < m; r++)
-                        acc[r] = _mm512_dpbf16_ps(acc[r], as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2 + j])),
-                                                  as_pairs(_mm512_castps_si512(col[j])));
+                        acc[r] = dot_at(acc[r], &x[r * ldx + l / 2 + j], as_pairs(_mm512_castps_si512(col[j])));
             }
         for (; l < end; l += 2) { /* ragged columns and the tail: a pair at a time */
             uint32_t pair[CK_VW];
@@ -314,7 +324,9 @@ DOT_INLINE bool kn_e4m3_pairs(const uint8_t *p, size_t ld, bool odd, int cols, _
  * no index registers, which the 24 chains leave none for); E4M3 codes come in the same order from kn_e4m3_pairs,
  * decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI); decode_kn_body puts the chains
  * back in column order. With prefetch, the lines PF_BYTES of the strip ahead are prefetched (as many bytes for BF16 as
- * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. */
+ * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. The chains read
+ * their x pair themselves (dot_at): with one vpbroadcastd per row and step, V3's packed E4M3 experts took 1.05 x the
+ * time (9.63-9.72 ms against 9.06-9.37, as in decode_body). */
 DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size_t l, bool odd, int cols, bool prefetch,
                                const uint32_t *x, size_t ldx, const e4m3_table *e, __m512 acc[2 * MR][V], const int m,
                                const int vk) {
@@ -333,9 +345,8 @@ DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size
         }
 #pragma unroll
     for (int r = 0; r < m; r++) {
-        const __m512bh ar = as_pairs(_mm512_set1_epi32((int)x[r * ldx + l / 2]));
 #pragma unroll
-        for (int v = 0; v < vk; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, b[v]);
+        for (int v = 0; v < vk; v++) acc[r][v] = dot_at(acc[r][v], &x[r * ldx + l / 2], b[v]);
     }
 }
 
