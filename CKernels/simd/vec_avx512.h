@@ -49,8 +49,10 @@ static inline vf32 v_mulf(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
 static inline vf32 v_fmaf(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }   /* a*b + c */
 /* *x * b + c, the bits of v_fmaf(v_setf(*x), b, c), with the broadcast embedded in the FMA ({1to16}). clang folds
  * a broadcast only into its one use, so a value that serves several FMAs gets a vbroadcastss of its own, which on
- * Zen 4 competes with the decode kernels' shuffles: there, each FMA reading *x itself was faster (the decode
- * kernels' notes in gemm_simd.h), while the tiles, which shuffle nothing, ran at the same speed either way. */
+ * Zen 4 takes the FMAs' and the shuffles' issue slots where an embedded one takes none (one thread, independent
+ * instructions: eight vdpbf16ps take 8.0 cycles, 10.7 with eight vbroadcastss beside them, 8.0 with the broadcasts
+ * embedded; eight FMAs 10.7 beside eight vpbroadcastd). The decode kernels, which shuffle a lot, got faster (their
+ * notes in gemm_simd.h); the tiles, which shuffle nothing, were no faster, and keep theirs. */
 static inline __attribute__((always_inline)) vf32 v_fmaf_at(const float *x, vf32 b, vf32 c) {
     __asm__("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(c) : "v"(b), "m"(*x));
     return c;

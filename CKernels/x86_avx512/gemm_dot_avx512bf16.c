@@ -28,9 +28,8 @@ _Static_assert(NR == CK_DOT_NR, "the tiles' shape");
 DOT_INLINE __m512bh as_pairs(__m512i v) { return (__m512bh)v; }
 
 /* _mm512_dpbf16_ps(acc, the pair *x in every lane, b), with the broadcast embedded in the instruction ({1to16}),
- * as v_fmaf_at (vec_avx512.h) for FMAs: clang keeps each broadcast a vpbroadcastd of its own, which the decode
- * kernels' shuffles compete with on Zen 4 (see decode_body). The tiles keep the broadcast: there it made no
- * difference. */
+ * as v_fmaf_at (vec_avx512.h, with why) for FMAs: clang gives each broadcast a vbroadcastss of its own, even one
+ * with a single use. The decode kernels got faster (see decode_body); the tiles, no faster, keep theirs. */
 DOT_INLINE __m512 dot_at(__m512 acc, const uint32_t *x, __m512bh b) {
     __asm__("vdpbf16ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*x));
     return acc;
@@ -255,7 +254,7 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading already),
  * 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM, medians
  * of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before) took
- * the same time. Each vdpbf16ps reads its x pair itself (dot_at): with a vpbroadcastd per pair, V3's E4M3 experts
+ * the same time. Each vdpbf16ps reads its x pair itself (dot_at): with a vbroadcastss per pair, V3's E4M3 experts
  * at T = 16 took 1.36 x the time (12.6-12.8 ms against 9.25-9.34; the benchmark, two threads, builds in turn), V2-Lite's
  * about 1.03 x (5.88-6.18 ms against 5.85-5.90). */
 DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
@@ -325,7 +324,7 @@ DOT_INLINE bool kn_e4m3_pairs(const uint8_t *p, size_t ld, bool odd, int cols, _
  * decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI); decode_kn_body puts the chains
  * back in column order. With prefetch, the lines PF_BYTES of the strip ahead are prefetched (as many bytes for BF16 as
  * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. The chains read
- * their x pair themselves (dot_at): with one vpbroadcastd per row and step, V3's packed E4M3 experts took 1.05 x the
+ * their x pair themselves (dot_at): with one vbroadcastss per row and step, V3's packed E4M3 experts took 1.05 x the
  * time (9.63-9.72 ms against 9.06-9.37, as in decode_body). */
 DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size_t l, bool odd, int cols, bool prefetch,
                                const uint32_t *x, size_t ldx, const e4m3_table *e, __m512 acc[2 * MR][V], const int m,
