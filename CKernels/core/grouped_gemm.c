@@ -634,11 +634,6 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
         if (p->dot && p->decode && p->b.rs != 1 && p->rows > CK_DECODE_M) p->decode = false;
         p->dot = NULL;
     }
-    /* [N, K] experts of more rows than this table's decode_nk takes go to the tiles */
-    for (size_t g = 0; g < groups; g++)
-        if (!problems[g].dot && problems[g].decode && problems[g].b.rs == 1 &&
-            problems[g].rows > (size_t)k->decode_nk_rows)
-            problems[g].decode = false;
     size_t work = 0; /* multiply-adds (an empty reduction counts one per output), saturating; rows x cols cannot
                         overflow: the checks bounded the output's extent */
     for (size_t g = 0; g < groups; g++) {
@@ -653,8 +648,12 @@ static ck_status run_problems(problem *problems, size_t groups, float beta, ck_d
     const size_t nk_out = 2 * CK_DECODE_NK_M * (size_t)k->decode_nk_w; /* decode_nk's */
     const size_t out = kn_out > nk_out ? kn_out : nk_out;
     const size_t acc = max_block_rows(mb) * NB > out ? max_block_rows(mb) * NB : out;
-    for (size_t g = 0; g < groups; g++)
-        problems[g].transposed = transposed(k, &problems[g]);
+    for (size_t g = 0; g < groups; g++) { /* the path this table runs: [N, K] experts of more rows than its decode_nk
+                                             takes go to the tiles, the transposed ones where it has them */
+        problem *p = &problems[g];
+        if (!p->dot && p->decode && p->b.rs == 1 && p->rows > (size_t)k->decode_nk_rows) p->decode = false;
+        p->transposed = transposed(k, p);
+    }
     set_task_cols(problems, groups, threads);
     size_t *first = malloc((groups + 1) * sizeof(size_t));
     if (first == NULL) {
@@ -832,7 +831,8 @@ static problem m_problem(const m_call *c, size_t row, size_t rows, size_t g) {
                      .dot = dot,
                      .decode = k > 0 && ((!dot && rows <= CK_DECODE_M) ||
                                          (dot && rows <= (c->layout == CK_WEIGHTS_NK ? CK_DOT_MR : CK_DOT_DECODE_KN_M)) ||
-                                         (c->layout == CK_WEIGHTS_NK && rows <= (dot ? CK_DOT_DECODE_NK_M : CK_DECODE_NK_M) &&
+                                         (c->layout == CK_WEIGHTS_NK &&
+                                          rows <= (dot ? CK_DOT_DECODE_NK_M : CK_DECODE_NK_M) &&
                                           x_floats(rows, k) <= X_FLOATS))};
 }
 

@@ -119,7 +119,8 @@ typedef struct ck_formats_kernels {
  *   A(i, l) * B(l, j), i < rows, j < cols. The weights are broadcast and x read as vectors: no weight is packed.
  * Prefetches are hints: they change no bit, and the scalar reference ignores them.
  * decode_nk, decode_kn: the same chains for rows rows of x (decode_nk: <= CK_DECODE_NK_M, decode_kn:
- *   <= CK_DECODE_M; the driver gives decode_nk at most decode_nk_rows, where it beats the other paths) against cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
+ *   <= CK_DECODE_M; the driver gives decode_nk at most decode_nk_rows, where it beats the other paths) against
+ *   cols columns of weights, over the whole reduction (kc > 0): out[r*width + c] over
  *   l < kc of x(r, l) * W(c, l). decode_nk reads x blocked by CK_DECODE_XB columns, each block's rows
  *   together, x(r, l) = x[(l / CK_DECODE_XB)*ldx + r*CK_DECODE_XB + l % CK_DECODE_XB] (ck_decode_x_index),
  *   and W(c, l) = w[c*ldw + l] ([N, K] weights, cols <= width = decode_nk_w <= CK_PACKED_COLUMNS, so ss is

@@ -390,9 +390,10 @@ _Static_assert(CK_DECODE_M == 8, "one case per row count");
  * and 16 rows (Zen 4, 64 of V2-Lite's experts with the same rows each, two threads, weights from DRAM, the benchmark's
  * T = 256 case with its routing replaced, builds in turn) it took 0.74-0.83 x the time of the transposed tiles with
  * FP32 weights, and with 13 and 16 rows 0.77-0.88 x that of the packing tiles with BF16, E4M3 and FP8 x FP8, so the
- * AVX-512 table has no transposed tiles. (On an Ice Lake, with 13 to 16 rows 8 at a time and the chains in memory, the packing tiles had
- * taken 1.00-1.01 x its time with FP32 weights and 0.83-0.97 x with BF16 and E4M3.) On AVX2, 12: with 13 and 16
- * rows the chains in memory took 1.11-1.30 x the time of the transposed and packing tiles (capped at AVX2). */
+ * AVX-512 table has no transposed tiles. (On an Ice Lake, with 13 to 16 rows 8 at a time and the chains in memory,
+ * the packing tiles had taken 1.00-1.01 x its time with FP32 weights and 0.83-0.97 x with BF16 and E4M3.) On AVX2,
+ * 12: with 13 and 16 rows the chains in memory took 1.11-1.30 x the time of the transposed and packing tiles (capped
+ * at AVX2). */
 #if CK_VW == 16
 #define NK_REG_M CK_DECODE_NK_M
 #define NK_ROWS CK_DECODE_NK_M
@@ -946,7 +947,8 @@ const ck_gemm_kernels CK_SIMD(ck_gemm) = {
     .mr = CK_GEMM_MR, .nr = CK_GEMM_NR, .tile = CK_SIMD(gemm_tile), .tile_pack = CK_TILE_PACK,
     .pack = CK_SIMD(gemm_pack),
     .tile_t = CK_TILE_T, .tile_t_rows = TT_ROWS,
-    .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk_rows = NK_ROWS, .decode_nk = CK_SIMD(gemm_decode_nk),
+    .decode_nk_w = CK_DECODE_NK_W, .decode_kn_w = CK_DECODE_KN_W, .decode_nk_rows = NK_ROWS,
+    .decode_nk = CK_SIMD(gemm_decode_nk),
     .decode_kn = CK_SIMD(gemm_decode_kn),
 };
 #undef CK_TILE_PACK

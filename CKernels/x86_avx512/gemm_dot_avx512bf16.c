@@ -255,8 +255,8 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM, medians
  * of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before) took
  * the same time. Each vdpbf16ps reads its x pair itself (dot_at): with a vbroadcastss per pair, V3's E4M3 experts
- * at T = 16 took 1.36 x the time (12.6-12.8 ms against 9.25-9.34; the benchmark, two threads, builds in turn), V2-Lite's
- * about 1.03 x (5.88-6.18 ms against 5.85-5.90). */
+ * at T = 16 took 1.36 x the time (12.6-12.8 ms against 9.25-9.34; the benchmark, two threads, builds in turn),
+ * V2-Lite's about 1.03 x (5.88-6.18 ms against 5.85-5.90). */
 DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
                             size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
                             const int m) {
