@@ -321,7 +321,7 @@ DOT_INLINE bool kn_e4m3_pairs(const uint8_t *p, size_t ld, bool odd, int cols, _
  * main loop) of the pass's vk * 16 columns, as pairs in unpack order: vpunpck{l,h}wd interleave two rows' words within
  * 128-bit lanes, so b[2h + e] lane j dword d holds column 32h + 8j + 4e + d (cheaper than row_pairs' vpermt2w, and with
  * no index registers, which the 24 chains leave none for); E4M3 codes come in the same order from kn_e4m3_pairs,
- * decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI); decode_kn_body puts the chains
+ * decoded while still bytes (unless a code is special and the CPU lacks AVX512_VBMI); decode_kn_pass puts the chains
  * back in column order. With prefetch, the lines PF_BYTES of the strip ahead are prefetched (as many bytes for BF16 as
  * E4M3): without that, V2-Lite's packed E4M3 experts at T = 16 took 24-37 ms, waiting on every load. The chains read
  * their x pair themselves (dot_at): with one vbroadcastss per row and step, V3's packed E4M3 experts took 1.05 x the
@@ -349,52 +349,69 @@ DOT_INLINE void decode_kn_step(const void *w, const ck_dtype t, size_t ldw, size
     }
 }
 
-/* The [K, N] decode kernel (see ck_dot_kernels) for m (<= 2 MR) rows, a constant: decode_kn_step's pairs feed the
- * tile's chains directly, so each weight is read from memory once, in the order it lies (a packed strip is one
- * run). Up to MR rows a pass takes all 64 columns (4 vectors per chain); up to 2 MR, 32 columns, and the span's
- * second pass finds a packed strip's weights in the L1 cache (a span, 128 rows of 64 columns, is 16 KiB at most;
- * [K, N] rows a multiple of 4 KiB apart share a few of L1's sets, and the second pass may read them from L2).
- * Between spans the chains wait in out in unpack order (scaled: folded; unscaled: the next span resumes them, the
- * same floats); the last span puts them in column order. */
-DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
-                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                               const int m) {
-    const int vk = m <= MR ? V : V / 2, pass = vk * CK_VW; /* vectors per chain, columns per pass */
-    const e4m3_table e = e4m3_words_table();
+/* One pass of the [K, N] decode kernel over the scale span [l0, end) (a 128-wide block) for m (a constant) rows of
+ * x against vk * 16 columns: decode_kn_step's pairs feed the m * vk chains, which start from +0 (scaled, or the first
+ * span) or resume from out, where the previous span left them in unpack order; o is the pass's first output (row
+ * stride CK_DOT_DECODE_KN_W). Scaled, the span's sums are folded into out as the FMA kernels fold them. After the
+ * last span the chains go to out in column order. */
+DOT_INLINE void decode_kn_pass(size_t kc, size_t l0, size_t end, const void *w, const ck_dtype t, size_t ldw, int cols,
+                               bool prefetch, const uint32_t *x, size_t ldx, float *o, const float *sa, size_t sa_rs,
+                               const float *sb, size_t sb_ls, const e4m3_table *e, const int m, const int vk) {
     /* column order's vector 2h + s: lanes 2s and 2s + 1 of unpack order's b[2h] and b[2h + 1], alternating */
     const __m512i order[2] = {_mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0),
                               _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8)};
+    const size_t bk = l0 / CK_SCALE_BLOCK;
+    __m512 acc[2 * MR][V];
+#pragma unroll
+    for (int r = 0; r < m; r++)
+#pragma unroll
+        for (int v = 0; v < vk; v++)
+            acc[r][v] = !sb && l0 ? _mm512_loadu_ps(o + r * CK_DOT_DECODE_KN_W + v * CK_VW) : _mm512_setzero_ps();
+    size_t l = l0;
+    if (cols >= vk * CK_VW)
+        for (; l + 2 <= end; l += 2) decode_kn_step(w, t, ldw, l, true, vk * CK_VW, prefetch, x, ldx, e, acc, m, vk);
+    for (; l < end; l += 2) decode_kn_step(w, t, ldw, l, l + 1 < end, cols, prefetch, x, ldx, e, acc, m, vk);
+#pragma unroll
+    for (int r = 0; r < m; r++) {
+        float *row = o + r * CK_DOT_DECODE_KN_W;
+        if (sb)
+#pragma unroll
+            for (int v = 0; v < vk; v++)
+                acc[r][v] = fold(acc[r][v], sa ? sa[(size_t)r * sa_rs + bk] : 1.0f, _mm512_set1_ps(sb[bk * sb_ls]),
+                                 bk ? _mm512_loadu_ps(row + v * CK_VW) : _mm512_setzero_ps());
+#pragma unroll
+        for (int v = 0; v < vk; v++)
+            _mm512_storeu_ps(row + v * CK_VW,
+                             end < kc ? acc[r][v] : _mm512_permutex2var_ps(acc[r][v & ~1], order[v & 1], acc[r][v | 1]));
+    }
+}
+
+/* The [K, N] decode kernel (see ck_dot_kernels) for m (<= 2 MR) rows, a constant: its passes (decode_kn_pass) read
+ * each weight from memory once, in the order it lies (a packed strip is one run), scale span by scale span. Up to MR
+ * rows, one pass takes all 64 columns (4 vectors per chain). Past MR, a span takes two passes, and the second finds a
+ * packed strip's span in the L1 cache (128 rows of 64 columns, 16 KiB at most; [K, N] rows a multiple of 4 KiB apart
+ * share a few of L1's sets, and it may read them from L2): BF16's each take 32 columns of every row; E4M3's each take
+ * all 64 columns of half the rows, so each code is decoded twice, but each decode serves four vectors per row, not
+ * two: against 7-12 rows a strip took 0.72-0.94 x the time that two 32-column passes took (10 rows 0.72 x, 7 and
+ * 12 rows 0.89-0.94 x), while BF16, which has no decode to share, took 1.06-1.09 x (Zen 4, a C driver, one thread,
+ * best of three to five runs, the strip in L1 and in L2). */
+DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
+                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
+                               const int m) {
+    const e4m3_table e = e4m3_words_table();
     const size_t size = ck_dtype_size(t);
     for (size_t l0 = 0; l0 < kc; l0 += CK_SCALE_BLOCK) {
-        const size_t end = kc - l0 < CK_SCALE_BLOCK ? kc : l0 + CK_SCALE_BLOCK, bk = l0 / CK_SCALE_BLOCK;
-        for (int c0 = 0; c0 < cols; c0 += pass) {
-            const void *wc = (const uint8_t *)w + (size_t)c0 * size;
-            float *o = out + c0;
-            __m512 acc[2 * MR][V]; /* unscaled, from the second span on: the chains so far, left in unpack order */
-#pragma unroll
-            for (int r = 0; r < m; r++)
-#pragma unroll
-                for (int v = 0; v < vk; v++)
-                    acc[r][v] = !sb && l0 ? _mm512_loadu_ps(o + r * CK_DOT_DECODE_KN_W + v * CK_VW)
-                                          : _mm512_setzero_ps();
-            size_t l = l0;
-            if (cols - c0 >= pass)
-                for (; l + 2 <= end; l += 2) decode_kn_step(wc, t, ldw, l, true, pass, c0 == 0, x, ldx, &e, acc, m, vk);
-            for (; l < end; l += 2) decode_kn_step(wc, t, ldw, l, l + 1 < end, cols - c0, c0 == 0, x, ldx, &e, acc, m, vk);
-#pragma unroll
-            for (int r = 0; r < m; r++) {
-                float *row = o + r * CK_DOT_DECODE_KN_W;
-                if (sb)
-#pragma unroll
-                    for (int v = 0; v < vk; v++)
-                        acc[r][v] = fold(acc[r][v], sa ? sa[(size_t)r * sa_rs + bk] : 1.0f, _mm512_set1_ps(sb[bk * sb_ls]),
-                                         bk ? _mm512_loadu_ps(row + v * CK_VW) : _mm512_setzero_ps());
-#pragma unroll
-                for (int v = 0; v < vk; v++)
-                    _mm512_storeu_ps(row + v * CK_VW, end < kc ? acc[r][v]
-                                                        : _mm512_permutex2var_ps(acc[r][v & ~1], order[v & 1], acc[r][v | 1]));
-            }
-        }
+        const size_t end = kc - l0 < CK_SCALE_BLOCK ? kc : l0 + CK_SCALE_BLOCK;
+        if (m <= MR) decode_kn_pass(kc, l0, end, w, t, ldw, cols, true, x, ldx, out, sa, sa_rs, sb, sb_ls, &e, m, V);
+        else if (t == CK_DTYPE_E4M3FN) { /* rows [0, h) and [h, m), h = ceil(m / 2) */
+            const int h = (m + 1) / 2;
+            decode_kn_pass(kc, l0, end, w, t, ldw, cols, true, x, ldx, out, sa, sa_rs, sb, sb_ls, &e, h, V);
+            decode_kn_pass(kc, l0, end, w, t, ldw, cols, false, x + (size_t)h * ldx, ldx, out + h * CK_DOT_DECODE_KN_W,
+                           sa ? sa + (size_t)h * sa_rs : NULL, sa_rs, sb, sb_ls, &e, m - h, V);
+        } else /* columns [0, 32) and [32, 64) */
+            for (int c0 = 0; c0 < cols; c0 += V / 2 * CK_VW)
+                decode_kn_pass(kc, l0, end, (const uint8_t *)w + (size_t)c0 * size, t, ldw, cols - c0, c0 == 0, x, ldx,
+                               out + c0, sa, sa_rs, sb, sb_ls, &e, m, V / 2);
     }
 }
 
