@@ -210,7 +210,7 @@ static inline void v_widen_t(const __m512i h[8], vf32 out[16]) {
 #define E4M3_LO(c) (uint8_t)(E4M3_BF16(c) & 0xFF)
 #define E4M3_8(F, c) F(c), F(c + 1), F(c + 2), F(c + 3), F(c + 4), F(c + 5), F(c + 6), F(c + 7)
 #define E4M3_32(F, c) E4M3_8(F, c), E4M3_8(F, c + 8), E4M3_8(F, c + 16), E4M3_8(F, c + 24)
-/* Those bits' high and low bytes: the tables vpermi2b looks the codes' low seven bits up in. */
+/* Those bits' high and low bytes: the tables vpermt2b (v_lookup128) looks the codes' low seven bits up in. */
 static const uint8_t e4m3_bf16_hi[128] __attribute__((aligned(64))) = {
     E4M3_32(E4M3_HI, 0), E4M3_32(E4M3_HI, 32), E4M3_32(E4M3_HI, 64), E4M3_32(E4M3_HI, 96)};
 static const uint8_t e4m3_bf16_lo[128] __attribute__((aligned(64))) = {
@@ -233,7 +233,7 @@ static inline __attribute__((always_inline)) __m512i v_lookup128(const uint8_t t
 }
 
 /* The 64 * n codes of q[0 .. n) (v_bytes_t's q, n = 4, or any codes) as BF16 bits in 16-bit words, h[2i] from the low
- * eight bytes of each of q[i]'s 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermi2b
+ * eight bytes of each of q[i]'s 128-bit lanes, h[2i + 1] from the high eight, in their order; never false: vpermt2b
  * looks 64 codes at a time up in the tables of BF16's high and low bytes (the sign ORed into the high one), and unpacks
  * pair the bytes. 12 instructions decode 256 codes, where the arithmetic decode below takes 24 and its check for
  * special codes 12. */
