@@ -585,15 +585,18 @@ static void run_decode_block(const gemm_job *job, const problem *p, scratch *s, 
     keep_x(job, p, s);
     for (size_t g = j0; g < j0 + nb; g += per_call) {
         const int cols = (int)(j0 + nb - g < per_call ? j0 + nb - g : per_call);
+        /* the task's next call's columns: for [N, K] weights, the rows after this call's (see ck_prefetch_next) */
+        const size_t left = j0 + nb - g - (size_t)cols;
+        const int next = (int)(left < per_call ? left : per_call);
         /* the weight scales of the grid's block that holds column g (a call starts a block or lies within one) */
         const float *sb = p->sb ? p->sb + (g >> p->sb_shift) * p->sb_js : NULL;
         if (p->dot)
             (dot_kn ? p->dot->decode_kn : p->dot->decode)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type),
-                                                          p->b.type, dot_kn ? p->b.rs : p->b.cs, cols,
+                                                          p->b.type, dot_kn ? p->b.rs : p->b.cs, cols, next,
                                                           (const uint32_t *)s->a, s->x_ld, (int)p->rows, s->acc, p->sa,
                                                           p->sa_rs, sb, p->sb_ls);
         else (kn ? k->decode_kn : k->decode_nk)(p->red, element(p->b.data, offset(&p->b, 0, g), p->b.type), p->b.type,
-                                           kn ? p->b.rs : p->b.cs, strip_stride(&p->b), cols, s->a, s->x_ld,
+                                           kn ? p->b.rs : p->b.cs, strip_stride(&p->b), cols, next, s->a, s->x_ld,
                                            (int)p->rows, s->acc, p->sa, p->sa_rs, sb, p->sb_ls, p->sb_js);
         store_rows(job, p, g, s->acc, w, (size_t)cols);
     }

@@ -131,7 +131,10 @@ typedef struct ck_formats_kernels {
  *   (1 when sa is NULL), sb(b, c) = sb[b*sb_ls + (c / CK_SCALE_BLOCK)*sb_js]: the call's first column starts a
  *   128-wide block of the grid (or all its columns lie within one). Weights past cols are never read; as
  *   scratch decode_nk may use out[CK_DECODE_NK_M*width ..< 2*CK_DECODE_NK_M*width], decode_kn
- *   out[CK_DECODE_M*width ..< 2*CK_DECODE_M*width].
+ *   out[CK_DECODE_M*width ..< 2*CK_DECODE_M*width]. next: the columns of the driver's next call (0: none), which
+ *   decode_nk's caller gives when they are the weight rows right after this call's width rows,
+ *   W(width + c, l) = w[(width + c)*ldw + l] for c < next; decode_nk prefetches them (a hint, see ck_prefetch_next),
+ *   decode_kn ignores next.
  * No allocation, no threads; beta and the output type are the driver's. */
 #define CK_DECODE_M 8
 #define CK_DECODE_NK_M 16
@@ -163,9 +166,20 @@ static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *
         else __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
     }
 }
-typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
-                             size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
-                             size_t sb_ls, size_t sb_js);
+/* A decode kernel over `rows` weight rows (ld bytes apart, elements of `size` bytes, each read over the whole
+ * reduction of kc elements) whose caller's next call reads the `next` rows after them: at the step that reads
+ * elements [l, l + step) of each of its rows, the kernel prefetches into L2 as many lines of those next rows as the
+ * step reads, in address order, so that the next call's rows arrive as one stream over the whole of this call. */
+static inline __attribute__((always_inline)) void ck_prefetch_next(const void *w, size_t size, size_t ld, size_t l,
+                                                                   size_t step, size_t kc, size_t rows, int next) {
+    const size_t per_row = (kc * size + 63) / 64, per = rows * step * size / 64, q0 = l / step * per;
+    const size_t end = q0 + per < (size_t)next * per_row ? q0 + per : (size_t)next * per_row;
+    for (size_t q = q0; q < end; q++) /* as integers: a line may lie past the weights' last row */
+        __builtin_prefetch((const void *)((uintptr_t)w + (rows + q / per_row) * ld + q % per_row * 64), 0, 2);
+}
+typedef void (*ck_decode_fn)(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, int next,
+                             const float *x, size_t ldx, int rows, float *out, const float *sa, size_t sa_rs,
+                             const float *sb, size_t sb_ls, size_t sb_js);
 /* Lines for a tile to prefetch: n of them from line `at` on, in runs of per_row lines whose starts are stride bytes
  * apart: line q at row + (q / per_row)*stride + (q % per_row)*64. */
 typedef struct ck_prefetch {
@@ -228,9 +242,9 @@ typedef struct ck_gemm_kernels {
  *   against cols (<= CK_DOT_DECODE_W) rows of [N, K] weights W(c, l) = w[c*ldw + l] (BF16 or E4M3) over the whole
  *   reduction (kc > 0), into out[r*CK_DOT_DECODE_W + c]: sb == NULL: one chain; sb != NULL: per 128-wide block b, the chain from +0 folded
  *   as out = fma(s * sa(r, b), sb[b*sb_ls], b ? out : +0), sa(r, b) = sa[r*sa_rs + b] (1 when sa is NULL). Weights
- *   past cols are never read.
+ *   past cols are never read. next: as for ck_gemm_kernels.decode_nk, with width CK_DOT_DECODE_W.
  * decode_kn: the same for rows (<= CK_DOT_DECODE_KN_M) rows against cols (<= CK_DOT_DECODE_KN_W) columns of [K, N]
- *   weights or a packed strip, W(c, l) = w[l*ldw + c], into out[r*CK_DOT_DECODE_KN_W + c]. */
+ *   weights or a packed strip, W(c, l) = w[l*ldw + c], into out[r*CK_DOT_DECODE_KN_W + c]; it ignores next. */
 #define CK_DOT_MR 6
 #define CK_DOT_NR 64
 #define CK_DOT_DECODE_W 16
@@ -242,10 +256,10 @@ typedef struct ck_dot_kernels {
                  const float *sb, int first, const ck_prefetch *pf);
     void (*pack)(const void *src, ck_dtype t, size_t ls, size_t cs, size_t kc, int cols, uint32_t *dst);
     void (*rows)(const void *src, ck_dtype t, size_t ld, size_t rows, size_t kc, uint32_t *dst, size_t ldd);
-    void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx, int rows,
-                   float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
-    void (*decode_kn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx,
-                      int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
+    void (*decode)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, int next, const uint32_t *x, size_t ldx,
+                   int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
+    void (*decode_kn)(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, int next, const uint32_t *x,
+                      size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls);
 } ck_dot_kernels;
 extern const ck_dot_kernels ck_dot_avx512bf16, ck_dot_avx512bf16vbmi;
 /* The dot-product kernels when the calling thread asked for them and the active ISA has them, else NULL. */

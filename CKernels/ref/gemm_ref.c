@@ -58,15 +58,17 @@ static void decode_ref(size_t kc, const void *w, ck_dtype t, size_t ls, size_t c
     }
 }
 
-static void gemm_decode_nk_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
-                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
-                               size_t sb_ls, size_t sb_js) {
+static void gemm_decode_nk_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, int next,
+                               const float *x, size_t ldx, int rows, float *out, const float *sa, size_t sa_rs,
+                               const float *sb, size_t sb_ls, size_t sb_js) {
+    (void)next; /* a prefetch hint */
     decode_ref(kc, w, t, 1, ldw, ss, cols, x, ldx, true, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
 }
 
-static void gemm_decode_kn_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x,
-                               size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
-                               size_t sb_ls, size_t sb_js) {
+static void gemm_decode_kn_ref(size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, int next,
+                               const float *x, size_t ldx, int rows, float *out, const float *sa, size_t sa_rs,
+                               const float *sb, size_t sb_ls, size_t sb_js) {
+    (void)next;
     decode_ref(kc, w, t, ldw, 1, ss, cols, x, ldx, false, rows, out, sa, sa_rs, sb, sb_ls, sb_js);
 }
 

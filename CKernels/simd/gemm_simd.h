@@ -405,7 +405,7 @@ _Static_assert(CK_DECODE_NK_M == 16, "one case per row count");
 #define NK_REG_M CK_DECODE_M
 #define NK_ROWS 12
 #define CK_NK_WIDE_CASES(CASE, X)
-#define CK_NK_MORE_ROWS(T) decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
+#define CK_NK_MORE_ROWS(T) decode_nk_body(kc, w, T, ldw, cols, next, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, 0);
 #endif
 
 /* nk_step for every row, CK_DECODE_M at a time: the weights in col are decoded once for all of them. */
@@ -444,6 +444,11 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * Xeon, early on, found that faster for E4M3; not measured there again.) Capped at AVX2 (the same driver, medians of
  * five to nine calls in turn, one and two rows) E4M3 took 0.88-1.04 x the time, BF16 0.87-0.92 x, FP32 0.83-0.92 x
  * and packed FP32 0.85 x with one row.
+ * On AVX-512, E4M3 weights prefetch the rows of the driver's next call instead, when it has one (ck_prefetch_next:
+ * those 16 rows front to back, spread over this call, so they come in as one stream): on Zen 4 (the benchmark, two threads, builds in turn, two sets of runs) weight-only
+ * FP8 at T = 16 took 0.89 and 0.93 x the time on V2-Lite's experts (medians of 7.41 and 7.1 ms against 8.34 and
+ * 7.6) and 0.88 and 0.90 x on V3's (15.07 and 14.99 ms against 17.15 and 16.63). BF16 rows prefetched that way took
+ * the same time (medians of 12.5 and 12.4 ms), so BF16 and FP32 keep the prefetch above.
  * For up to 12 rows (CK_DECODE_NK_M) this beats or ties packing, because the weights stream in while the FMAs run
  * instead of in a pass of their own. Since the packed path's tiles prefetch the next span, on an Ice Lake with 64 of
  * V2-Lite's experts on two threads (medians of three calls, in turn), the packed path took 1.14 and 1.10 x this
@@ -473,12 +478,13 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * 1.04 x on V2-Lite's and V3's FP32 experts, 0.92-0.96 x on BF16 and 0.78-0.85 x on E4M3 ones. In a standalone driver
  * its FMA rate with the weights streaming from DRAM fell from 0.8 of the probe with one core to 0.56-0.61 with both
  * cores streaming; and with 24 rows a quarter of its lanes are padding. */
-CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                                size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
-                                size_t sb_ls, const int m, const int ng) {
-    const size_t span = sb ? CK_SCALE_BLOCK : kc, ld = CK_DECODE_NK_W, gw = (size_t)CK_VW * ldw * ck_dtype_size(t);
+CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, int next,
+                                const float *x, size_t ldx, int rows, float *out, const float *sa, size_t sa_rs,
+                                const float *sb, size_t sb_ls, const int m, const int ng) {
+    const size_t span = sb ? CK_SCALE_BLOCK : kc, ld = CK_DECODE_NK_W, size = ck_dtype_size(t), gw = CK_VW * ldw * size;
     float *acc = sb ? out + CK_DECODE_NK_M * ld : out; /* m = 0: the chains between blocks */
-    const int prefetch = t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
+    const bool ahead = t == CK_DTYPE_E4M3FN && next > 0; /* the next call's rows (ck_prefetch_next) */
+    const int prefetch = ahead ? PF_NONE : t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
     /* one group's chains of two scale blocks in turn (see decode_nk_body) */
     const bool pairs = sb && m != 0 && m <= NK_PAIR_M && ng == 1 && cols == CK_VW;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
@@ -494,6 +500,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
                     vf32 col[CK_VW];
+                    if (ahead) ck_prefetch_next(w, size, ldw * size, l + h * span, CK_VW, kc, ld, next);
                     load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
                     nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
                 }
@@ -536,6 +543,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
         if (cols == ng * CK_VW)
             for (; l + CK_VW <= end; l += CK_VW) {
                 const float *xb = x + ck_decode_x_index(0, l, ldx);
+                if (ahead) ck_prefetch_next(w, size, ldw * size, l, CK_VW, kc, ld, next);
 #pragma unroll
                 for (int g = 0; g < ng; g++) {
                     vf32 col[CK_VW]; /* col[j] lane c = W(g*CK_VW + c, l + j) */
@@ -600,17 +608,17 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
  * with two, 12 and 24 rows (the pack) the same time within the noise. A rebias by OR into weights scaled by 2^-8
  * against x scaled by 2^8 (as in the strips kernel; one ternary-logic instruction instead of a mask and an add) took
  * 0.88 x in L1 before the pairs but 0.98-1.01 x from DRAM, and would need a scaled copy of x per call. */
-CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const float *x,
-                              size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,
-                              size_t sb_ls, const int m) {
+CK_INLINE void decode_nk_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, int next,
+                              const float *x, size_t ldx, int rows, float *out, const float *sa, size_t sa_rs,
+                              const float *sb, size_t sb_ls, const int m) {
     if (NK_GROUPS > 1 && t != CK_DTYPE_F32 && m != 0 && m <= NK_PAIR_M && cols == CK_DECODE_NK_W) {
-        decode_nk_groups(kc, w, t, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, m, NK_GROUPS);
+        decode_nk_groups(kc, w, t, ldw, cols, 0, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, m, NK_GROUPS);
         return;
     }
-    for (int g = 0; g * CK_VW < cols; g++)
+    for (int g = 0; g * CK_VW < cols; g++) /* AVX-512's one group takes next (AVX2 was not measured with it) */
         decode_nk_groups(kc, (const uint8_t *)w + (size_t)g * CK_VW * ldw * ck_dtype_size(t), t, ldw,
-                         cols - g * CK_VW < CK_VW ? cols - g * CK_VW : CK_VW, x, ldx, rows, out + g * CK_VW, sa, sa_rs,
-                         sb, sb_ls, m, 1);
+                         cols - g * CK_VW < CK_VW ? cols - g * CK_VW : CK_VW, NK_GROUPS == 1 ? next : 0, x, ldx, rows,
+                         out + g * CK_VW, sa, sa_rs, sb, sb_ls, m, 1);
 }
 
 /* A pass of decode_kn_body: rows [l1, l2) of the 128-long block (or reduction) [l0, end). */
@@ -910,12 +918,12 @@ CK_INLINE void decode_strips_body(size_t kc, const void *w, const ck_dtype t, si
     default: CALL(CK_DTYPE_E4M3FN) break;                                                                    \
     }
 #define CK_DECODE_ARGS                                                                                       \
-    size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, const float *x, size_t ldx, int rows, \
-        float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls, size_t sb_js
+    size_t kc, const void *w, ck_dtype t, size_t ldw, size_t ss, int cols, int next, const float *x, size_t ldx, \
+        int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls, size_t sb_js
 
 static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
     (void)sb_js, (void)ss; /* the call's columns lie within one 128-wide block of the grid, and one strip */
-#define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
+#define CASE(T, R) case R: decode_nk_body(kc, w, T, ldw, cols, next, x, ldx, rows, out, sa, sa_rs, sb, sb_ls, R); return;
 #define CALL(T)                                                                                              \
     switch (rows) { CK_ROW_CASES(CASE, T) CK_NK_WIDE_CASES(CASE, T) }                                        \
     CK_NK_MORE_ROWS(T)
@@ -925,6 +933,7 @@ static void CK_SIMD(gemm_decode_nk)(CK_DECODE_ARGS) {
 }
 
 static void CK_SIMD(gemm_decode_kn)(CK_DECODE_ARGS) {
+    (void)next; /* [K, N] rows and packed strips stream on their own (see decode_kn_body) */
 #define CASE(T, R)                                                                                           \
     case R:                                                                                                  \
         if (ldw == CK_PACKED_COLUMNS && group_strips(T, R))                                                  \

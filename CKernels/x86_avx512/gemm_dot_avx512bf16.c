@@ -254,14 +254,20 @@ static void dot_rows(const void *src, ck_dtype t, size_t ld, size_t rows, size_t
  * and two rows of V2-Lite's E4M3 experts (2 KiB rows, so it had landed in rows this call was reading already),
  * 0.85 x with four, V3's 0.85-0.96 x with one and two (Zen 4, a C driver, two threads, weights from DRAM, medians
  * of seven calls in turn); 128 and 384 elements ahead were no faster, and BF16 weights (1 KiB ahead before) took
- * the same time. Each vdpbf16ps reads its x pair itself (dot_at): with a vbroadcastss per pair, V3's E4M3 experts
+ * the same time. E4M3 weights now prefetch the rows of the driver's next call instead (ck_prefetch_next: its 16 rows
+ * front to back, spread over this call), when it has one: V2-Lite's experts at T = 16 took 0.96 x the time (medians
+ * of 6.0 and 6.29 ms against 6.28 and 6.58, the benchmark, two threads, builds in turn), V3's the same time within
+ * the noise. Prefetching the next 16 rows even after a task's last call took V3's 1.04 x; BF16 rows prefetched that
+ * way took V2-Lite's BF16 decode 1.2 x (medians of 12.1 ms against 10.1), so BF16 keeps the prefetch above. Each
+ * vdpbf16ps reads its x pair itself (dot_at): with a vbroadcastss per pair, V3's E4M3 experts
  * at T = 16 took 1.36 x the time (12.6-12.8 ms against 9.25-9.34; the benchmark, two threads, builds in turn),
  * V2-Lite's about 1.03 x (5.88-6.18 ms against 5.85-5.90). */
-DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
-                            size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                            const int m) {
+DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, int next,
+                            const uint32_t *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
+                            size_t sb_ls, const int m) {
     const e4m3_table e = e4m3_words_table();
     const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
+    const bool ahead = t == CK_DTYPE_E4M3FN && next > 0; /* the next call's rows (ck_prefetch_next) */
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
         __m512 acc[CK_DOT_DECODE_NK_M];
@@ -270,7 +276,8 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
         size_t l = l0;
         if (cols == CK_VW)
             for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
-                ck_prefetch_ahead(w, size, ldw * size, l, kc, CK_VW, CK_VW, true);
+                if (ahead) ck_prefetch_next(w, size, ldw * size, l, 2 * CK_VW, kc, CK_VW, next);
+                else ck_prefetch_ahead(w, size, ldw * size, l, kc, CK_VW, CK_VW, true);
                 vf32 col[CK_VW]; /* col[j] = pair l/2 + j of every weight row */
                 block_pairs(w, t, ldw, l, &e, col);
 #pragma unroll
@@ -395,9 +402,10 @@ DOT_INLINE void decode_kn_pass(size_t kc, size_t l0, size_t end, const void *w, 
  * two: against 7-12 rows a strip took 0.72-0.94 x the time that two 32-column passes took (10 rows 0.72 x, 7 and
  * 12 rows 0.89-0.94 x), while BF16, which has no decode to share, took 1.06-1.09 x (Zen 4, a C driver, one thread,
  * best of three to five runs, the strip in L1 and in L2). */
-DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, const uint32_t *x,
-                               size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls,
-                               const int m) {
+DOT_INLINE void decode_kn_body(size_t kc, const void *w, const ck_dtype t, size_t ldw, int cols, int next,
+                               const uint32_t *x, size_t ldx, float *out, const float *sa, size_t sa_rs, const float *sb,
+                               size_t sb_ls, const int m) {
+    (void)next; /* the strips stream on their own (PF_BYTES ahead, decode_kn_step) */
     const e4m3_table e = e4m3_words_table();
     const size_t size = ck_dtype_size(t);
     for (size_t l0 = 0; l0 < kc; l0 += CK_SCALE_BLOCK) {
@@ -419,7 +427,7 @@ _Static_assert(CK_DOT_DECODE_KN_M == 2 * MR && CK_DOT_DECODE_KN_W == NR, "the [K
 _Static_assert(CK_DOT_DECODE_NK_M == 12 && CK_DOT_DECODE_KN_M == 12 && CK_DOT_DECODE_W == CK_VW,
                "one case per row count; an [N, K] call is one vector wide");
 /* A decode kernel's entry: body instantiated for each dtype and row count (a constant for its unrolled loops). */
-#define CASE(BODY, T, R) case R: BODY(kc, w, T, ldw, cols, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
+#define CASE(BODY, T, R) case R: BODY(kc, w, T, ldw, cols, next, x, ldx, out, sa, sa_rs, sb, sb_ls, R); return;
 #define ROWS(BODY, T)                                                                                         \
     switch (rows) {                                                                                           \
         CASE(BODY, T, 1) CASE(BODY, T, 2) CASE(BODY, T, 3) CASE(BODY, T, 4) CASE(BODY, T, 5) CASE(BODY, T, 6) \
@@ -427,8 +435,9 @@ _Static_assert(CK_DOT_DECODE_NK_M == 12 && CK_DOT_DECODE_KN_M == 12 && CK_DOT_DE
         CASE(BODY, T, 12)                                                                                     \
     }
 #define DECODE_ENTRY(NAME, BODY)                                                                              \
-    static void NAME(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, const uint32_t *x, size_t ldx, \
-                     int rows, float *out, const float *sa, size_t sa_rs, const float *sb, size_t sb_ls) {    \
+    static void NAME(size_t kc, const void *w, ck_dtype t, size_t ldw, int cols, int next, const uint32_t *x,    \
+                     size_t ldx, int rows, float *out, const float *sa, size_t sa_rs, const float *sb,        \
+                     size_t sb_ls) {                                                                           \
         if (t == CK_DTYPE_BF16) ROWS(BODY, CK_DTYPE_BF16)                                                     \
         else ROWS(BODY, CK_DTYPE_E4M3FN)                                                                      \
     }
