@@ -166,10 +166,10 @@ static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *
         else __builtin_prefetch((const void *)(ahead + (size_t)c * ld), 0, 3);
     }
 }
-/* A decode kernel over `rows` weight rows (ld bytes apart, elements of `size` bytes, each read over the whole
- * reduction of kc elements) whose caller's next call reads the `next` rows after them: at the step that reads
- * elements [l, l + step) of each of its rows, the kernel prefetches into L2 as many lines of those next rows as the
- * step reads, in address order, so that the next call's rows arrive as one stream over the whole of this call. */
+/* The next call's rows, prefetched by a decode kernel that reads `rows` weight rows from w (ld bytes apart, elements of
+ * `size` bytes, each over the whole reduction of kc elements) and whose caller's next call reads the `next` rows after
+ * them: at the step that reads elements [l, l + step) of each of its rows, as many lines of those next rows as the
+ * step reads go into L2, in address order, so that the next call's rows arrive as one stream over this call. */
 static inline __attribute__((always_inline)) void ck_prefetch_next(const void *w, size_t size, size_t ld, size_t l,
                                                                    size_t step, size_t kc, size_t rows, int next) {
     const size_t per_row = (kc * size + 63) / 64, per = rows * step * size / 64, q0 = l / step * per;

@@ -445,10 +445,11 @@ CK_INLINE void nk_rows(float *acc, size_t ld, const vf32 *col, const int n, cons
  * five to nine calls in turn, one and two rows) E4M3 took 0.88-1.04 x the time, BF16 0.87-0.92 x, FP32 0.83-0.92 x
  * and packed FP32 0.85 x with one row.
  * On AVX-512, E4M3 weights prefetch the rows of the driver's next call instead, when it has one (ck_prefetch_next:
- * those 16 rows front to back, spread over this call, so they come in as one stream): on Zen 4 (the benchmark, two threads, builds in turn, two sets of runs) weight-only
- * FP8 at T = 16 took 0.89 and 0.93 x the time on V2-Lite's experts (medians of 7.41 and 7.1 ms against 8.34 and
- * 7.6) and 0.88 and 0.90 x on V3's (15.07 and 14.99 ms against 17.15 and 16.63). BF16 rows prefetched that way took
- * the same time (medians of 12.5 and 12.4 ms), so BF16 and FP32 keep the prefetch above.
+ * those 16 rows front to back, spread over this call, so they come in as one stream): on Zen 4 (the benchmark, two
+ * threads, builds in turn, two sets of runs) weight-only FP8 at T = 16 took 0.89 and 0.93 x the time on V2-Lite's
+ * experts (medians of 7.41 and 7.1 ms against 8.34 and 7.6) and 0.88 and 0.90 x on V3's (15.07 and 14.99 ms against
+ * 17.15 and 16.63). BF16 rows prefetched that way took the same time (medians of 12.5 and 12.4 ms), so BF16 and FP32
+ * keep the prefetch above.
  * For up to 12 rows (CK_DECODE_NK_M) this beats or ties packing, because the weights stream in while the FMAs run
  * instead of in a pass of their own. Since the packed path's tiles prefetch the next span, on an Ice Lake with 64 of
  * V2-Lite's experts on two threads (medians of three calls, in turn), the packed path took 1.14 and 1.10 x this
