@@ -484,8 +484,8 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
                                 const float *sb, size_t sb_ls, const int m, const int ng) {
     const size_t span = sb ? CK_SCALE_BLOCK : kc, ld = CK_DECODE_NK_W, size = ck_dtype_size(t), gw = CK_VW * ldw * size;
     float *acc = sb ? out + CK_DECODE_NK_M * ld : out; /* m = 0: the chains between blocks */
-    const bool ahead = t == CK_DTYPE_E4M3FN && next > 0; /* the next call's rows (ck_prefetch_next) */
-    const int prefetch = ahead ? PF_NONE : t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
+    const bool to_next = t == CK_DTYPE_E4M3FN && next > 0; /* the next call's rows (ck_prefetch_next) */
+    const int prefetch = to_next ? PF_NONE : t == CK_DTYPE_E4M3FN || (m != 0 && m <= 2) ? PF_L2 : PF_NONE;
     /* one group's chains of two scale blocks in turn (see decode_nk_body) */
     const bool pairs = sb && m != 0 && m <= NK_PAIR_M && ng == 1 && cols == CK_VW;
     for (size_t l0 = 0; l0 < kc; l0 += span) {
@@ -501,7 +501,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
                     vf32 col[CK_VW];
-                    if (ahead) ck_prefetch_next(w, size, ldw * size, l + h * span, CK_VW, kc, ld, next);
+                    if (to_next) ck_prefetch_next(w, size, ldw * size, l + h * span, CK_VW, kc, ld, next);
                     load_block_t(w, t, ldw, l + h * span, kc, prefetch, CK_VW, col);
                     nk_fma(a[h], col, CK_VW, x + ck_decode_x_index(0, l + h * span, ldx), m);
                 }
@@ -544,7 +544,7 @@ CK_INLINE void decode_nk_groups(size_t kc, const void *w, const ck_dtype t, size
         if (cols == ng * CK_VW)
             for (; l + CK_VW <= end; l += CK_VW) {
                 const float *xb = x + ck_decode_x_index(0, l, ldx);
-                if (ahead) ck_prefetch_next(w, size, ldw * size, l, CK_VW, kc, ld, next);
+                if (to_next) ck_prefetch_next(w, size, ldw * size, l, CK_VW, kc, ld, next);
 #pragma unroll
                 for (int g = 0; g < ng; g++) {
                     vf32 col[CK_VW]; /* col[j] lane c = W(g*CK_VW + c, l + j) */

@@ -267,7 +267,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
                             size_t sb_ls, const int m) {
     const e4m3_table e = e4m3_words_table();
     const size_t span = sb ? CK_SCALE_BLOCK : kc, size = ck_dtype_size(t);
-    const bool ahead = t == CK_DTYPE_E4M3FN && next > 0; /* the next call's rows (ck_prefetch_next) */
+    const bool to_next = t == CK_DTYPE_E4M3FN && next > 0; /* the next call's rows (ck_prefetch_next) */
     for (size_t l0 = 0; l0 < kc; l0 += span) {
         const size_t end = kc - l0 < span ? kc : l0 + span;
         __m512 acc[CK_DOT_DECODE_NK_M];
@@ -276,7 +276,7 @@ DOT_INLINE void decode_body(size_t kc, const void *w, const ck_dtype t, size_t l
         size_t l = l0;
         if (cols == CK_VW)
             for (; l + 2 * CK_VW <= end; l += 2 * CK_VW) {
-                if (ahead) ck_prefetch_next(w, size, ldw * size, l, 2 * CK_VW, kc, CK_VW, next);
+                if (to_next) ck_prefetch_next(w, size, ldw * size, l, 2 * CK_VW, kc, CK_VW, next);
                 else ck_prefetch_ahead(w, size, ldw * size, l, kc, CK_VW, CK_VW, true);
                 vf32 col[CK_VW]; /* col[j] = pair l/2 + j of every weight row */
                 block_pairs(w, t, ldw, l, &e, col);
